@@ -1,0 +1,140 @@
+package retention
+
+import (
+	"strconv"
+	"time"
+)
+
+// ActionKind names something the engine must do for a case.
+type ActionKind string
+
+const (
+	// ActConfirmHold: the propagation window has passed; re-read the
+	// mailbox and, if the hold is still on, the case is protected.
+	ActConfirmHold ActionKind = "confirmHold"
+	// ActWarn: send the warning for Threshold.
+	ActWarn ActionKind = "warn"
+	// ActRescue: start (or retry) the rescue.
+	ActRescue ActionKind = "rescue"
+	// ActCheckDeadline: the deadline passed; learn whether the mailbox
+	// survived.
+	ActCheckDeadline ActionKind = "checkDeadline"
+	// ActFlushAlerts: alerts whose delivery failed are waiting.
+	ActFlushAlerts ActionKind = "flushAlerts"
+)
+
+// Action is one planned step.
+type Action struct {
+	Kind      ActionKind
+	Threshold time.Duration // for ActWarn
+	AlertID   string        // for ActWarn: the id to record once sent
+	Covers    []string      // for ActWarn: earlier thresholds this warning supersedes
+}
+
+// Plan is what is due now, and when the case next needs attention.
+type Plan struct {
+	Actions []Action
+	// Wake lists future instants at which something becomes due. The
+	// engine turns them into timers; a timer that fires when nothing is
+	// due is harmless because the plan is recomputed from the case.
+	Wake []time.Time
+}
+
+// RetryInterval is how soon a failed rescue or alert is tried again.
+const RetryInterval = 15 * time.Minute
+
+// WarnID is the id of the warning for threshold t on the case's current
+// deadline: a moved deadline gets fresh warnings.
+func WarnID(c *Case, t time.Duration) string {
+	dl := int64(0)
+	if c.Deadline != nil {
+		dl = c.Deadline.Unix()
+	}
+	return c.Key + ":warn:" + ThresholdLabel(t) + ":" + strconv.FormatInt(dl, 10)
+}
+
+// RescueAt is when the rescue starts: the deadline minus the margin.
+func RescueAt(c *Case, p Policy) (time.Time, bool) {
+	if c.Deadline == nil {
+		return time.Time{}, false
+	}
+	return c.Deadline.Add(-p.RescueMargin), true
+}
+
+// NeedsRescue reports whether policy says keep and a clock runs on a
+// mailbox that nothing else preserves.
+func NeedsRescue(c *Case) bool {
+	if !c.Retained() || c.Deadline == nil || c.MailboxPurgedAt != nil || c.MailboxInactive {
+		return false
+	}
+	switch c.State {
+	case StateBlocked, StatePurged, StateCancelled:
+		return false
+	}
+	return true
+}
+
+// PlanCase computes what is due for c at now.
+func PlanCase(c *Case, p Policy, now time.Time, outboxLen int) Plan {
+	var pl Plan
+	if c.State.Terminal() {
+		return pl
+	}
+	if outboxLen > 0 {
+		pl.Actions = append(pl.Actions, Action{Kind: ActFlushAlerts})
+	}
+	if c.State == StateProtecting && c.HoldEffectiveAt != nil {
+		if !now.Before(*c.HoldEffectiveAt) {
+			pl.Actions = append(pl.Actions, Action{Kind: ActConfirmHold})
+		} else {
+			pl.Wake = append(pl.Wake, *c.HoldEffectiveAt)
+		}
+	}
+	if c.Deadline != nil && c.MailboxPurgedAt == nil && !c.MailboxInactive {
+		dl := *c.Deadline
+		if !now.Before(dl) {
+			pl.Actions = append(pl.Actions, Action{Kind: ActCheckDeadline})
+		} else {
+			pl.Wake = append(pl.Wake, dl)
+			// Warnings: send only the most urgent due threshold; it covers
+			// the earlier ones so a late start does not spam.
+			var due []time.Duration
+			for _, t := range p.WarnThresholds {
+				at := dl.Add(-t)
+				if !now.Before(at) {
+					due = append(due, t)
+				} else {
+					pl.Wake = append(pl.Wake, at)
+				}
+			}
+			if len(due) > 0 && (c.Retained() || c.Retention == Release) {
+				urgent := due[0]
+				for _, t := range due {
+					if t < urgent {
+						urgent = t
+					}
+				}
+				id := WarnID(c, urgent)
+				if !c.AlertSent(id) {
+					var covers []string
+					for _, t := range due {
+						if t != urgent {
+							covers = append(covers, WarnID(c, t))
+						}
+					}
+					pl.Actions = append(pl.Actions, Action{Kind: ActWarn, Threshold: urgent, AlertID: id, Covers: covers})
+				}
+			}
+			if NeedsRescue(c) && c.State != StateRescuing {
+				at, _ := RescueAt(c, p)
+				if !now.Before(at) {
+					pl.Actions = append(pl.Actions, Action{Kind: ActRescue})
+				} else {
+					pl.Wake = append(pl.Wake, at)
+				}
+			}
+		}
+	}
+	pl.Wake = SortTimes(pl.Wake)
+	return pl
+}

@@ -1,0 +1,163 @@
+// Package tenant holds the vocabulary holdfast shares with Microsoft 365:
+// the users, licences and mailboxes it reads and acts on, and the errors the
+// Graph and Exchange adapters translate service failures into. It has no I/O.
+package tenant
+
+import (
+	"errors"
+	"strconv"
+	"time"
+)
+
+// Errors that adapters wrap so callers can use errors.Is.
+var (
+	// ErrNotFound: the object does not exist (Graph 404, Exchange ManagementObjectNotFound).
+	ErrNotFound = errors.New("not found")
+	// ErrThrottled: the service kept answering 429 after the client's retries.
+	ErrThrottled = errors.New("throttled")
+	// ErrNoLicenceUnits: assigning a licence failed because the SKU has no free unit.
+	ErrNoLicenceUnits = errors.New("no free licence units")
+	// ErrHoldNotAllowed: the mailbox's licence does not include Litigation Hold.
+	ErrHoldNotAllowed = errors.New("litigation hold not allowed by licence")
+	// ErrConflict: the service refused because of a conflicting object
+	// (ExchangeGuid in use, restore request name taken, proxy address conflict).
+	ErrConflict = errors.New("conflict")
+	// ErrRefused: the service refused the operation for a documented reason
+	// (e.g. Remove-Mailbox -PermanentlyDelete on a held mailbox).
+	ErrRefused = errors.New("refused")
+)
+
+// ServiceError carries what the service said, for audit rows and alerts.
+// It wraps one of the sentinels above when the failure maps onto one.
+type ServiceError struct {
+	Service string // "graph" or "exchange"
+	Status  int    // HTTP status
+	Code    string // Graph error.code, or Exchange ErrorId
+	Message string // human message
+	Kind    error  // sentinel, or nil
+}
+
+func (e *ServiceError) Error() string {
+	return e.Service + ": " + strconv.Itoa(e.Status) + " " + e.Code + ": " + e.Message
+}
+
+// Unwrap lets errors.Is match the sentinel kind.
+func (e *ServiceError) Unwrap() error { return e.Kind }
+
+// User is an Entra ID user as holdfast needs it.
+type User struct {
+	ID                string // Entra object id
+	UserPrincipalName string
+	Mail              string
+	DisplayName       string
+	AccountEnabled    bool
+	EmployeeID        string
+	Department        string
+	UsageLocation     string
+	AssignedSKUs      []string   // skuId GUIDs from assignedLicenses
+	OnPremisesSynced  bool       // onPremisesSyncEnabled
+	DeletedAt         *time.Time // set for users in directory/deletedItems
+}
+
+// Licence is one licenseDetails entry.
+type Licence struct {
+	SKUID         string
+	SKUPartNumber string
+	ServicePlans  []string // servicePlanName values
+}
+
+// SKU is one subscribedSkus entry.
+type SKU struct {
+	SKUID         string
+	SKUPartNumber string
+	Enabled       int // prepaidUnits.enabled
+	Consumed      int // consumedUnits
+}
+
+// Free returns the number of unassigned units.
+func (s SKU) Free() int { return s.Enabled - s.Consumed }
+
+// Mail is an alert message sent through Graph sendMail.
+type Mail struct {
+	Subject string
+	Body    string // plain text
+	To      []string
+}
+
+// Mailbox is a Get-Mailbox result with the fields holdfast uses.
+type Mailbox struct {
+	ExchangeGUID              string
+	ArchiveGUID               string // all zeros when no archive
+	DistinguishedName         string
+	LegacyExchangeDN          string
+	PrimarySMTPAddress        string
+	UserPrincipalName         string
+	Alias                     string
+	ExternalDirectoryObjectID string
+	RecipientTypeDetails      string
+	LitigationHoldEnabled     bool
+	LitigationHoldDate        *time.Time
+	LitigationHoldDuration    string // "Unlimited" or "N.00:00:00"
+	RetentionComment          string
+	InPlaceHolds              []string
+	IsInactiveMailbox         bool
+	IsSoftDeletedByRemove     bool
+	IsSoftDeletedByDisable    bool
+	WhenSoftDeleted           *time.Time
+	AutoExpandingArchive      bool   // AutoExpandingArchiveEnabled
+	ArchiveStatus             string // "Active" or "None"
+}
+
+// HasArchive reports whether the mailbox has an archive.
+func (m Mailbox) HasArchive() bool {
+	return m.ArchiveGUID != "" && m.ArchiveGUID != "00000000-0000-0000-0000-000000000000"
+}
+
+// MailboxScope selects which mailboxes Get-Mailbox returns.
+type MailboxScope int
+
+const (
+	ScopeActive          MailboxScope = iota // default Get-Mailbox
+	ScopeSoftDeleted                         // -SoftDeletedMailbox
+	ScopeInactiveOnly                        // -InactiveMailboxOnly
+	ScopeIncludeInactive                     // -IncludeInactiveMailbox
+)
+
+// HoldRequest is a Set-Mailbox Litigation Hold change.
+type HoldRequest struct {
+	Identity     string // ExchangeGuid, DistinguishedName or UPN for active mailboxes
+	Enabled      bool
+	DurationDays int    // 0 means unlimited
+	Comment      string // RetentionComment
+	Inactive     bool   // pass -InactiveMailbox (identity must be DN or ExchangeGuid)
+}
+
+// RestoreRequest is a New-MailboxRestoreRequest.
+type RestoreRequest struct {
+	Name                  string // deterministic per case
+	SourceMailbox         string // ExchangeGuid (soft-deleted) or DistinguishedName (inactive)
+	TargetMailbox         string
+	TargetRootFolder      string
+	SourceIsArchive       bool
+	TargetIsArchive       bool
+	AllowLegacyDNMismatch bool
+}
+
+// RestoreStatus is what Get-MailboxRestoreRequestStatistics reports.
+type RestoreStatus struct {
+	Name            string
+	RequestGUID     string
+	Status          string // Queued, InProgress, Completed, CompletedWithWarning, Failed, ...
+	StatusDetail    string
+	PercentComplete int
+	TargetAlias     string
+}
+
+// Terminal reports whether the request has finished, well or badly.
+func (s RestoreStatus) Terminal() bool {
+	switch s.Status {
+	case "Completed", "CompletedWithWarning", "Failed":
+		return true
+	}
+	return false
+}
