@@ -1,0 +1,57 @@
+# holdfast: two commands matter. `make run` plays the local demo; `make test` runs every test.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/holdfast
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+AZURITE := node_modules/.bin/azurite-table
+FUZZTIME ?= 10s
+
+.PHONY: all deps build run test test-go fuzz lint package clean scenarios
+
+all: build
+
+# Azurite is pinned in package.json / package-lock.json and installed here.
+$(AZURITE): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $(AZURITE)
+
+deps: $(AZURITE)
+	$(GO) mod download
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./functions
+
+# The local stack (Azurite + tenant simulator + handler) playing the demo scenario.
+run: deps build
+	./$(BIN) dev --scenario scenarios/demo.json
+
+scenarios: deps build
+	./$(BIN) scenario run scenarios/*.json --quiet
+
+test: deps
+	$(GO) vet ./...
+	$(GO) test -timeout 25m -count=1 ./...
+	$(MAKE) fuzz FUZZTIME=5s
+
+# Short fuzz runs of the decoders and the scenario parser (no panics).
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeInvocation$$' -fuzztime $(FUZZTIME) ./shared/customhandler/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./shared/events/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./shared/scenario/
+
+lint:
+	@out=$$(gofmt -l functions shared infra); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# dist/ is what the Functions host runs: host.json, one folder per function, the linux/amd64 binary.
+package:
+	rm -rf dist && mkdir -p dist
+	GOOS=linux GOARCH=amd64 CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/holdfast ./functions
+	chmod 0755 dist/holdfast
+	cp host.json dist/
+	for f in functions/*/function.json; do d=$$(dirname $$f); mkdir -p dist/$$(basename $$d); cp $$f dist/$$(basename $$d)/; done
+	@test -x dist/holdfast && ls -l dist dist/holdfast
+
+clean:
+	rm -rf bin dist

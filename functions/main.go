@@ -1,0 +1,86 @@
+// Command holdfast is both the Azure Functions custom handler (serve) and
+// the project's CLI: the local stack, the scenario runner, the tenant
+// simulator, configuration and publishing tools.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `holdfast: keeps leavers' Microsoft 365 mailboxes from being purged.
+
+Usage:
+  holdfast serve                      run the custom handler (default when FUNCTIONS_CUSTOMHANDLER_PORT is set)
+  holdfast dev [--scenario FILE]      run the local stack (Azurite, simulator, handler) and play the demo
+  holdfast scenario run FILE... [--report FILE] [--quiet]
+                                      play scenario files against the local stack
+  holdfast sim --listen 127.0.0.1:PORT [--tenant FILE] [--start RFC3339]
+                                      run the tenant simulator alone
+  holdfast config                     list the app settings the binary reads and which are set
+  holdfast publish --queue NAME --file EVENT.json
+                                      send an event to a Service Bus queue (managed identity or connection string)
+  holdfast reconcile                  inventory the tenant and open cases for what no event announced
+  holdfast version
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:]); err != nil {
+		var ex exitError
+		if errors.As(err, &ex) {
+			os.Exit(int(ex))
+		}
+		fmt.Fprintln(os.Stderr, "holdfast:", err)
+		os.Exit(1)
+	}
+}
+
+// exitError ends the process with a code, having printed its own message.
+type exitError int
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", int(e)) }
+
+func run(ctx context.Context, args []string) error {
+	cmd := ""
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	if cmd == "" {
+		if _, ok := os.LookupEnv("FUNCTIONS_CUSTOMHANDLER_PORT"); ok {
+			cmd = "serve"
+		}
+	}
+	switch cmd {
+	case "serve":
+		return serveCmd(ctx, args)
+	case "dev":
+		return devCmd(ctx, args)
+	case "scenario":
+		return scenarioCmd(ctx, args)
+	case "sim":
+		return simCmd(ctx, args)
+	case "config":
+		return configCmd(args)
+	case "publish":
+		return publishCmd(ctx, args)
+	case "reconcile":
+		return reconcileCmd(ctx, args)
+	case "version":
+		fmt.Println("holdfast", version)
+		return nil
+	case "", "help", "-h", "--help":
+		fmt.Print(usage)
+		return nil
+	}
+	fmt.Fprint(os.Stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+// version is set by the Makefile at link time.
+var version = "dev"

@@ -1,0 +1,279 @@
+// Package app binds holdfast's functions to the custom-handler server: one
+// handler per function folder, and the Api routes. It also wires the
+// production dependencies from configuration (wire.go).
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/holdfast/holdfast/shared/config"
+	"github.com/holdfast/holdfast/shared/customhandler"
+	"github.com/holdfast/holdfast/shared/engine"
+	"github.com/holdfast/holdfast/shared/events"
+	"github.com/holdfast/holdfast/shared/store"
+)
+
+// Function names: the folder names under functions/, case as written.
+const (
+	FnOnOffboarding    = "OnOffboarding"
+	FnOnDirectoryEvent = "OnDirectoryEvent"
+	FnExpirySweep      = "ExpirySweep"
+	FnReconcile        = "Reconcile"
+	FnApi              = "Api"
+)
+
+// Queues, as bound in function.json.
+const (
+	QueueHR        = "hr-offboarding"
+	QueueDirectory = "directory-events"
+)
+
+// Reader is what the Api reads.
+type Reader interface {
+	LoadCase(ctx context.Context, key string) (store.CaseRecord, error)
+	ListCases(ctx context.Context, fn func(store.CaseRecord) error) error
+	ListAudit(ctx context.Context, key string, fn func(store.AuditRecord) error) error
+	ListRejected(ctx context.Context, max int, fn func(store.RejectedEvent) error) error
+}
+
+// Functions holds what the function handlers need.
+type Functions struct {
+	Engine *engine.Engine
+	Reader Reader
+	Mode   config.Mode
+	Clock  interface{ Now() time.Time }
+}
+
+// Handlers maps each function folder name to its handler.
+func (f *Functions) Handlers() map[string]customhandler.HandlerFunc {
+	return map[string]customhandler.HandlerFunc{
+		FnOnOffboarding:    f.queue(QueueHR),
+		FnOnDirectoryEvent: f.queue(QueueDirectory),
+		FnExpirySweep:      f.sweep,
+		FnReconcile:        f.reconcile,
+		FnApi:              f.api,
+	}
+}
+
+// Register adds every function to the server.
+func (f *Functions) Register(s *customhandler.Server) {
+	for name, h := range f.Handlers() {
+		s.Handle(name, h)
+	}
+}
+
+// FunctionNames lists the functions in a stable order.
+func FunctionNames() []string {
+	return []string{FnOnOffboarding, FnOnDirectoryEvent, FnExpirySweep, FnReconcile, FnApi}
+}
+
+func (f *Functions) queue(q string) customhandler.HandlerFunc {
+	return func(ctx context.Context, inv *customhandler.Invocation) (customhandler.Response, error) {
+		msg, err := inv.ServiceBusMessage("msg", customhandler.BodyBinary)
+		if err != nil {
+			// The envelope itself is unreadable: keep what arrived as a
+			// rejected event so nothing vanishes, and complete.
+			raw, _ := json.Marshal(inv.Data)
+			out, kerr := f.Engine.Reject(ctx, engine.Message{Queue: events.Queue(q), Body: raw, MessageID: "envelope-" + inv.InvocationID}, "bad_envelope", err.Error())
+			if kerr != nil {
+				return customhandler.Response{}, kerr
+			}
+			return customhandler.Response{Logs: []string{"rejected: " + out.Reason}}, nil
+		}
+		out, err := f.Engine.HandleMessage(ctx, engine.Message{
+			Queue: events.Queue(q), Body: msg.Body, MessageID: msg.MessageID, DeliveryCount: msg.DeliveryCount,
+		})
+		if err != nil {
+			return customhandler.Response{}, fmt.Errorf("message %s (delivery %d): %w", msg.MessageID, msg.DeliveryCount, err)
+		}
+		line := fmt.Sprintf("%s message %s: %s", q, msg.MessageID, out.Result)
+		if out.CaseKey != "" {
+			line += " case " + out.CaseKey + " state " + out.State
+		}
+		if out.Reason != "" {
+			line += " (" + out.Reason + ")"
+		}
+		return customhandler.Response{Logs: []string{line}, ReturnValue: out}, nil
+	}
+}
+
+func (f *Functions) sweep(ctx context.Context, inv *customhandler.Invocation) (customhandler.Response, error) {
+	if _, err := inv.Timer("timer"); err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("timer payload unreadable; sweeping anyway")
+	}
+	res, err := f.Engine.Sweep(ctx)
+	if err != nil {
+		// Timers are not retried by the host; the next run picks up.
+		return customhandler.Response{}, err
+	}
+	return customhandler.Response{Logs: []string{fmt.Sprintf("sweep: %d due, %d processed, %d skipped, %d failed", res.Due, res.Processed, res.Skipped, res.Failed)}, ReturnValue: res}, nil
+}
+
+func (f *Functions) reconcile(ctx context.Context, inv *customhandler.Invocation) (customhandler.Response, error) {
+	if _, err := inv.Timer("timer"); err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("timer payload unreadable; reconciling anyway")
+	}
+	res, err := f.Engine.Reconcile(ctx, nil)
+	if err != nil {
+		return customhandler.Response{}, err
+	}
+	return customhandler.Response{Logs: []string{res.String()}, ReturnValue: res}, nil
+}
+
+// authLevelClaim is the claim the Functions host puts on a request it let
+// through with a function or admin key.
+const authLevelClaim = "http://schemas.microsoft.com/2017/07/functions/claims/authlevel"
+
+// authorized checks, in Azure, that the host authenticated the caller with
+// a key (authLevel function). The host enforces it already; this refuses a
+// request that reached the handler some other way.
+func authorized(mode config.Mode, req customhandler.HTTPRequest) bool {
+	if mode == config.ModeLocal {
+		return true
+	}
+	for _, raw := range req.Identities {
+		var id struct {
+			AuthenticationType string
+			IsAuthenticated    bool
+			Claims             []struct{ Type, Value string }
+		}
+		if json.Unmarshal(raw, &id) != nil || !id.IsAuthenticated || id.AuthenticationType != "WebJobsAuthLevel" {
+			continue
+		}
+		for _, c := range id.Claims {
+			if c.Type == authLevelClaim && (c.Value == "Function" || c.Value == "Admin") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func httpOut(status int, v any) customhandler.Response {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":"encoding response"}`)
+	}
+	return customhandler.Response{Outputs: map[string]any{"res": customhandler.HTTPOutput{
+		StatusCode: status, Body: string(b), Headers: map[string]string{"Content-Type": "application/json"},
+	}}}
+}
+
+func (f *Functions) api(ctx context.Context, inv *customhandler.Invocation) (customhandler.Response, error) {
+	req, err := inv.HTTPRequest("req")
+	if err != nil {
+		return httpOut(http.StatusBadRequest, map[string]string{"error": "unreadable request: " + err.Error()}), nil
+	}
+	if !authorized(f.Mode, req) {
+		return httpOut(http.StatusUnauthorized, map[string]string{"error": "a function key is required"}), nil
+	}
+	path := strings.Trim(req.Params["path"], "/")
+	parts := strings.Split(path, "/")
+	switch {
+	case path == "" || path == "health":
+		return httpOut(http.StatusOK, map[string]any{"status": "ok", "time": f.Clock.Now()}), nil
+	case path == "cases":
+		return f.apiCases(ctx, req)
+	case len(parts) == 2 && parts[0] == "cases":
+		return f.apiCase(ctx, parts[1], true)
+	case len(parts) == 3 && parts[0] == "cases" && parts[2] == "audit":
+		return f.apiCase(ctx, parts[1], false)
+	case path == "rejected":
+		return f.apiRejected(ctx, req)
+	}
+	return httpOut(http.StatusNotFound, map[string]string{"error": "no route " + path}), nil
+}
+
+// CaseSummary is one row of GET cases.
+type CaseSummary struct {
+	Key      string     `json:"key"`
+	UPN      string     `json:"upn"`
+	State    string     `json:"state"`
+	Deadline *time.Time `json:"deadline,omitempty"`
+	DaysLeft *float64   `json:"daysLeft,omitempty"`
+}
+
+func (f *Functions) apiCases(ctx context.Context, req customhandler.HTTPRequest) (customhandler.Response, error) {
+	all := req.Query["all"] == "true"
+	var out []CaseSummary
+	now := f.Clock.Now()
+	err := f.Reader.ListCases(ctx, func(r store.CaseRecord) error {
+		s := CaseSummary{Key: r.Key, UPN: r.UPN, State: r.State}
+		if !r.Deadline.IsZero() {
+			d := r.Deadline
+			left := d.Sub(now).Hours() / 24
+			s.Deadline, s.DaysLeft = &d, &left
+		}
+		if all || s.Deadline != nil || r.State == "blocked" || r.State == "failing" || r.State == "protecting" {
+			out = append(out, s)
+		}
+		return nil
+	})
+	if err != nil {
+		return customhandler.Response{}, err
+	}
+	// At risk first, soonest deadline first.
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i].Deadline, out[j].Deadline
+		switch {
+		case a != nil && b != nil:
+			return a.Before(*b)
+		case a != nil:
+			return true
+		case b != nil:
+			return false
+		}
+		return out[i].Key < out[j].Key
+	})
+	return httpOut(http.StatusOK, map[string]any{"cases": out, "count": len(out)}), nil
+}
+
+func (f *Functions) apiCase(ctx context.Context, key string, withCase bool) (customhandler.Response, error) {
+	rec, err := f.Reader.LoadCase(ctx, key)
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidKey) {
+		return httpOut(http.StatusNotFound, map[string]string{"error": "no case " + key}), nil
+	}
+	if err != nil {
+		return customhandler.Response{}, err
+	}
+	var audit []store.AuditRecord
+	if err := f.Reader.ListAudit(ctx, key, func(a store.AuditRecord) error { audit = append(audit, a); return nil }); err != nil {
+		return customhandler.Response{}, err
+	}
+	if !withCase {
+		return httpOut(http.StatusOK, map[string]any{"key": key, "audit": audit}), nil
+	}
+	var data json.RawMessage = rec.Data
+	return httpOut(http.StatusOK, map[string]any{"key": key, "state": rec.State, "record": data, "timeline": audit}), nil
+}
+
+func (f *Functions) apiRejected(ctx context.Context, req customhandler.HTTPRequest) (customhandler.Response, error) {
+	max := 100
+	if n, err := strconv.Atoi(req.Query["max"]); err == nil && n > 0 && n <= 1000 {
+		max = n
+	}
+	type row struct {
+		Queue, Code, Reason, Field, MessageID string
+		ReceivedAt                            time.Time
+		Body                                  string
+	}
+	var out []row
+	err := f.Reader.ListRejected(ctx, max, func(r store.RejectedEvent) error {
+		out = append(out, row{r.Queue, r.Code, r.Reason, r.Field, r.MessageID, r.ReceivedAt, string(r.Body)})
+		return nil
+	})
+	if err != nil {
+		return customhandler.Response{}, err
+	}
+	return httpOut(http.StatusOK, map[string]any{"rejected": out, "count": len(out)}), nil
+}

@@ -1,0 +1,384 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/holdfast/holdfast/shared/events"
+	"github.com/holdfast/holdfast/shared/notify"
+	"github.com/holdfast/holdfast/shared/retention"
+	"github.com/holdfast/holdfast/shared/tenant"
+)
+
+// apply changes the case for one event. It reports whether the case should
+// exist at all: a directory change for a user with nothing at risk and no
+// open case opens none.
+func (e *Engine) apply(ctx context.Context, r *record, ev events.Event, t *tx) (bool, error) {
+	c := &r.Case
+	switch ev.Kind {
+	case events.KindOffboarding:
+		d := retention.Decision{Source: "hr"}
+		if ev.HR != nil {
+			d.Retention, d.HoldDurationDays, d.ArchiveTarget = ev.HR.Retention, ev.HR.HoldDurationDays, ev.HR.ArchiveTarget
+			d.Ticket, d.LastWorkingDay = ev.HR.Ticket, ev.HR.LastWorkingDay
+		}
+		if err := retention.Decide(c, d, e.d.Policy); err != nil {
+			t.log("decide", "warning", err.Error())
+		}
+		t.log("decide", "ok", fmt.Sprintf("retention=%s source=hr ticket=%s lastWorkingDay=%s", c.Retention, c.Ticket, c.LastWorkingDay))
+		if c.State == retention.StateCancelled || c.State == retention.StateTracking {
+			c.State = retention.StateTracking
+		}
+		if err := e.refresh(ctx, r, t); err != nil {
+			return false, err
+		}
+		if c.Retained() {
+			if err := e.protect(ctx, r, t); err != nil {
+				return false, err
+			}
+		} else {
+			e.release(r, t)
+		}
+		return true, nil
+
+	case events.KindOffboardingCancelled:
+		if r.isNew {
+			return false, nil
+		}
+		c.State, c.Reason = retention.StateCancelled, "offboarding cancelled by HR"
+		c.ClearDeadline()
+		t.log("cancel", "ok", "offboarding cancelled; any Litigation Hold placed stays on the mailbox until an admin removes it")
+		return true, nil
+
+	case events.KindRehire:
+		return true, e.rehire(ctx, r, ev, t)
+
+	default: // directory events: re-read the source of truth
+		if c.Retention == "" {
+			if err := retention.Decide(c, retention.Decision{Source: "default"}, e.d.Policy); err != nil {
+				t.log("decide", "warning", err.Error())
+			}
+		}
+		before := *c
+		if err := e.refresh(ctx, r, t); err != nil {
+			return false, err
+		}
+		atRisk := c.Deadline != nil || c.DeletedAt != nil || c.MailboxPurgedAt != nil || c.MailboxInactive
+		if r.isNew && !atRisk {
+			return false, nil
+		}
+		if r.isNew {
+			t.log("decide", "ok", fmt.Sprintf("no HR decision: default retention=%s", c.Retention))
+		}
+		e.settle(r, &before, t)
+		return true, nil
+	}
+}
+
+// refresh re-reads the user and mailbox and updates the case's facts and
+// clocks. Events only say that something changed; this says what.
+func (e *Engine) refresh(ctx context.Context, r *record, t *tx) error {
+	c := &r.Case
+	now := t.now
+	u, err := e.d.Directory.GetUser(ctx, c.ObjectID)
+	switch {
+	case err == nil:
+		c.UPN, c.EmployeeID, c.Department = u.UserPrincipalName, u.EmployeeID, u.Department
+		if c.DeletedAt != nil {
+			t.log("observe", "ok", "user is back in the directory (restored)")
+			c.DeletedAt, c.DeletionSource = nil, ""
+			if c.DeadlineKind == retention.ClockSoftDelete {
+				c.ClearDeadline()
+			}
+		}
+		if len(u.AssignedSKUs) == 0 {
+			if c.Licensed || c.LicenceRemovedAt == nil && len(c.SKUs) > 0 {
+				c.LicenceRemovedAt = &now
+				c.RemovedSKUs = append([]string(nil), c.SKUs...)
+				t.log("observe", "ok", fmt.Sprintf("licences removed (%d)", len(c.RemovedSKUs)))
+			}
+			c.Licensed = false
+			if c.LicenceRemovedAt != nil && !c.SafeToDelete(now) && c.Deadline == nil {
+				c.SetDeadline(retention.ClockLicenceGrace, *c.LicenceRemovedAt)
+				t.log("clock", "started", "licence grace: mailbox data purged at "+c.Deadline.Format(time.RFC3339))
+			}
+		} else {
+			c.Licensed, c.SKUs = true, append([]string(nil), u.AssignedSKUs...)
+			if c.LicenceRemovedAt != nil {
+				c.LicenceRemovedAt = nil
+				if c.DeadlineKind == retention.ClockLicenceGrace {
+					c.ClearDeadline()
+					t.log("clock", "stopped", "licence assigned again")
+				}
+			}
+		}
+		mb, err := e.d.Exchange.GetMailbox(ctx, u.UserPrincipalName, tenant.ScopeActive)
+		if err == nil {
+			e.learnMailbox(c, mb, now)
+		} else if !errors.Is(err, tenant.ErrNotFound) {
+			return fmt.Errorf("read mailbox: %w", err)
+		}
+		return nil
+	case !errors.Is(err, tenant.ErrNotFound):
+		return fmt.Errorf("read user: %w", err)
+	}
+
+	// Not an active user: in the recycle bin, or gone for good.
+	du, err := e.d.Directory.GetDeletedUser(ctx, c.ObjectID)
+	switch {
+	case err == nil:
+		if c.DeletedAt == nil {
+			at := now
+			if du.DeletedAt != nil {
+				at = *du.DeletedAt
+			}
+			c.DeletedAt, c.DeletionSource = &at, retention.DeletedInEntra
+			t.log("observe", "ok", "user deleted (in the recycle bin) at "+at.Format(time.RFC3339))
+		}
+		if c.UPN == "" {
+			c.UPN = du.UserPrincipalName
+		}
+	case errors.Is(err, tenant.ErrNotFound):
+		if c.UserPurgedAt == nil {
+			c.UserPurgedAt = &now
+			if c.DeletedAt == nil {
+				c.DeletedAt, c.DeletionSource = &now, retention.DeletedInEntra
+			}
+			t.log("observe", "ok", "user purged from the recycle bin: it can no longer be restored")
+		}
+	default:
+		return fmt.Errorf("read deleted user: %w", err)
+	}
+	return e.observeDeletedMailbox(ctx, r, t)
+}
+
+// observeDeletedMailbox learns whether a deleted user's mailbox is
+// inactive (preserved), soft-deleted (clock running) or gone.
+func (e *Engine) observeDeletedMailbox(ctx context.Context, r *record, t *tx) error {
+	c := &r.Case
+	id := c.ExchangeGUID
+	if id == "" {
+		id = c.UPN
+	}
+	if id == "" {
+		return nil
+	}
+	mb, err := e.d.Exchange.GetMailbox(ctx, id, tenant.ScopeInactiveOnly)
+	if err == nil {
+		e.learnMailbox(c, mb, t.now)
+		if !c.MailboxInactive {
+			t.log("observe", "ok", "mailbox is inactive under hold: preserved")
+		}
+		c.MailboxInactive = true
+		c.ClearDeadline()
+		return nil
+	}
+	if !errors.Is(err, tenant.ErrNotFound) {
+		return fmt.Errorf("read inactive mailbox: %w", err)
+	}
+	mb, err = e.d.Exchange.GetMailbox(ctx, id, tenant.ScopeSoftDeleted)
+	if err == nil {
+		e.learnMailbox(c, mb, t.now)
+		start := *c.DeletedAt
+		if c.UserPurgedAt != nil {
+			start = *c.UserPurgedAt
+		}
+		if mb.WhenSoftDeleted != nil {
+			start = *mb.WhenSoftDeleted
+		}
+		if c.Deadline == nil || c.DeadlineKind != retention.ClockSoftDelete {
+			c.ClearDeadline()
+			c.SetDeadline(retention.ClockSoftDelete, start)
+			t.log("clock", "started", "soft-deleted mailbox purged at "+c.Deadline.Format(time.RFC3339))
+		}
+		return nil
+	}
+	if !errors.Is(err, tenant.ErrNotFound) {
+		return fmt.Errorf("read soft-deleted mailbox: %w", err)
+	}
+	if c.MailboxPurgedAt == nil && c.ExchangeGUID != "" {
+		now := t.now
+		c.MailboxPurgedAt = &now
+		c.ClearDeadline()
+		t.log("observe", "lost", "mailbox no longer exists in Exchange")
+	}
+	return nil
+}
+
+func (e *Engine) learnMailbox(c *retention.Case, mb tenant.Mailbox, now time.Time) {
+	c.ExchangeGUID, c.ArchiveGUID = mb.ExchangeGUID, mb.ArchiveGUID
+	c.DistinguishedName, c.LegacyExchangeDN = mb.DistinguishedName, mb.LegacyExchangeDN
+	c.AutoExpandingArchive = mb.AutoExpandingArchive
+	if mb.LitigationHoldEnabled && !c.HoldEnabled {
+		c.HoldEnabled = true
+		// A hold found already on counts from when it was placed.
+		eff := now
+		if mb.LitigationHoldDate != nil {
+			eff = *mb.LitigationHoldDate
+		}
+		eff = eff.Add(e.d.Policy.HoldPropagation)
+		if c.HoldEffectiveAt == nil {
+			c.HoldEffectiveAt = &eff
+		}
+	}
+	if !mb.LitigationHoldEnabled && c.HoldEnabled && !mb.IsInactiveMailbox {
+		c.HoldEnabled, c.HoldEffectiveAt = false, nil
+	}
+	if mb.IsInactiveMailbox {
+		c.MailboxInactive = true
+	}
+}
+
+// settle derives the case's state from its facts after a directory change.
+func (e *Engine) settle(r *record, before *retention.Case, t *tx) {
+	c := &r.Case
+	prev := c.State
+	switch {
+	case c.State == retention.StateCancelled || c.State == retention.StateBlocked:
+		// Stays until a human or HR acts; facts are still tracked.
+	case c.MailboxPurgedAt != nil:
+		c.State, c.Reason = retention.StatePurged, "the mailbox was purged"
+	case c.MailboxInactive:
+		c.State, c.Reason = retention.StateInactive, "user deleted; mailbox inactive under Litigation Hold"
+	case c.Retention == retention.Release:
+		c.State, c.Reason = retention.StateReleased, "policy releases this mailbox"
+	case c.Deadline != nil:
+		if c.State != retention.StateRescuing {
+			c.State = retention.StateAtRisk
+			c.Reason = "mailbox will be purged at " + c.Deadline.Format(time.RFC3339) + " unless rescued"
+		}
+	case c.HoldEnabled && c.SafeToDelete(t.now):
+		c.State, c.Reason = retention.StateProtected, "Litigation Hold in effect: safe to delete"
+	case c.HoldEnabled:
+		c.State, c.Reason = retention.StateProtecting, "Litigation Hold placed, not yet in effect: not yet safe to delete"
+	}
+	if c.State != prev {
+		t.log("transition", "ok", fmt.Sprintf("%s -> %s: %s", prev, c.State, c.Reason))
+	}
+	if c.State == retention.StatePurged && prev != retention.StatePurged {
+		sev, remedy := "warning", ""
+		if c.Retained() {
+			sev, remedy = "critical", "the mailbox policy said to keep is gone; check for a content search export or backups"
+		}
+		e.alert(r, notify.Alert{ID: c.Key + ":purged", Kind: "purged", Severity: sev, Action: "none: mailbox purged", Remedy: remedy, At: t.now})
+	}
+	_ = before
+}
+
+func (e *Engine) release(r *record, t *tx) {
+	c := &r.Case
+	c.State, c.Reason = retention.StateReleased, "policy releases this mailbox: no hold, purged on schedule"
+	t.log("transition", "ok", "released: clocks are watched and warned, nothing is rescued")
+}
+
+// protect places and verifies Litigation Hold, or says why it cannot.
+func (e *Engine) protect(ctx context.Context, r *record, t *tx) error {
+	c := &r.Case
+	now := t.now
+	if c.DeletedAt != nil || c.MailboxPurgedAt != nil {
+		e.settle(r, nil, t)
+		return nil
+	}
+	if c.AutoExpandingArchive {
+		e.block(r, t, "autoExpandingArchive",
+			"the mailbox has an auto-expanding archive: an inactive mailbox with one cannot be recovered or restored",
+			"before deleting the user, export the mailbox with a Purview content search (eDiscovery export), then release the case")
+		return nil
+	}
+	if c.UPN == "" && c.ExchangeGUID == "" {
+		return fmt.Errorf("case %s has no mailbox identity", c.Key)
+	}
+	if c.HoldEnabled && c.HoldEffectiveAt != nil {
+		e.settle(r, nil, t)
+		return nil
+	}
+	id := c.ExchangeGUID
+	if id == "" {
+		id = c.UPN
+	}
+	err := e.d.Exchange.SetLitigationHold(ctx, tenant.HoldRequest{
+		Identity: id, Enabled: true, DurationDays: c.HoldDurationDays, Comment: c.RetentionComment(),
+	})
+	switch {
+	case errors.Is(err, tenant.ErrHoldNotAllowed):
+		e.block(r, t, "holdNotAllowed",
+			"the mailbox's licence does not include Litigation Hold",
+			"assign Exchange Online Plan 2 (or Plan 1 with Exchange Online Archiving) before the user is deleted; holdfast retries when the licence changes")
+		return nil
+	case errors.Is(err, tenant.ErrNotFound):
+		e.block(r, t, "noMailbox", "no mailbox found for the user", "check that the user has an Exchange Online mailbox")
+		return nil
+	case err != nil:
+		return fmt.Errorf("place hold: %w", err)
+	}
+	c.HoldRequestedAt = &now
+	t.log("placeHold", "ok", fmt.Sprintf("Set-Mailbox -LitigationHoldEnabled $true duration=%s comment=%q", durationLabel(c.HoldDurationDays), c.RetentionComment()))
+	mb, err := e.d.Exchange.GetMailbox(ctx, id, tenant.ScopeActive)
+	if err != nil {
+		return fmt.Errorf("verify hold: %w", err)
+	}
+	if !mb.LitigationHoldEnabled {
+		return fmt.Errorf("verify hold: Get-Mailbox reports LitigationHoldEnabled=false after Set-Mailbox")
+	}
+	e.learnMailbox(c, mb, now)
+	eff := now.Add(e.d.Policy.HoldPropagation)
+	c.HoldEnabled, c.HoldVerifiedAt, c.HoldEffectiveAt = true, &now, &eff
+	t.log("verifyHold", "ok", "Get-Mailbox confirms LitigationHoldEnabled; in effect at "+eff.Format(time.RFC3339))
+	prev := c.State
+	c.State, c.Reason = retention.StateProtecting, "Litigation Hold placed; not yet safe to delete until "+eff.Format(time.RFC3339)
+	if c.Deadline != nil && c.DeadlineKind == retention.ClockLicenceGrace {
+		c.ClearDeadline()
+	}
+	t.log("transition", "ok", fmt.Sprintf("%s -> %s", prev, c.State))
+	return nil
+}
+
+func (e *Engine) block(r *record, t *tx, code, why, remedy string) {
+	c := &r.Case
+	prev := c.State
+	c.State, c.Reason = retention.StateBlocked, why
+	t.log("block", code, why)
+	if prev != c.State {
+		t.log("transition", "ok", fmt.Sprintf("%s -> %s", prev, c.State))
+	}
+	e.alert(r, notify.Alert{ID: c.Key + ":blocked:" + code, Kind: "blocker", Severity: "critical",
+		Action: "holdfast cannot protect this mailbox by itself", Remedy: remedy, At: t.now,
+		Details: map[string]string{"blocker": code}})
+}
+
+func durationLabel(days int) string {
+	if days <= 0 {
+		return "Unlimited"
+	}
+	return fmt.Sprintf("%dd", days)
+}
+
+// rehire brings a leaver back: restore the user while still in the
+// recycle bin; an inactive mailbox needs recovery into a new account.
+func (e *Engine) rehire(ctx context.Context, r *record, ev events.Event, t *tx) error {
+	c := &r.Case
+	if err := e.refresh(ctx, r, t); err != nil {
+		return err
+	}
+	switch {
+	case c.DeletedAt != nil && c.UserPurgedAt == nil:
+		if _, err := e.d.Directory.RestoreDeletedUser(ctx, c.ObjectID); err != nil && !errors.Is(err, tenant.ErrNotFound) {
+			return fmt.Errorf("restore rehired user: %w", err)
+		}
+		t.log("restoreUser", "ok", "rehire: user restored from the recycle bin")
+		c.DeletedAt, c.DeletionSource = nil, ""
+		c.ClearDeadline()
+		c.State, c.Reason = retention.StateCancelled, "rehired: user restored"
+	case c.MailboxInactive:
+		c.State, c.Reason = retention.StateBlocked, "rehired, but the mailbox is inactive: recover it into a new account"
+		e.alert(r, notify.Alert{ID: c.Key + ":rehire-inactive", Kind: "blocker", Severity: "warning",
+			Action: "none yet", Remedy: "recover the inactive mailbox with New-Mailbox -InactiveMailbox <ExchangeGuid> and licence the new account within 30 days", At: t.now})
+	default:
+		c.State, c.Reason = retention.StateCancelled, "rehired"
+		c.ClearDeadline()
+	}
+	t.log("rehire", "ok", c.Reason)
+	return nil
+}

@@ -1,0 +1,345 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/holdfast/holdfast/shared/clock"
+	"github.com/holdfast/holdfast/shared/events"
+	"github.com/holdfast/holdfast/shared/notify"
+	"github.com/holdfast/holdfast/shared/retention"
+	"github.com/holdfast/holdfast/shared/store"
+	"github.com/holdfast/holdfast/shared/tenant"
+)
+
+// Deps wires an Engine.
+type Deps struct {
+	TenantID  string
+	Directory Directory
+	Exchange  Exchange
+	Store     Store
+	Alerts    Alerter
+	Clock     clock.Clock
+	Policy    retention.Policy
+	Log       zerolog.Logger
+	// Instance names this process in leases and audit rows.
+	Instance string
+}
+
+// Engine handles events and sweeps. Safe for concurrent use; all state
+// lives in the store.
+type Engine struct {
+	d Deps
+}
+
+// New returns an engine.
+func New(d Deps) *Engine {
+	if d.Policy.MaxFailures == 0 {
+		d.Policy.MaxFailures = 5
+	}
+	if d.Instance == "" {
+		d.Instance = "holdfast"
+	}
+	return &Engine{d: d}
+}
+
+// maxAttempts bounds compare-and-swap retries on a contended case.
+const maxAttempts = 6
+
+// seenEvents is how many recent event ids a case remembers for cheap
+// duplicate detection; the dedupe marker row is the authority.
+const seenEvents = 32
+
+// record is what the store keeps as a case's data: the domain case plus
+// the engine's own bookkeeping.
+type record struct {
+	Case       retention.Case `json:"case"`
+	SeenEvents []string       `json:"seenEvents,omitempty"`
+	Outbox     []notify.Alert `json:"outbox,omitempty"`
+	LeaseOwner string         `json:"leaseOwner,omitempty"`
+	LeaseUntil *time.Time     `json:"leaseUntil,omitempty"`
+	etag       string
+	isNew      bool
+}
+
+func (r *record) seen(id string) bool {
+	for _, s := range r.SeenEvents {
+		if s == id {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *record) remember(id string) {
+	r.SeenEvents = append(r.SeenEvents, id)
+	if len(r.SeenEvents) > seenEvents {
+		r.SeenEvents = r.SeenEvents[len(r.SeenEvents)-seenEvents:]
+	}
+}
+
+func (e *Engine) load(ctx context.Context, key string) (*record, error) {
+	rec, err := e.d.Store.LoadCase(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return &record{isNew: true}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load case %s: %w", key, err)
+	}
+	var r record
+	if err := json.Unmarshal(rec.Data, &r); err != nil {
+		return nil, fmt.Errorf("decode case %s: %w", key, err)
+	}
+	r.etag = rec.ETag
+	return &r, nil
+}
+
+// tx collects what one transition writes: audit rows and the event id.
+type tx struct {
+	e     *Engine
+	now   time.Time
+	audit []store.AuditRecord
+	actor string
+	event string
+}
+
+func (t *tx) log(action, result, detail string) {
+	t.audit = append(t.audit, store.AuditRecord{
+		At: t.now, Seq: len(t.audit), Actor: t.actor, Action: action, Detail: detail, EventID: t.event, Result: result,
+	})
+}
+
+func (e *Engine) save(ctx context.Context, r *record, t *tx) error {
+	c := &r.Case
+	c.UpdatedAt = t.now
+	if t.event != "" {
+		r.remember(t.event)
+	}
+	data, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode case: %w", err)
+	}
+	for i := range t.audit {
+		t.audit[i].CaseKey = c.Key
+	}
+	var dl time.Time
+	if c.Deadline != nil {
+		dl = *c.Deadline
+	}
+	etag := r.etag
+	if r.isNew {
+		etag = ""
+	}
+	newTag, err := e.d.Store.Commit(ctx, store.Commit{
+		Case:    store.CaseRecord{Key: c.Key, Data: data, State: string(c.State), UPN: c.UPN, Deadline: dl, ETag: etag},
+		Audit:   t.audit,
+		EventID: t.event,
+	})
+	if err != nil {
+		return err
+	}
+	r.etag, r.isNew = newTag, false
+	return nil
+}
+
+// schedule writes a timer for the case's next wake-up. Written before the
+// commit that needs it: a timer without a matching need is a harmless no-op
+// when it fires, while a commit without its timer would be forgotten.
+func (e *Engine) schedule(ctx context.Context, r *record, now time.Time) error {
+	pl := retention.PlanCase(&r.Case, e.d.Policy, now, len(r.Outbox))
+	var next time.Time
+	for _, w := range pl.Wake {
+		if w.After(now) {
+			next = w
+			break
+		}
+	}
+	if len(r.Outbox) > 0 || r.Case.State == retention.StateFailing {
+		retry := now.Add(retention.RetryInterval)
+		if next.IsZero() || retry.Before(next) {
+			next = retry
+		}
+	}
+	if next.IsZero() {
+		return nil
+	}
+	if err := e.d.Store.PutTimer(ctx, store.Timer{CaseKey: r.Case.Key, Kind: "wake", DueAt: next}); err != nil {
+		return fmt.Errorf("schedule %s: %w", r.Case.Key, err)
+	}
+	return nil
+}
+
+// Outcome says what happened to one message.
+type Outcome struct {
+	Result  string // applied, duplicate, rejected, ignored
+	CaseKey string
+	State   string
+	Reason  string
+}
+
+// Message is one Service Bus message as the engine needs it.
+type Message struct {
+	Queue         events.Queue
+	Body          []byte
+	MessageID     string
+	DeliveryCount int
+}
+
+// HandleMessage decodes and applies one message. A nil error means the
+// message may complete: bad input is rejected and kept, never retried. A
+// non-nil error asks the host to redeliver (transient failure).
+func (e *Engine) HandleMessage(ctx context.Context, m Message) (Outcome, error) {
+	now := e.d.Clock.Now()
+	ev, err := events.Decode(m.Queue, m.Body, events.Options{TenantID: e.d.TenantID, Now: now})
+	if err != nil {
+		var rej *events.Rejection
+		if errors.As(err, &rej) {
+			return e.reject(ctx, m, rej.Code, rej.Reason, rej.Field, now)
+		}
+		return e.reject(ctx, m, "invalid", err.Error(), "", now)
+	}
+	log := zerolog.Ctx(ctx).With().Str("eventId", ev.ID).Str("eventType", ev.Type).Logger()
+
+	objectID, err := e.resolveUser(ctx, ev)
+	if errors.Is(err, tenant.ErrNotFound) {
+		return e.reject(ctx, m, "unknown_user", "no user in the directory matches the event's user reference", "user", now)
+	}
+	if err != nil {
+		return Outcome{}, fmt.Errorf("resolve user: %w", err)
+	}
+	key := retention.CaseKey(e.d.TenantID, objectID)
+
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		r, err := e.load(ctx, key)
+		if err != nil {
+			return Outcome{}, err
+		}
+		if r.seen(ev.ID) {
+			return Outcome{Result: "duplicate", CaseKey: key, State: string(r.Case.State)}, nil
+		}
+		now = e.d.Clock.Now()
+		t := &tx{e: e, now: now, actor: "event:" + ev.Type, event: ev.ID}
+		if r.isNew {
+			r.Case = retention.Case{Key: key, TenantID: e.d.TenantID, ObjectID: objectID, State: retention.StateTracking, OpenedAt: now}
+		}
+		open, err := e.apply(ctx, r, ev, t)
+		if err != nil {
+			return Outcome{}, err
+		}
+		if !open {
+			log.Info().Str("caseKey", key).Msg("event needs no case")
+			return Outcome{Result: "ignored", CaseKey: key, Reason: "nothing at risk for this user"}, nil
+		}
+		if err := e.schedule(ctx, r, now); err != nil {
+			return Outcome{}, err
+		}
+		err = e.save(ctx, r, t)
+		switch {
+		case errors.Is(err, store.ErrConflict):
+			log.Debug().Str("caseKey", key).Int("attempt", attempt).Msg("case changed underneath; retrying")
+			continue
+		case errors.Is(err, store.ErrDuplicateEvent):
+			return Outcome{Result: "duplicate", CaseKey: key, State: string(r.Case.State)}, nil
+		case err != nil:
+			return Outcome{}, fmt.Errorf("commit case %s: %w", key, err)
+		}
+		e.flush(ctx, r, now)
+		log.Info().Str("caseKey", key).Str("state", string(r.Case.State)).Msg("event applied")
+		return Outcome{Result: "applied", CaseKey: key, State: string(r.Case.State), Reason: r.Case.Reason}, nil
+	}
+	return Outcome{}, fmt.Errorf("case %s: %w after %d attempts", key, store.ErrConflict, maxAttempts)
+}
+
+func (e *Engine) resolveUser(ctx context.Context, ev events.Event) (string, error) {
+	switch {
+	case ev.User.ObjectID != "":
+		return strings.ToLower(ev.User.ObjectID), nil
+	case ev.User.UPN != "":
+		u, err := e.d.Directory.GetUser(ctx, ev.User.UPN)
+		if err != nil {
+			return "", err
+		}
+		return strings.ToLower(u.ID), nil
+	case ev.User.EmployeeID != "":
+		u, err := e.d.Directory.FindUserByEmployeeID(ctx, ev.User.EmployeeID)
+		if err != nil {
+			return "", err
+		}
+		return strings.ToLower(u.ID), nil
+	}
+	return "", fmt.Errorf("event has no user reference: %w", tenant.ErrNotFound)
+}
+
+func (e *Engine) reject(ctx context.Context, m Message, code, reason, field string, now time.Time) (Outcome, error) {
+	err := e.d.Store.Reject(ctx, store.RejectedEvent{
+		Queue: string(m.Queue), Code: code, Reason: reason, Field: field, MessageID: m.MessageID, ReceivedAt: now, Body: m.Body,
+	})
+	if err != nil {
+		// Not kept yet: ask for redelivery rather than lose it.
+		return Outcome{}, fmt.Errorf("keep rejected event: %w", err)
+	}
+	zerolog.Ctx(ctx).Warn().Str("code", code).Str("reason", reason).Str("messageId", m.MessageID).Msg("event rejected")
+	a := notify.Alert{
+		ID: "rejected:" + m.MessageID + ":" + code, Kind: "rejectedEvent", Severity: "warning",
+		State: "rejected", Action: "kept in the rejected-events table; no case changed",
+		Remedy: "fix the publisher: " + reason, At: now,
+		Details: map[string]string{"queue": string(m.Queue), "code": code, "field": field, "messageId": m.MessageID},
+	}
+	if err := e.d.Alerts.Send(ctx, a); err != nil {
+		// The rejected row is the durable record; the alert is a courtesy.
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("rejected-event alert not delivered")
+	}
+	return Outcome{Result: "rejected", Reason: reason}, nil
+}
+
+// flush delivers queued alerts; what still fails stays in the outbox and
+// the sweep retries it.
+func (e *Engine) flush(ctx context.Context, r *record, now time.Time) {
+	if len(r.Outbox) == 0 {
+		return
+	}
+	var left []notify.Alert
+	for _, a := range r.Outbox {
+		if err := e.d.Alerts.Send(ctx, a); err != nil {
+			zerolog.Ctx(ctx).Warn().Err(err).Str("alertId", a.ID).Msg("alert delivery failed; will retry")
+			left = append(left, a)
+			continue
+		}
+		r.Case.MarkAlertSent(a.ID)
+	}
+	if len(left) == len(r.Outbox) {
+		return
+	}
+	sent := len(r.Outbox) - len(left)
+	r.Outbox = left
+	t := &tx{e: e, now: now, actor: "alerts"}
+	t.log("alertsDelivered", "ok", fmt.Sprintf("%d alert(s) delivered", sent))
+	if err := e.save(ctx, r, t); err != nil {
+		// A conflict means another writer has the case; the alerts went out
+		// and a repeat is dropped downstream by alert id.
+		zerolog.Ctx(ctx).Debug().Err(err).Msg("recording delivered alerts")
+	}
+}
+
+// alert queues an alert on the case unless it was already sent.
+func (e *Engine) alert(r *record, a notify.Alert) {
+	if r.Case.AlertSent(a.ID) {
+		return
+	}
+	for _, q := range r.Outbox {
+		if q.ID == a.ID {
+			return
+		}
+	}
+	a.CaseKey, a.UPN, a.State = r.Case.Key, r.Case.UPN, string(r.Case.State)
+	if r.Case.Deadline != nil && a.Deadline.IsZero() {
+		a.Deadline = *r.Case.Deadline
+	}
+	r.Outbox = append(r.Outbox, a)
+}

@@ -1,0 +1,52 @@
+// Package engine runs holdfast's retention work: it turns decoded events
+// and due timers into reads of the tenant, protective and rescue actions,
+// audited case transitions and alerts. Decisions come from the pure
+// retention package; everything with I/O is reached through the small
+// interfaces below, declared here where they are consumed.
+package engine
+
+import (
+	"context"
+	"time"
+
+	"github.com/holdfast/holdfast/shared/notify"
+	"github.com/holdfast/holdfast/shared/store"
+	"github.com/holdfast/holdfast/shared/tenant"
+)
+
+// Directory is the part of Microsoft Graph the engine uses.
+type Directory interface {
+	GetUser(ctx context.Context, idOrUPN string) (tenant.User, error)
+	FindUserByEmployeeID(ctx context.Context, employeeID string) (tenant.User, error)
+	GetDeletedUser(ctx context.Context, id string) (tenant.User, error)
+	RestoreDeletedUser(ctx context.Context, id string) (tenant.User, error)
+	SetAccountEnabled(ctx context.Context, id string, enabled bool) error
+	AssignLicenses(ctx context.Context, id string, add, remove []string) error
+	SubscribedSKUs(ctx context.Context) ([]tenant.SKU, error)
+	ListDeletedUsers(ctx context.Context, fn func(tenant.User) error) error
+}
+
+// Exchange is the part of the Exchange Online admin API the engine uses.
+type Exchange interface {
+	GetMailbox(ctx context.Context, identity string, scope tenant.MailboxScope) (tenant.Mailbox, error)
+	SetLitigationHold(ctx context.Context, h tenant.HoldRequest) error
+	UndoSoftDeletedMailbox(ctx context.Context, softDeletedObject string) error
+	NewRestoreRequest(ctx context.Context, r tenant.RestoreRequest) (tenant.RestoreStatus, error)
+	GetRestoreStatistics(ctx context.Context, identity string) (tenant.RestoreStatus, error)
+	ListMailboxes(ctx context.Context, scope tenant.MailboxScope, fn func(tenant.Mailbox) error) error
+}
+
+// Store is the Table Storage repository.
+type Store interface {
+	LoadCase(ctx context.Context, key string) (store.CaseRecord, error)
+	Commit(ctx context.Context, c store.Commit) (string, error)
+	PutTimer(ctx context.Context, t store.Timer) error
+	DueTimers(ctx context.Context, now time.Time, max int, fn func(store.Timer) error) error
+	DeleteTimer(ctx context.Context, t store.Timer) error
+	Reject(ctx context.Context, r store.RejectedEvent) error
+}
+
+// Alerter delivers an alert to every configured channel.
+type Alerter interface {
+	Send(ctx context.Context, a notify.Alert) error
+}

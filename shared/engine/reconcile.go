@@ -1,0 +1,163 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/holdfast/holdfast/shared/events"
+	"github.com/holdfast/holdfast/shared/retention"
+	"github.com/holdfast/holdfast/shared/store"
+	"github.com/holdfast/holdfast/shared/tenant"
+)
+
+// ReconcileResult reports what an inventory of the tenant found.
+type ReconcileResult struct {
+	DeletedUsers int `json:"deletedUsers"`
+	SoftDeleted  int `json:"softDeletedMailboxes"`
+	Inactive     int `json:"inactiveMailboxes"`
+	NewCases     int `json:"newCases"`
+	Corrected    int `json:"correctedCases"`
+	Unchanged    int `json:"unchanged"`
+	PastSaving   int `json:"pastSaving"`
+	Errors       int `json:"errors"`
+	Elapsed      time.Duration
+}
+
+func (r ReconcileResult) String() string {
+	return fmt.Sprintf("reconcile: %d deleted users, %d soft-deleted and %d inactive mailboxes; %d new cases, %d corrected, %d unchanged, %d past saving, %d errors in %s",
+		r.DeletedUsers, r.SoftDeleted, r.Inactive, r.NewCases, r.Corrected, r.Unchanged, r.PastSaving, r.Errors, r.Elapsed.Round(time.Millisecond))
+}
+
+// Progress is called as the inventory advances (for the CLI's display).
+type Progress func(stage string, done int)
+
+// Reconcile inventories deleted users and soft-deleted and inactive
+// mailboxes, and opens or repairs a case for each one no event announced:
+// events get lost upstream. Deadlines come from the tenant's own
+// timestamps. Re-running it is harmless: each user is observed, not
+// replayed.
+func (e *Engine) Reconcile(ctx context.Context, progress Progress) (ReconcileResult, error) {
+	start := time.Now()
+	var res ReconcileResult
+	if progress == nil {
+		progress = func(string, int) {}
+	}
+	seen := map[string]bool{}
+	observe := func(objectID string) {
+		objectID = strings.ToLower(objectID)
+		if objectID == "" || seen[objectID] {
+			return
+		}
+		seen[objectID] = true
+		out, err := e.Observe(ctx, objectID, "reconcile")
+		switch {
+		case err != nil:
+			res.Errors++
+		case out == "new":
+			res.NewCases++
+		case out == "changed":
+			res.Corrected++
+		default:
+			res.Unchanged++
+		}
+	}
+	err := e.d.Directory.ListDeletedUsers(ctx, func(u tenant.User) error {
+		res.DeletedUsers++
+		observe(u.ID)
+		progress("deleted users", res.DeletedUsers)
+		return ctx.Err()
+	})
+	if err != nil {
+		return res, fmt.Errorf("list deleted users: %w", err)
+	}
+	err = e.d.Exchange.ListMailboxes(ctx, tenant.ScopeSoftDeleted, func(m tenant.Mailbox) error {
+		res.SoftDeleted++
+		observe(m.ExternalDirectoryObjectID)
+		progress("soft-deleted mailboxes", res.SoftDeleted)
+		return ctx.Err()
+	})
+	if err != nil {
+		return res, fmt.Errorf("list soft-deleted mailboxes: %w", err)
+	}
+	err = e.d.Exchange.ListMailboxes(ctx, tenant.ScopeInactiveOnly, func(m tenant.Mailbox) error {
+		res.Inactive++
+		observe(m.ExternalDirectoryObjectID)
+		progress("inactive mailboxes", res.Inactive)
+		return ctx.Err()
+	})
+	if err != nil {
+		return res, fmt.Errorf("list inactive mailboxes: %w", err)
+	}
+	now := e.d.Clock.Now()
+	for id := range seen {
+		r, err := e.load(ctx, retention.CaseKey(e.d.TenantID, id))
+		if err == nil && !r.isNew && (r.Case.State == retention.StatePurged ||
+			(r.Case.Deadline != nil && retention.NeedsRescue(&r.Case) && !now.Before(r.Case.Deadline.Add(-time.Hour)))) {
+			res.PastSaving++
+		}
+	}
+	res.Elapsed = time.Since(start)
+	return res, nil
+}
+
+// Observe re-reads one user and mailbox and opens or updates its case as a
+// directory event would, without an event. It returns "new", "changed",
+// "unchanged" or "none" (nothing at risk).
+func (e *Engine) Observe(ctx context.Context, objectID, actor string) (string, error) {
+	key := retention.CaseKey(e.d.TenantID, objectID)
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		r, err := e.load(ctx, key)
+		if err != nil {
+			return "", err
+		}
+		now := e.d.Clock.Now()
+		isNew := r.isNew
+		if isNew {
+			r.Case = retention.Case{Key: key, TenantID: e.d.TenantID, ObjectID: strings.ToLower(objectID), State: retention.StateTracking, OpenedAt: now}
+		}
+		before := r.Case
+		t := &tx{e: e, now: now, actor: actor}
+		open, err := e.apply(ctx, r, events.Event{Kind: events.KindUserChanged}, t)
+		if err != nil {
+			return "", err
+		}
+		if !open {
+			return "none", nil
+		}
+		changed := isNew || before.State != r.Case.State || !sameTime(before.Deadline, r.Case.Deadline)
+		if !changed {
+			return "unchanged", nil
+		}
+		if err := e.schedule(ctx, r, now); err != nil {
+			return "", err
+		}
+		err = e.save(ctx, r, t)
+		if errors.Is(err, store.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		e.flush(ctx, r, now)
+		if isNew {
+			return "new", nil
+		}
+		return "changed", nil
+	}
+	return "", fmt.Errorf("case %s: %w", key, store.ErrConflict)
+}
+
+func sameTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
+}
+
+// Reject keeps an unreadable message as a rejected event.
+func (e *Engine) Reject(ctx context.Context, m Message, code, reason string) (Outcome, error) {
+	return e.reject(ctx, m, code, reason, "", e.d.Clock.Now())
+}

@@ -1,0 +1,284 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/holdfast/holdfast/shared/notify"
+	"github.com/holdfast/holdfast/shared/retention"
+	"github.com/holdfast/holdfast/shared/store"
+	"github.com/holdfast/holdfast/shared/tenant"
+)
+
+// SweepResult counts what one sweep did.
+type SweepResult struct {
+	Due       int // timers read
+	Processed int // cases worked on
+	Skipped   int // leased by another instance
+	Failed    int
+}
+
+// maxPerSweep bounds one sweep's work so it finishes inside the function
+// timeout; what is left stays due for the next sweep.
+const maxPerSweep = 2000
+
+// leaseFor is how long a sweeping instance owns a case. Longer than any
+// single case's work, shorter than the sweep interval.
+const leaseFor = 2 * time.Minute
+
+// Sweep processes every due timer: confirms holds, sends warnings, starts
+// rescues and checks deadlines. Two instances may sweep at once: a lease on
+// the case makes sure only one acts.
+func (e *Engine) Sweep(ctx context.Context) (SweepResult, error) {
+	var res SweepResult
+	now := e.d.Clock.Now()
+	var due []store.Timer
+	err := e.d.Store.DueTimers(ctx, now, maxPerSweep, func(t store.Timer) error {
+		due = append(due, t)
+		return nil
+	})
+	if err != nil {
+		return res, fmt.Errorf("read due timers: %w", err)
+	}
+	res.Due = len(due)
+	done := map[string]bool{}
+	for _, t := range due {
+		if ctx.Err() != nil {
+			break
+		}
+		if !done[t.CaseKey] {
+			done[t.CaseKey] = true
+			switch err := e.work(ctx, t.CaseKey); {
+			case errors.Is(err, errLeased):
+				res.Skipped++
+				continue // keep the timer: the owner may crash
+			case err != nil:
+				res.Failed++
+				zerolog.Ctx(ctx).Error().Err(err).Str("caseKey", t.CaseKey).Msg("sweep: case failed")
+				continue
+			default:
+				res.Processed++
+			}
+		}
+		if err := e.d.Store.DeleteTimer(ctx, t); err != nil && !errors.Is(err, store.ErrConflict) {
+			zerolog.Ctx(ctx).Warn().Err(err).Msg("sweep: delete timer")
+		}
+	}
+	return res, nil
+}
+
+var errLeased = errors.New("case leased by another instance")
+
+// work runs the due plan of one case under a lease.
+func (e *Engine) work(ctx context.Context, key string) error {
+	r, err := e.load(ctx, key)
+	if err != nil {
+		return err
+	}
+	if r.isNew {
+		return nil // a timer for a case that was never committed
+	}
+	now := e.d.Clock.Now()
+	pl := retention.PlanCase(&r.Case, e.d.Policy, now, len(r.Outbox))
+	if len(pl.Actions) == 0 {
+		return e.schedule(ctx, r, now)
+	}
+	if r.LeaseOwner != "" && r.LeaseOwner != e.d.Instance && r.LeaseUntil != nil && now.Before(*r.LeaseUntil) {
+		return errLeased
+	}
+	// Take the lease: a compare-and-swap, so of two sweepers one wins.
+	until := now.Add(leaseFor)
+	r.LeaseOwner, r.LeaseUntil = e.d.Instance, &until
+	if err := e.save(ctx, r, &tx{e: e, now: now, actor: "sweep"}); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return errLeased
+		}
+		return err
+	}
+	t := &tx{e: e, now: now, actor: "sweep"}
+	var actErr error
+	for _, a := range pl.Actions {
+		if err := e.act(ctx, r, a, t); err != nil {
+			actErr = err
+			break
+		}
+	}
+	c := &r.Case
+	if actErr != nil {
+		c.Failures++
+		c.LastError = actErr.Error()
+		t.log("sweep", "failed", actErr.Error())
+		if c.Failures >= e.d.Policy.MaxFailures && c.State != retention.StateFailing {
+			t.log("transition", "ok", fmt.Sprintf("%s -> failing after %d failures", c.State, c.Failures))
+			e.alert(r, notify.Alert{ID: fmt.Sprintf("%s:failing:%d", c.Key, c.Failures), Kind: "caseFailing", Severity: "critical",
+				Action: "holdfast keeps retrying every " + retention.RetryInterval.String(),
+				Remedy: "check the audit trail of the case: " + actErr.Error(), At: now})
+		}
+	} else {
+		c.Failures, c.LastError = 0, ""
+	}
+	r.LeaseOwner, r.LeaseUntil = "", nil
+	if err := e.schedule(ctx, r, now); err != nil {
+		return err
+	}
+	if actErr != nil {
+		// Make sure a retry is scheduled even if the plan has no wake.
+		if err := e.d.Store.PutTimer(ctx, store.Timer{CaseKey: key, Kind: "wake", DueAt: now.Add(retention.RetryInterval)}); err != nil {
+			return err
+		}
+	}
+	if err := e.save(ctx, r, t); err != nil {
+		return fmt.Errorf("commit case %s: %w", key, err)
+	}
+	e.flush(ctx, r, now)
+	return actErr
+}
+
+func (e *Engine) act(ctx context.Context, r *record, a retention.Action, t *tx) error {
+	c := &r.Case
+	switch a.Kind {
+	case retention.ActFlushAlerts:
+		return nil // flush runs after the commit
+	case retention.ActConfirmHold:
+		return e.confirmHold(ctx, r, t)
+	case retention.ActWarn:
+		action := "mailbox will be purged: policy releases it"
+		if c.Retained() {
+			at, _ := retention.RescueAt(c, e.d.Policy)
+			action = "holdfast will rescue it automatically at " + at.Format(time.RFC3339)
+		}
+		e.alert(r, notify.Alert{ID: a.AlertID, Kind: "warning", Severity: severityFor(a.Threshold),
+			Action: action, At: t.now, Details: map[string]string{"threshold": retention.ThresholdLabel(a.Threshold), "clock": c.DeadlineKind}})
+		for _, id := range a.Covers {
+			c.MarkAlertSent(id)
+		}
+		t.log("warn", "queued", fmt.Sprintf("%s before purge (%s)", retention.ThresholdLabel(a.Threshold), c.DeadlineKind))
+		return nil
+	case retention.ActRescue:
+		return e.rescue(ctx, r, t)
+	case retention.ActCheckDeadline:
+		before := *c
+		if err := e.refresh(ctx, r, t); err != nil {
+			return err
+		}
+		if c.Deadline != nil && !t.now.Before(*c.Deadline) && c.MailboxPurgedAt == nil {
+			// Past the deadline and still there: Microsoft 365 purges
+			// lazily; look again soon.
+			t.log("checkDeadline", "pending", "deadline passed; mailbox still present")
+			d := t.now.Add(time.Hour)
+			return e.d.Store.PutTimer(ctx, store.Timer{CaseKey: c.Key, Kind: "wake", DueAt: d})
+		}
+		e.settle(r, &before, t)
+		return nil
+	}
+	return fmt.Errorf("unknown action %q", a.Kind)
+}
+
+func severityFor(d time.Duration) string {
+	if d <= 3*24*time.Hour {
+		return "critical"
+	}
+	return "warning"
+}
+
+func (e *Engine) confirmHold(ctx context.Context, r *record, t *tx) error {
+	c := &r.Case
+	id := c.ExchangeGUID
+	if id == "" {
+		id = c.UPN
+	}
+	mb, err := e.d.Exchange.GetMailbox(ctx, id, tenant.ScopeIncludeInactive)
+	if errors.Is(err, tenant.ErrNotFound) {
+		before := *c
+		if err := e.refresh(ctx, r, t); err != nil {
+			return err
+		}
+		e.settle(r, &before, t)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("confirm hold: %w", err)
+	}
+	if !mb.LitigationHoldEnabled {
+		t.log("confirmHold", "missing", "Litigation Hold was removed before it took effect; placing it again")
+		c.HoldEnabled, c.HoldEffectiveAt = false, nil
+		return e.protect(ctx, r, t)
+	}
+	prev := c.State
+	c.State, c.Reason = retention.StateProtected, "Litigation Hold in effect: safe to delete"
+	t.log("confirmHold", "ok", "hold in effect since "+c.HoldEffectiveAt.Format(time.RFC3339))
+	t.log("transition", "ok", fmt.Sprintf("%s -> %s", prev, c.State))
+	return nil
+}
+
+// rescue saves a retained mailbox whose clock runs out.
+func (e *Engine) rescue(ctx context.Context, r *record, t *tx) error {
+	c := &r.Case
+	c.RescueAttempts++
+	switch {
+	case c.DeletedAt != nil && c.UserPurgedAt == nil && c.DeletionSource == retention.DeletedInExchange:
+		// Same-source rule: a mailbox removed in Exchange comes back there.
+		if err := e.d.Exchange.UndoSoftDeletedMailbox(ctx, c.ExchangeGUID); err != nil {
+			return fmt.Errorf("rescue: Undo-SoftDeletedMailbox: %w", err)
+		}
+		t.log("rescue", "ok", "Undo-SoftDeletedMailbox")
+	case c.DeletedAt != nil && c.UserPurgedAt == nil:
+		if _, err := e.d.Directory.RestoreDeletedUser(ctx, c.ObjectID); err != nil && !errors.Is(err, tenant.ErrNotFound) {
+			return fmt.Errorf("rescue: restore user: %w", err)
+		}
+		t.log("rescue", "ok", "user restored from the recycle bin")
+		if err := e.d.Directory.SetAccountEnabled(ctx, c.ObjectID, false); err != nil {
+			return fmt.Errorf("rescue: keep account disabled: %w", err)
+		}
+		t.log("disableAccount", "ok", "restored account kept disabled")
+	case c.DeletedAt == nil && c.LicenceRemovedAt != nil:
+		skus := c.RemovedSKUs
+		if len(skus) == 0 {
+			return errors.New("rescue: licence removed but holdfast never saw which licence; assign one by hand")
+		}
+		if err := e.d.Directory.AssignLicenses(ctx, c.ObjectID, skus, nil); err != nil {
+			if errors.Is(err, tenant.ErrNoLicenceUnits) {
+				e.block(r, t, "noLicenceUnits", "no free licence unit to re-assign", "free or buy a licence unit; holdfast retries when the case is refreshed")
+				return nil
+			}
+			return fmt.Errorf("rescue: re-assign licence: %w", err)
+		}
+		t.log("rescue", "ok", fmt.Sprintf("re-assigned %d licence(s)", len(skus)))
+	default:
+		e.block(r, t, "needsContentRestore", "the user can no longer be restored; only a content restore into another mailbox can save it",
+			"run New-MailboxRestoreRequest from the soft-deleted mailbox "+c.ExchangeGUID+" into an archive mailbox before "+deadlineText(c))
+		return nil
+	}
+	now := t.now
+	c.RescuedAt = &now
+	c.ClearDeadline()
+	c.DeletedAt, c.DeletionSource, c.LicenceRemovedAt = nil, "", nil
+	if err := e.refresh(ctx, r, t); err != nil {
+		return err
+	}
+	c.HoldEnabled, c.HoldEffectiveAt = false, nil // re-verify: place it and start the window
+	if err := e.protect(ctx, r, t); err != nil {
+		return err
+	}
+	e.alert(r, notify.Alert{ID: fmt.Sprintf("%s:rescued:%d", c.Key, now.Unix()), Kind: "rescued", Severity: "info",
+		Action: "mailbox rescued and placed on Litigation Hold; the user can be deleted again once the hold is in effect at " + effText(c), At: now})
+	return nil
+}
+
+func deadlineText(c *retention.Case) string {
+	if c.Deadline == nil {
+		return "it is purged"
+	}
+	return c.Deadline.Format(time.RFC3339)
+}
+
+func effText(c *retention.Case) string {
+	if c.HoldEffectiveAt == nil {
+		return "(unknown)"
+	}
+	return c.HoldEffectiveAt.Format(time.RFC3339)
+}

@@ -1,0 +1,201 @@
+// Package localstack runs holdfast on one machine without a cloud account:
+// Azurite for Table Storage, the tenant simulator for Microsoft 365, and
+// the real handler behind a loopback HTTP server that receives invocations
+// in the Functions host's envelope format. Everything shares one virtual
+// clock.
+package localstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/holdfast/holdfast/shared/app"
+	"github.com/holdfast/holdfast/shared/azurite"
+	"github.com/holdfast/holdfast/shared/clock"
+	"github.com/holdfast/holdfast/shared/config"
+	"github.com/holdfast/holdfast/shared/customhandler"
+	"github.com/holdfast/holdfast/shared/sim"
+)
+
+// TenantID is the simulated tenant's id.
+const TenantID = "6f1c2d3e-4b5a-4978-8a6b-0c1d2e3f4a5b"
+
+// Options configure the local stack.
+type Options struct {
+	Start time.Time
+	// Settings override app settings (HOLDFAST_* names) on top of the
+	// local defaults.
+	Settings map[string]string
+	// AzuriteConnectionString reuses a running Azurite instead of
+	// starting one.
+	AzuriteConnectionString string
+	// TablePrefix isolates stacks sharing one Azurite.
+	TablePrefix string
+	Log                     zerolog.Logger
+	// HandlerLog receives the handler's own JSON log lines (io.Discard
+	// when nil).
+	HandlerLog io.Writer
+}
+
+// Stack is a running local stack.
+type Stack struct {
+	Clock      *clock.Virtual
+	Sim        *sim.Sim
+	SimURL     string
+	Azurite    *azurite.Instance
+	App        *app.Stack
+	HandlerURL string
+	Client     *customhandler.Client
+	servers    []*http.Server
+}
+
+// Settings returns the local defaults for every setting the binary reads.
+func Settings(simURL, storage string) map[string]string {
+	return map[string]string{
+		"HOLDFAST_MODE":              "local",
+		"HOLDFAST_TENANT_ID":         TenantID,
+		"AzureWebJobsStorage":        storage,
+		"HOLDFAST_GRAPH_BASE_URL":    simURL + "/v1.0",
+		"HOLDFAST_EXCHANGE_BASE_URL": simURL,
+		"HOLDFAST_LOG_LEVEL":         "info",
+	}
+}
+
+func serve(l net.Listener, h http.Handler) *http.Server {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	return srv
+}
+
+// Start brings the stack up. Close it when done.
+func Start(ctx context.Context, o Options) (_ *Stack, err error) {
+	if o.Start.IsZero() {
+		o.Start = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	}
+	if o.HandlerLog == nil {
+		o.HandlerLog = io.Discard
+	}
+	s := &Stack{Clock: clock.NewVirtual(o.Start)}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	s.Sim = sim.New(sim.Options{Clock: s.Clock, TenantID: TenantID, Domain: "contoso.test", Log: o.Log})
+	sl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s.servers = append(s.servers, serve(sl, s.Sim.Handler()))
+	s.SimURL = "http://" + sl.Addr().String()
+
+	storage := o.AzuriteConnectionString
+	if storage == "" {
+		s.Azurite, err = azurite.Start(ctx, azurite.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("azurite: %w", err)
+		}
+		storage = s.Azurite.ConnectionString
+	}
+	settings := Settings(s.SimURL, storage)
+	for k, v := range o.Settings {
+		settings[k] = v
+	}
+	cfg, err := config.Load(func(n string) (string, bool) { v, ok := settings[n]; return v, ok })
+	if err != nil {
+		return nil, err
+	}
+	s.App, err = app.Wire(ctx, cfg, app.Options{Clock: s.Clock, Log: o.Log, Instance: "local", TablePrefix: o.TablePrefix})
+	if err != nil {
+		return nil, err
+	}
+	hlog := zerolog.New(o.HandlerLog).With().Timestamp().Logger()
+	srv := customhandler.NewServer(hlog, customhandler.ServerOptions{})
+	s.App.Functions.Register(srv)
+	hl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s.servers = append(s.servers, serve(hl, srv))
+	s.HandlerURL = "http://" + hl.Addr().String()
+	s.Client = &customhandler.Client{BaseURL: s.HandlerURL, HTTP: &http.Client{Timeout: 11 * time.Minute}}
+	return s, nil
+}
+
+// Close stops everything.
+func (s *Stack) Close() {
+	for _, srv := range s.servers {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = srv.Shutdown(ctx)
+		cancel()
+	}
+	if s.App != nil {
+		s.App.Close()
+	}
+	if s.Azurite != nil {
+		_ = s.Azurite.Stop()
+	}
+}
+
+// ErrDeadLettered: a message kept failing and would be dead-lettered.
+var ErrDeadLettered = errors.New("dead-lettered after max deliveries")
+
+// MaxDeliveryCount mirrors the queues' setting in infra/.
+const MaxDeliveryCount = 10
+
+// Deliver posts one Service Bus message to a queue-triggered function the
+// way the host does, redelivering (DeliveryCount+1) while the handler asks
+// for a retry, up to MaxDeliveryCount.
+func (s *Stack) Deliver(ctx context.Context, function, messageID string, body []byte) (customhandler.Response, error) {
+	var last error
+	for n := 1; n <= MaxDeliveryCount; n++ {
+		now := s.Clock.Now()
+		env, err := customhandler.EncodeServiceBus(function, "msg", customhandler.ServiceBusMessage{
+			Body: body, MessageID: messageID, DeliveryCount: n, SequenceNumber: now.UnixNano(), EnqueuedTime: now,
+			ContentType: "application/cloudevents+json",
+		}, customhandler.BodyBinary, now)
+		if err != nil {
+			return customhandler.Response{}, err
+		}
+		resp, err := s.Client.Invoke(ctx, function, env)
+		if err == nil {
+			return resp, nil
+		}
+		last = err
+		if ctx.Err() != nil {
+			return customhandler.Response{}, ctx.Err()
+		}
+	}
+	return customhandler.Response{}, fmt.Errorf("%w: %v", ErrDeadLettered, last)
+}
+
+// FireTimer invokes a timer-triggered function as the host does.
+func (s *Stack) FireTimer(ctx context.Context, function string) (customhandler.Response, error) {
+	now := s.Clock.Now()
+	env, err := customhandler.EncodeTimer(function, "timer", customhandler.TimerInfo{HasStatus: true, Last: now.Add(-5 * time.Minute), Next: now.Add(5 * time.Minute), LastUpdated: now}, now)
+	if err != nil {
+		return customhandler.Response{}, err
+	}
+	return s.Client.Invoke(ctx, function, env)
+}
+
+// CallAPI invokes the Api function with a GET of path (below
+// /api/holdfast/).
+func (s *Stack) CallAPI(ctx context.Context, path string) (customhandler.Response, error) {
+	now := s.Clock.Now()
+	env, err := customhandler.EncodeHTTP(app.FnApi, "req", customhandler.HTTPRequest{
+		URL: "http://127.0.0.1/api/holdfast/" + path, Method: "GET", Query: map[string]string{},
+		Headers: http.Header{"Accept": {"application/json"}}, Params: map[string]string{"path": path},
+	}, now)
+	if err != nil {
+		return customhandler.Response{}, err
+	}
+	return s.Client.Invoke(ctx, app.FnApi, env)
+}

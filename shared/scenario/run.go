@@ -1,0 +1,489 @@
+package scenario
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/holdfast/holdfast/shared/app"
+	"github.com/holdfast/holdfast/shared/localstack"
+	"github.com/holdfast/holdfast/shared/sim"
+	"github.com/holdfast/holdfast/shared/store"
+)
+
+// Report is the JSON report (DESIGN section 6).
+type Report struct {
+	Scenario     string                `json:"scenario"`
+	OK           bool                  `json:"ok"`
+	Users        map[string]UserReport `json:"users"`
+	Alerts       []AlertRow            `json:"alerts"`
+	Actions      []ActionRow           `json:"actions"`
+	Expectations []ExpectRow           `json:"expectations"`
+	Stats        Stats                 `json:"stats"`
+}
+
+// UserReport is one mailbox's outcome, from the simulator.
+type UserReport struct {
+	Mailbox        string `json:"mailbox"`
+	ItemsPreserved int    `json:"itemsPreserved"`
+	ItemsLost      int    `json:"itemsLost"`
+	CaseState      string `json:"caseState,omitempty"`
+}
+
+// AlertRow is one alert sent.
+type AlertRow struct {
+	At      time.Time `json:"at"`
+	UPN     string    `json:"upn"`
+	Kind    string    `json:"kind"`
+	Channel string    `json:"channel"`
+	ID      string    `json:"id"`
+}
+
+// ActionRow is one audited action.
+type ActionRow struct {
+	At     time.Time `json:"at"`
+	UPN    string    `json:"upn"`
+	Action string    `json:"action"`
+	Result string    `json:"result"`
+	Detail string    `json:"detail,omitempty"`
+}
+
+// ExpectRow is one expectation's verdict.
+type ExpectRow struct {
+	Step   int    `json:"step"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+}
+
+// Stats are figures from the run.
+type Stats struct {
+	Events           int     `json:"events"`
+	Sweeps           int     `json:"sweeps"`
+	TableOps         int64   `json:"tableOps"`
+	HoldLatencyMaxMs float64 `json:"holdLatencyMaxMs"`
+	WallSeconds      float64 `json:"wallSeconds"`
+	DeadLettered     int     `json:"deadLettered"`
+}
+
+// Runner plays a scenario on a local stack.
+type Runner struct {
+	Stack *localstack.Stack
+	Out   io.Writer // readable timeline; io.Discard for none
+	// SweepEvery is the ExpirySweep schedule on the virtual clock.
+	SweepEvery time.Duration
+
+	sc       *Scenario
+	rejected int
+	stats    Stats
+}
+
+func (r *Runner) printf(format string, args ...any) {
+	fmt.Fprintf(r.Out, "%s  "+format+"\n", append([]any{r.Stack.Clock.Now().Format("2006-01-02 15:04")}, args...)...)
+}
+
+// Run plays sc. The stack must be fresh (started at sc.Start).
+func (r *Runner) Run(ctx context.Context, sc *Scenario) (*Report, error) {
+	wall := time.Now()
+	if r.SweepEvery == 0 {
+		r.SweepEvery = 5 * time.Minute
+	}
+	if r.Out == nil {
+		r.Out = io.Discard
+	}
+	r.sc = sc
+	if err := r.Stack.Sim.Load(sc.Tenant); err != nil {
+		return nil, fmt.Errorf("seed tenant: %w", err)
+	}
+	rep := &Report{Scenario: sc.Name, OK: true, Users: map[string]UserReport{}}
+	r.printf("scenario %q: %d users, %d steps", sc.Name, len(sc.Tenant.Users), len(sc.Steps))
+	for _, st := range sc.Steps {
+		if err := r.advance(ctx, sc.Start.Add(st.offset)); err != nil {
+			return nil, err
+		}
+		if err := r.step(ctx, st, rep); err != nil {
+			return nil, fmt.Errorf("step %d (%s): %w", st.index, st.At, err)
+		}
+	}
+	if err := r.collect(ctx, rep); err != nil {
+		return nil, err
+	}
+	r.stats.TableOps = r.Stack.App.Counter.Total()
+	r.stats.WallSeconds = time.Since(wall).Seconds()
+	rep.Stats = r.stats
+	for _, e := range rep.Expectations {
+		if !e.OK {
+			rep.OK = false
+		}
+	}
+	return rep, nil
+}
+
+// advance moves the virtual clock to target, firing ExpirySweep at every
+// sweep tick where a timer is due (ticks with nothing due are skipped:
+// they would do nothing) and delivering the notifications the simulator
+// produces on the way.
+func (r *Runner) advance(ctx context.Context, target time.Time) error {
+	for {
+		now := r.Stack.Clock.Now()
+		next, ok, err := r.nextTimer(ctx)
+		if err != nil {
+			return err
+		}
+		if ok {
+			// The host fires the sweep on its schedule, not at the due time.
+			tick := next.Truncate(r.SweepEvery)
+			if tick.Before(next) {
+				tick = tick.Add(r.SweepEvery)
+			}
+			if tick.Before(now) {
+				tick = now
+			}
+			if !tick.After(target) {
+				r.Stack.Clock.Set(tick)
+				if err := r.deliverDirectory(ctx, nil); err != nil {
+					return err
+				}
+				if err := r.sweep(ctx); err != nil {
+					return err
+				}
+				if err := r.deliverDirectory(ctx, nil); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		r.Stack.Clock.Set(target)
+		return r.deliverDirectory(ctx, nil)
+	}
+}
+
+func (r *Runner) nextTimer(ctx context.Context) (time.Time, bool, error) {
+	var next time.Time
+	found := false
+	far := r.Stack.Clock.Now().Add(5 * 365 * 24 * time.Hour)
+	err := r.Stack.App.Store.DueTimers(ctx, far, 1, func(t store.Timer) error {
+		if !found || t.DueAt.Before(next) {
+			next, found = t.DueAt, true
+		}
+		return nil
+	})
+	return next, found, err
+}
+
+func (r *Runner) sweep(ctx context.Context) error {
+	resp, err := r.Stack.FireTimer(ctx, app.FnExpirySweep)
+	if err != nil {
+		return fmt.Errorf("ExpirySweep: %w", err)
+	}
+	r.stats.Sweeps++
+	for _, l := range resp.Logs {
+		if !strings.HasPrefix(l, "sweep: 0 due") {
+			r.printf("ExpirySweep  %s", l)
+		}
+	}
+	return nil
+}
+
+func (r *Runner) eventID(parts ...string) string {
+	h := sha256.Sum256([]byte(r.sc.Name + "|" + strings.Join(parts, "|")))
+	b := hex.EncodeToString(h[:16])
+	return b[:8] + "-" + b[8:12] + "-" + b[12:16] + "-" + b[16:20] + "-" + b[20:32]
+}
+
+func (r *Runner) deliver(ctx context.Context, function, id string, body []byte) error {
+	r.stats.Events++
+	resp, err := r.Stack.Deliver(ctx, function, id, body)
+	if err != nil {
+		if strings.Contains(err.Error(), "dead-lettered") {
+			r.stats.DeadLettered++
+			r.printf("%-16s message %s DEAD-LETTERED: %v", function, id, err)
+			return nil
+		}
+		return err
+	}
+	for _, l := range resp.Logs {
+		r.printf("%-16s %s", function, l)
+		if strings.Contains(l, ": rejected") {
+			r.rejected++
+		}
+	}
+	return nil
+}
+
+// deliverDirectory hands the simulator's notifications to OnDirectoryEvent.
+// drop/reorder apply to the notifications of one admin step.
+func (r *Runner) deliverDirectory(ctx context.Context, a *Admin) error {
+	evs := r.Stack.Sim.DrainEvents()
+	if a != nil && a.DropEvents {
+		if len(evs) > 0 {
+			r.printf("(%d directory notification(s) lost upstream)", len(evs))
+		}
+		return nil
+	}
+	if a != nil && a.Reorder {
+		var re []json.RawMessage
+		for i := len(evs) - 1; i >= 0; i-- {
+			re = append(re, evs[i], evs[i])
+		}
+		evs = re
+	}
+	for _, ev := range evs {
+		var head struct {
+			ID string `json:"id"`
+		}
+		_ = json.Unmarshal(ev, &head)
+		if err := r.deliver(ctx, app.FnOnDirectoryEvent, head.ID, ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Runner) step(ctx context.Context, st Step, rep *Report) error {
+	switch {
+	case st.HR != nil:
+		h := st.HR
+		id := h.ID
+		if id == "" {
+			id = r.eventID("hr", fmt.Sprint(st.index))
+		}
+		typ := map[string]string{"offboarding": "io.holdfast.hr.offboarding", "offboardingCancelled": "io.holdfast.hr.offboardingCancelled", "rehire": "io.holdfast.hr.rehire"}[h.Type]
+		data := map[string]any{}
+		if h.UPN != "" {
+			data["upn"] = h.UPN
+		}
+		if h.EmployeeID != "" {
+			data["employeeId"] = h.EmployeeID
+		}
+		for k, v := range map[string]string{"lastWorkingDay": h.LastWorkingDay, "retention": h.Retention, "archiveTarget": h.ArchiveTarget, "ticket": h.Ticket} {
+			if v != "" {
+				data[k] = v
+			}
+		}
+		if h.HoldDurationDays != nil {
+			data["holdDurationDays"] = *h.HoldDurationDays
+		}
+		if h.Type == "offboarding" && data["retention"] == nil {
+			data["retention"] = "retain"
+		}
+		body, _ := json.Marshal(map[string]any{
+			"specversion": "1.0", "id": id, "type": typ, "source": "/hr/scenario", "time": r.Stack.Clock.Now().Format(time.RFC3339),
+			"datacontenttype": "application/json", "data": data,
+		})
+		n := h.Deliveries
+		if n < 1 {
+			n = 1
+		}
+		r.printf("HR %s for %s (retention %v)", h.Type, h.UPN, data["retention"])
+		for i := 0; i < n; i++ {
+			if err := r.deliver(ctx, app.FnOnOffboarding, id, body); err != nil {
+				return err
+			}
+		}
+		return nil
+	case st.Admin != nil:
+		r.printf("admin %s %s", st.Admin.Action, st.Admin.UPN)
+		if err := r.Stack.Sim.Admin(ctx, sim.AdminAction{Action: st.Admin.Action, UPN: st.Admin.UPN, SKU: st.Admin.SKU}); err != nil {
+			r.printf("  simulator refused: %v", err)
+		}
+		return r.deliverDirectory(ctx, st.Admin)
+	case st.Raw != nil:
+		body := []byte(st.Raw.Body)
+		if len(st.Raw.JSON) > 0 {
+			body = st.Raw.JSON
+		}
+		id := st.Raw.MessageID
+		if id == "" {
+			id = r.eventID("raw", fmt.Sprint(st.index))
+		}
+		fn := app.FnOnOffboarding
+		if st.Raw.Queue == "directory-events" {
+			fn = app.FnOnDirectoryEvent
+		}
+		r.printf("raw message on %s (%d bytes)", st.Raw.Queue, len(body))
+		return r.deliver(ctx, fn, id, body)
+	case st.Sweep:
+		return r.sweep(ctx)
+	case st.Reconcile:
+		resp, err := r.Stack.FireTimer(ctx, app.FnReconcile)
+		if err != nil {
+			return fmt.Errorf("Reconcile: %w", err)
+		}
+		for _, l := range resp.Logs {
+			r.printf("Reconcile  %s", l)
+		}
+		return r.deliverDirectory(ctx, nil)
+	case st.Expect != nil:
+		row := r.check(ctx, st)
+		rep.Expectations = append(rep.Expectations, row)
+		mark := "ok  "
+		if !row.OK {
+			mark = "FAIL"
+		}
+		r.printf("expect %s %s", mark, row.Detail)
+	}
+	return nil
+}
+
+func (r *Runner) check(ctx context.Context, st Step) ExpectRow {
+	e := st.Expect
+	row := ExpectRow{Step: st.index, OK: true}
+	var notes []string
+	fail := func(format string, args ...any) {
+		row.OK = false
+		notes = append(notes, fmt.Sprintf(format, args...))
+	}
+	mbs := r.Stack.Sim.Mailboxes()
+	mb, known := mbs[e.UPN]
+	if e.UPN != "" && !known && (e.MailboxPreserved != nil || e.Mailbox != "" || e.ItemsLost != nil) {
+		fail("no mailbox for %s in the simulator", e.UPN)
+	}
+	if e.MailboxPreserved != nil && known {
+		preserved := mb.State != "purged" && mb.ItemsLost == 0
+		if preserved != *e.MailboxPreserved {
+			fail("mailboxPreserved=%v, want %v (state %s, %d items lost)", preserved, *e.MailboxPreserved, mb.State, mb.ItemsLost)
+		}
+	}
+	if e.Mailbox != "" && known && mb.State != e.Mailbox {
+		fail("mailbox %s, want %s", mb.State, e.Mailbox)
+	}
+	if e.ItemsLost != nil && known && mb.ItemsLost != *e.ItemsLost {
+		fail("itemsLost %d, want %d", mb.ItemsLost, *e.ItemsLost)
+	}
+	if e.CaseState != "" {
+		got := r.caseState(ctx, e.UPN)
+		if got != e.CaseState {
+			fail("case state %q, want %q", got, e.CaseState)
+		}
+	}
+	if e.Alert != "" || e.NoAlert != "" {
+		n := 0
+		kind := e.Alert
+		if kind == "" {
+			kind = e.NoAlert
+		}
+		for _, a := range r.Stack.App.Recorder.Alerts() {
+			if a.Kind == kind && (e.UPN == "" || strings.EqualFold(a.UPN, e.UPN)) {
+				n++
+			}
+		}
+		switch {
+		case e.Alert != "" && e.AlertCount != nil && n != *e.AlertCount:
+			fail("%d %s alert(s), want %d", n, kind, *e.AlertCount)
+		case e.Alert != "" && n == 0:
+			fail("no %s alert", kind)
+		case e.NoAlert != "" && n > 0:
+			fail("%d unexpected %s alert(s)", n, kind)
+		}
+	}
+	if e.Rejected != nil && r.rejected != *e.Rejected {
+		fail("%d rejected event(s), want %d", r.rejected, *e.Rejected)
+	}
+	if e.Action != "" {
+		n := 0
+		for _, a := range r.actions(ctx) {
+			if a.Action == e.Action && (e.UPN == "" || strings.EqualFold(a.UPN, e.UPN)) && a.Result == "ok" {
+				n++
+			}
+		}
+		switch {
+		case e.ActionCount != nil && n != *e.ActionCount:
+			fail("%d %s action(s), want %d", n, e.Action, *e.ActionCount)
+		case e.ActionCount == nil && n == 0:
+			fail("no %s action", e.Action)
+		}
+	}
+	if e.HoldRequests != nil {
+		n := r.Stack.Sim.HoldRequests(e.UPN)
+		if n != *e.HoldRequests {
+			fail("%d hold request(s) reached Exchange, want %d", n, *e.HoldRequests)
+		}
+	}
+	if row.OK {
+		row.Detail = describe(e, mb, known)
+	} else {
+		row.Detail = e.UPN + ": " + strings.Join(notes, "; ")
+	}
+	return row
+}
+
+func describe(e *Expect, mb sim.MailboxReport, known bool) string {
+	s := e.UPN
+	if known {
+		s += fmt.Sprintf(": mailbox %s, %d items preserved, %d lost", mb.State, mb.ItemsPreserved, mb.ItemsLost)
+	}
+	if e.CaseState != "" {
+		s += ", case " + e.CaseState
+	}
+	if e.Alert != "" {
+		s += ", " + e.Alert + " alert sent"
+	}
+	if e.Action != "" {
+		s += ", " + e.Action + " done"
+	}
+	if e.Rejected != nil {
+		s += fmt.Sprintf(", %d rejected event(s)", *e.Rejected)
+	}
+	return strings.TrimPrefix(s, ": ")
+}
+
+// cases returns case records by UPN (lower case).
+func (r *Runner) cases(ctx context.Context) map[string]store.CaseRecord {
+	out := map[string]store.CaseRecord{}
+	_ = r.Stack.App.Store.ListCases(ctx, func(c store.CaseRecord) error {
+		out[strings.ToLower(c.UPN)] = c
+		return nil
+	})
+	return out
+}
+
+func (r *Runner) caseState(ctx context.Context, upn string) string {
+	if c, ok := r.cases(ctx)[strings.ToLower(upn)]; ok {
+		return c.State
+	}
+	return "none"
+}
+
+func (r *Runner) actions(ctx context.Context) []ActionRow {
+	var out []ActionRow
+	for upn, c := range r.cases(ctx) {
+		_ = r.Stack.App.Store.ListAudit(ctx, c.Key, func(a store.AuditRecord) error {
+			switch a.Action {
+			case "observe", "clock", "transition", "decide", "alertsDelivered", "sweep":
+				if a.Result != "failed" {
+					return nil
+				}
+			}
+			out = append(out, ActionRow{At: a.At, UPN: upn, Action: a.Action, Result: a.Result, Detail: a.Detail})
+			return nil
+		})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
+	return out
+}
+
+func (r *Runner) collect(ctx context.Context, rep *Report) error {
+	cases := r.cases(ctx)
+	for upn, mb := range r.Stack.Sim.Mailboxes() {
+		state := mb.State
+		if len(mb.RestoredTo) > 0 && state == "purged" {
+			state = "restoredTo:" + strings.Join(mb.RestoredTo, ",")
+		}
+		ur := UserReport{Mailbox: state, ItemsPreserved: mb.ItemsPreserved, ItemsLost: mb.ItemsLost}
+		if c, ok := cases[strings.ToLower(upn)]; ok {
+			ur.CaseState = c.State
+		}
+		rep.Users[upn] = ur
+	}
+	for _, a := range r.Stack.App.Recorder.Alerts() {
+		rep.Alerts = append(rep.Alerts, AlertRow{At: a.At, UPN: a.UPN, Kind: a.Kind, Channel: "recorder", ID: a.ID})
+	}
+	rep.Actions = r.actions(ctx)
+	return nil
+}

@@ -1,0 +1,157 @@
+package scenario_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/holdfast/holdfast/shared/azurite"
+	"github.com/holdfast/holdfast/shared/localstack"
+	"github.com/holdfast/holdfast/shared/scenario"
+)
+
+func TestParseOffset(t *testing.T) {
+	cases := []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"0h", 0, true}, {"45m", 45 * time.Minute, true}, {"2d3h", 51 * time.Hour, true},
+		{"1d2h3m4s", 26*time.Hour + 3*time.Minute + 4*time.Second, true},
+		{"", 0, false}, {"3x", 0, false}, {"h", 0, false}, {"-1d", 0, false}, {"1h2d", 0, false},
+	}
+	for _, tc := range cases {
+		got, err := scenario.ParseOffset(tc.in)
+		if (err == nil) != tc.ok || (tc.ok && got != tc.want) {
+			t.Errorf("ParseOffset(%q) = %v, %v; want %v ok=%v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	base := `{"name":"n","start":"2026-03-02T09:00:00Z","tenant":{"users":[{"upn":"a@contoso.test"}]},"steps":[%s]}`
+	cases := map[string]string{
+		"unknown field":   `{"at":"0h","sweep":true,"bogus":1}`,
+		"two kinds":       `{"at":"0h","sweep":true,"reconcile":true}`,
+		"bad offset":      `{"at":"soon","sweep":true}`,
+		"unknown action":  `{"at":"0h","admin":{"action":"format","upn":"a@contoso.test"}}`,
+		"unknown user":    `{"at":"0h","admin":{"action":"deleteUser","upn":"z@contoso.test"}}`,
+		"bad hr type":     `{"at":"0h","hr":{"type":"fired","upn":"a@contoso.test"}}`,
+		"bad raw queue":   `{"at":"0h","raw":{"queue":"other","body":"x"}}`,
+		"hr without user": `{"at":"0h","hr":{"type":"offboarding"}}`,
+	}
+	for name, step := range cases {
+		t.Run(name, func(t *testing.T) {
+			if _, err := scenario.Parse([]byte(strings.Replace(base, "%s", step, 1))); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
+	if _, err := scenario.Parse([]byte(`{"start":"2026-03-02T09:00:00Z"}`)); err == nil {
+		t.Error("scenario without a name accepted")
+	}
+}
+
+func TestParseSortsSteps(t *testing.T) {
+	sc, err := scenario.Parse([]byte(`{"name":"n","start":"2026-03-02T09:00:00Z","tenant":{"users":[]},
+	  "steps":[{"at":"2d","sweep":true},{"at":"1h","reconcile":true}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sc.Steps[0].Reconcile || !sc.Steps[1].Sweep {
+		t.Fatalf("steps not in time order: %+v", sc.Steps)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	files, _ := filepath.Glob("../../scenarios/*.json")
+	for _, p := range files {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte(`{"name":"x","start":"2026-01-01T00:00:00Z","steps":[{"at":"99999d","sweep":true}]}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		sc, err := scenario.Parse(b)
+		if err == nil && sc.Name == "" {
+			t.Fatal("accepted a scenario without a name")
+		}
+	})
+}
+
+// TestBundledScenarios plays every scenario under scenarios/ on the real
+// local stack: Azurite, the simulator and the handler through the host
+// envelope. The simulator is the judge.
+func TestBundledScenarios(t *testing.T) {
+	files, err := filepath.Glob("../../scenarios/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no scenarios found: %v", err)
+	}
+	az := azurite.ForTest(t)
+	for i, path := range files {
+		path := path
+		prefix := "t" + string(rune('a'+i%26)) + strings.Repeat("x", i/26)
+		t.Run(strings.TrimSuffix(filepath.Base(path), ".json"), func(t *testing.T) {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sc, err := scenario.Parse(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			st, err := localstack.Start(ctx, localstack.Options{Start: sc.Start, Settings: sc.Settings,
+				AzuriteConnectionString: az.ConnectionString, TablePrefix: prefix, Log: zerolog.Nop()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			var timeline strings.Builder
+			rep, err := (&scenario.Runner{Stack: st, Out: &timeline}).Run(ctx, sc)
+			if err != nil {
+				t.Fatalf("run: %v\n%s", err, timeline.String())
+			}
+			if !rep.OK {
+				t.Fatalf("expectations failed:\n%s", timeline.String())
+			}
+			if len(rep.Expectations) == 0 {
+				t.Fatal("scenario checks nothing")
+			}
+			if rep.Stats.DeadLettered != 0 {
+				t.Fatalf("%d messages dead-lettered", rep.Stats.DeadLettered)
+			}
+			// Rejected events are visible through the Api.
+			resp, err := st.CallAPI(ctx, "rejected")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ = json.Marshal(resp.Outputs["res"])
+			var out struct {
+				StatusCode int    `json:"statusCode"`
+				Body       string `json:"body"`
+			}
+			_ = json.Unmarshal(b, &out)
+			var body struct {
+				Count int `json:"count"`
+			}
+			_ = json.Unmarshal([]byte(out.Body), &body)
+			want := 0
+			for _, s := range sc.Steps {
+				if s.Raw != nil {
+					want++
+				}
+			}
+			if out.StatusCode != 200 || body.Count != want {
+				t.Fatalf("Api rejected: status %d, %d rejected events, want %d", out.StatusCode, body.Count, want)
+			}
+		})
+	}
+}
