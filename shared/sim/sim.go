@@ -1,0 +1,244 @@
+// Package sim is the tenant simulator: a local HTTP server that speaks the
+// subset of Microsoft Graph v1.0 and of the Exchange Online admin API
+// (POST /adminapi/beta/{tenant}/InvokeCommand) that holdfast uses, with the
+// services' JSON shapes, error shapes and throttling, and that enforces the
+// Microsoft 365 mailbox lifecycle (DESIGN section 1) on a virtual clock.
+//
+// It is the ground truth of local tests: whether a mailbox that had to be
+// kept was purged is a question to Mailboxes(). It plays the directory admin
+// too (Admin, POST /_sim/admin) and records the Graph change notifications
+// production would receive, in their Event Grid CloudEvents shape (Events).
+//
+// Lifecycle transitions are evaluated lazily: every API request and every
+// control read first applies, in time order and each at its own due time,
+// every transition that fell due up to the virtual clock's now. Nothing runs
+// in the background, so a test that advances the clock by 40 days and then
+// reads sees exactly what the service would show.
+//
+// The simulator imports nothing from msgraph-sdk-go on purpose: the Graph
+// adapter is tested through the real SDK against it, and sharing types would
+// hide shape mismatches.
+package sim
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/holdfast/holdfast/shared/clock"
+)
+
+// Lifecycle constants of Exchange Online and Entra ID.
+const (
+	// retentionWindow is the soft-delete window of users (recycle bin) and
+	// mailboxes, and the licence grace period.
+	retentionWindow = 30 * 24 * time.Hour
+	// DefaultHoldPropagation is how long a Litigation Hold takes to protect
+	// a mailbox against deletion (Exchange docs: up to 60 minutes).
+	DefaultHoldPropagation = 60 * time.Minute
+)
+
+// Options configure a Sim.
+type Options struct {
+	Clock    *clock.Virtual // required
+	TenantID string         // GUID; generated from Seed when empty
+	Domain   string         // e.g. contoso.test; default contoso.test
+	// HoldPropagation: a hold set less than this before a deletion does
+	// not protect the mailbox. Default 60m.
+	HoldPropagation time.Duration
+	Seed            int64 // makes GUIDs, ids and random faults reproducible
+	Log             zerolog.Logger
+	// AppID is the application id in notification sources
+	// (/tenants/<tenant>/applications/<app>); generated when empty.
+	AppID string
+	// ClientState is the secret the Graph subscription was created with,
+	// echoed in every notification; generated when empty (see ClientState).
+	ClientState string
+}
+
+// Sim is a simulated Microsoft 365 tenant. It is safe for concurrent use.
+type Sim struct {
+	opts  Options
+	clock *clock.Virtual
+	log   zerolog.Logger
+
+	mu       sync.Mutex
+	rng      *rand.Rand // ids; guarded by mu
+	faultRng *rand.Rand // fault draws; guarded by mu
+	skus     []*sku
+	users    []*user    // every user ever created, in creation order
+	mailbox  []*mailbox // every mailbox ever provisioned, in order
+	requests []*restoreReq
+	sched    schedule
+	events   []json.RawMessage
+	seq      int64
+	mail     []CapturedMail
+	faults   Faults
+	budgets  map[string]*budgetState
+	stats    Stats
+	holdReqs map[*mailbox]int
+	hooks    []func(RequestInfo)
+	subID    string
+	failNext bool // Faults.RestoreFailOnce armed
+}
+
+// New returns a simulator with the default SKUs and no users.
+func New(opts Options) *Sim {
+	if opts.Clock == nil {
+		panic("sim: Options.Clock is required")
+	}
+	if opts.HoldPropagation <= 0 {
+		opts.HoldPropagation = DefaultHoldPropagation
+	}
+	if opts.Domain == "" {
+		opts.Domain = "contoso.test"
+	}
+	s := &Sim{
+		clock:    opts.Clock,
+		log:      opts.Log,
+		rng:      rand.New(rand.NewPCG(uint64(opts.Seed), 0x686f6c6466617374)),
+		faultRng: rand.New(rand.NewPCG(uint64(opts.Seed), 0x6661756c7473)),
+		budgets:  map[string]*budgetState{},
+		holdReqs: map[*mailbox]int{},
+	}
+	s.stats = newStats()
+	if opts.TenantID == "" {
+		opts.TenantID = s.newGUID()
+	}
+	opts.TenantID = strings.ToLower(opts.TenantID)
+	if opts.AppID == "" {
+		opts.AppID = s.newGUID()
+	}
+	if opts.ClientState == "" {
+		opts.ClientState = s.newGUID()
+	}
+	s.subID = s.newGUID()
+	s.opts = opts
+	s.skus = defaultSKUs()
+	return s
+}
+
+// TenantID returns the simulated tenant's id.
+func (s *Sim) TenantID() string { return s.opts.TenantID }
+
+// ClientState returns the clientState carried by every notification; give
+// the same value to holdfast's event decoder.
+func (s *Sim) ClientState() string { return s.opts.ClientState }
+
+// newGUID returns a random (seeded) version 4 GUID. Callers hold mu or own s
+// exclusively.
+func (s *Sim) newGUID() string {
+	var b [16]byte
+	for i := 0; i < 16; i += 8 {
+		v := s.rng.Uint64()
+		for j := 0; j < 8; j++ {
+			b[i+j] = byte(v >> (8 * j))
+		}
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+func (s *Sim) now() time.Time { return s.clock.Now() }
+
+// Handler serves /v1.0/... (Graph), /adminapi/... (Exchange) and /_sim/...
+// (control API).
+func (s *Sim) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/v1.0/", s.serveGraph)
+	mux.HandleFunc("/adminapi/", s.serveExchange)
+	mux.HandleFunc("/_sim/", s.serveControl)
+	return mux
+}
+
+// OnRequest registers fn, called (outside the simulator's lock) when each
+// Graph or Exchange request arrives, before it is processed; inner $batch
+// requests are reported one by one.
+func (s *Sim) OnRequest(fn func(RequestInfo)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hooks = append(s.hooks, fn)
+}
+
+// RequestInfo describes one API request as it arrives.
+type RequestInfo struct {
+	API     string         `json:"api"` // "graph" or "exchange"
+	Op      string         `json:"op"`  // Graph operation name or cmdlet name
+	Method  string         `json:"method"`
+	Path    string         `json:"path"`
+	Params  map[string]any `json:"params,omitempty"` // cmdlet parameters
+	Virtual time.Time      `json:"virtual"`          // virtual clock
+	Wall    time.Time      `json:"wall"`
+}
+
+func (s *Sim) notify(ri RequestInfo) {
+	s.mu.Lock()
+	hooks := slices.Clone(s.hooks)
+	s.mu.Unlock()
+	if len(hooks) == 0 {
+		return
+	}
+	ri.Virtual = s.now()
+	ri.Wall = time.Now()
+	for _, h := range hooks {
+		h(ri)
+	}
+}
+
+// HoldRequests returns how many Set-Mailbox requests enabling Litigation
+// Hold reached Exchange for the mailbox of upn (original UPN, as in
+// Mailboxes).
+func (s *Sim) HoldRequests(upn string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for mb, n := range s.holdReqs {
+		if strings.EqualFold(mb.reportKey, upn) {
+			return n
+		}
+	}
+	return 0
+}
+
+// CapturedMail is one message accepted by sendMail.
+type CapturedMail struct {
+	At      time.Time       `json:"at"`
+	From    string          `json:"from"`
+	Subject string          `json:"subject"`
+	Body    string          `json:"body"`
+	To      []string        `json:"to"`
+	Raw     json.RawMessage `json:"raw"`
+}
+
+// Mail returns the captured sendMail messages, in order.
+func (s *Sim) Mail() []CapturedMail {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]CapturedMail(nil), s.mail...)
+}
+
+// Events returns the directory change notifications emitted so far, in
+// order, as CloudEvents 1.0 structured JSON.
+func (s *Sim) Events() []json.RawMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advanceLocked()
+	return append([]json.RawMessage(nil), s.events...)
+}
+
+// DrainEvents returns the notifications emitted so far and forgets them.
+func (s *Sim) DrainEvents() []json.RawMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advanceLocked()
+	out := s.events
+	s.events = nil
+	return out
+}
