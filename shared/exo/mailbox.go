@@ -1,0 +1,413 @@
+package exo
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/holdfast/holdfast/shared/tenant"
+)
+
+// mailboxFields is the $select list for Get-Mailbox: what tenant.Mailbox
+// carries. Without it the service returns a few hundred properties a row.
+var mailboxFields = []string{
+	"ExchangeGuid", "ArchiveGuid", "DistinguishedName", "LegacyExchangeDN",
+	"PrimarySmtpAddress", "UserPrincipalName", "Alias", "ExternalDirectoryObjectId",
+	"RecipientTypeDetails", "LitigationHoldEnabled", "LitigationHoldDate",
+	"LitigationHoldDuration", "RetentionComment", "InPlaceHolds", "IsInactiveMailbox",
+	"IsSoftDeletedByRemove", "IsSoftDeletedByDisable", "WhenSoftDeleted",
+	"AutoExpandingArchiveEnabled", "ArchiveStatus",
+}
+
+func scopeParams(scope tenant.MailboxScope, p map[string]any) error {
+	switch scope {
+	case tenant.ScopeActive:
+	case tenant.ScopeSoftDeleted:
+		p["SoftDeletedMailbox"] = true
+	case tenant.ScopeInactiveOnly:
+		p["InactiveMailboxOnly"] = true
+	case tenant.ScopeIncludeInactive:
+		p["IncludeInactiveMailbox"] = true
+	default:
+		return fmt.Errorf("exo: unknown mailbox scope %d", scope)
+	}
+	return nil
+}
+
+func notFound(what string) error {
+	return &tenant.ServiceError{Service: "exchange", Status: http.StatusOK, Code: "NoResult",
+		Message: what + " returned no object", Kind: tenant.ErrNotFound}
+}
+
+// GetMailbox runs Get-Mailbox -Identity in scope. ErrNotFound when nothing
+// matches; ErrConflict when the identity matches several mailboxes (an
+// active and an inactive mailbox can share an SMTP address; use the
+// ExchangeGuid or DistinguishedName to tell them apart).
+func (c *Client) GetMailbox(ctx context.Context, identity string, scope tenant.MailboxScope) (tenant.Mailbox, error) {
+	if strings.TrimSpace(identity) == "" {
+		return tenant.Mailbox{}, errors.New("exo: empty mailbox identity")
+	}
+	p := map[string]any{"Identity": identity}
+	if err := scopeParams(scope, p); err != nil {
+		return tenant.Mailbox{}, err
+	}
+	var found []tenant.Mailbox
+	err := c.invoke(ctx, "Get-Mailbox", p, mailboxFields, func(raw json.RawMessage) error {
+		m, err := parseMailbox(raw)
+		found = append(found, m)
+		return err
+	})
+	if err != nil {
+		return tenant.Mailbox{}, err
+	}
+	switch len(found) {
+	case 0:
+		return tenant.Mailbox{}, notFound("Get-Mailbox")
+	case 1:
+		return found[0], nil
+	default:
+		return tenant.Mailbox{}, &tenant.ServiceError{Service: "exchange", Status: http.StatusOK, Code: "Ambiguous",
+			Message: fmt.Sprintf("identity matches %d mailboxes", len(found)), Kind: tenant.ErrConflict}
+	}
+}
+
+// ListMailboxes runs Get-Mailbox -ResultSize Unlimited in scope and calls
+// fn for each mailbox.
+func (c *Client) ListMailboxes(ctx context.Context, scope tenant.MailboxScope, fn func(tenant.Mailbox) error) error {
+	p := map[string]any{"ResultSize": "Unlimited"}
+	if err := scopeParams(scope, p); err != nil {
+		return err
+	}
+	return c.invoke(ctx, "Get-Mailbox", p, mailboxFields, func(raw json.RawMessage) error {
+		m, err := parseMailbox(raw)
+		if err != nil {
+			return err
+		}
+		return fn(m)
+	})
+}
+
+// SetLitigationHold runs Set-Mailbox with the hold settings. On an inactive
+// mailbox (-InactiveMailbox) only the hold flag and duration may change, so
+// the retention comment is not sent there. A licence without Litigation
+// Hold yields ErrHoldNotAllowed.
+func (c *Client) SetLitigationHold(ctx context.Context, h tenant.HoldRequest) error {
+	if strings.TrimSpace(h.Identity) == "" {
+		return errors.New("exo: empty mailbox identity")
+	}
+	if h.DurationDays < 0 {
+		return fmt.Errorf("exo: negative hold duration %d", h.DurationDays)
+	}
+	p := map[string]any{"Identity": h.Identity, "LitigationHoldEnabled": h.Enabled}
+	if h.Enabled {
+		if h.DurationDays == 0 {
+			p["LitigationHoldDuration"] = "Unlimited"
+		} else {
+			p["LitigationHoldDuration"] = h.DurationDays
+		}
+		if h.Comment != "" && !h.Inactive {
+			p["RetentionComment"] = h.Comment
+		}
+	}
+	if h.Inactive {
+		p["InactiveMailbox"] = true
+	}
+	return c.Invoke(ctx, "Set-Mailbox", p, discard)
+}
+
+// NewRestoreRequest starts New-MailboxRestoreRequest. BadItemLimit and
+// LargeItemLimit are on-premises only and never sent. A taken name yields
+// ErrConflict.
+func (c *Client) NewRestoreRequest(ctx context.Context, r tenant.RestoreRequest) (tenant.RestoreStatus, error) {
+	if r.Name == "" || r.SourceMailbox == "" || r.TargetMailbox == "" {
+		return tenant.RestoreStatus{}, errors.New("exo: restore request needs Name, SourceMailbox and TargetMailbox")
+	}
+	p := map[string]any{"Name": r.Name, "SourceMailbox": r.SourceMailbox, "TargetMailbox": r.TargetMailbox}
+	if r.TargetRootFolder != "" {
+		p["TargetRootFolder"] = r.TargetRootFolder
+	}
+	if r.SourceIsArchive {
+		p["SourceIsArchive"] = true
+	}
+	if r.TargetIsArchive {
+		p["TargetIsArchive"] = true
+	}
+	if r.AllowLegacyDNMismatch {
+		p["AllowLegacyDNMismatch"] = true
+	}
+	st := tenant.RestoreStatus{Name: r.Name, Status: "Queued"}
+	err := c.Invoke(ctx, "New-MailboxRestoreRequest", p, func(raw json.RawMessage) error {
+		got, err := parseRestore(raw)
+		if err != nil {
+			return err
+		}
+		if got.Name == "" {
+			got.Name = r.Name
+		}
+		st = got
+		return nil
+	})
+	if err != nil {
+		return tenant.RestoreStatus{}, err
+	}
+	return st, nil
+}
+
+// GetRestoreRequests runs Get-MailboxRestoreRequest -Name. No match is an
+// empty list, not an error: callers use it to ask "did I already start
+// this?".
+func (c *Client) GetRestoreRequests(ctx context.Context, name string) ([]tenant.RestoreStatus, error) {
+	if name == "" {
+		return nil, errors.New("exo: empty restore request name")
+	}
+	var out []tenant.RestoreStatus
+	err := c.Invoke(ctx, "Get-MailboxRestoreRequest", map[string]any{"Name": name, "ResultSize": "Unlimited"},
+		func(raw json.RawMessage) error {
+			st, err := parseRestore(raw)
+			out = append(out, st)
+			return err
+		})
+	if err != nil {
+		if errors.Is(err, tenant.ErrNotFound) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return out, nil
+}
+
+// GetRestoreStatistics runs Get-MailboxRestoreRequestStatistics -Identity
+// (RequestGuid or Alias\Name).
+func (c *Client) GetRestoreStatistics(ctx context.Context, identity string) (tenant.RestoreStatus, error) {
+	if identity == "" {
+		return tenant.RestoreStatus{}, errors.New("exo: empty restore request identity")
+	}
+	var st *tenant.RestoreStatus
+	err := c.Invoke(ctx, "Get-MailboxRestoreRequestStatistics", map[string]any{"Identity": identity},
+		func(raw json.RawMessage) error {
+			s, err := parseRestore(raw)
+			if st == nil {
+				st = &s
+			}
+			return err
+		})
+	if err != nil {
+		return tenant.RestoreStatus{}, err
+	}
+	if st == nil {
+		return tenant.RestoreStatus{}, notFound("Get-MailboxRestoreRequestStatistics")
+	}
+	return *st, nil
+}
+
+// UndoSoftDeletedMailbox runs Undo-SoftDeletedMailbox -SoftDeletedObject.
+// It works within 30 days of Remove-Mailbox or Disable-Mailbox. The
+// -WindowsLiveID/-Password form (needed when the account went too) is not
+// supported: -Password is a SecureString the module RSA-encrypts.
+func (c *Client) UndoSoftDeletedMailbox(ctx context.Context, softDeletedObject string) error {
+	if strings.TrimSpace(softDeletedObject) == "" {
+		return errors.New("exo: empty soft-deleted object")
+	}
+	return c.Invoke(ctx, "Undo-SoftDeletedMailbox", map[string]any{"SoftDeletedObject": softDeletedObject}, discard)
+}
+
+// NewMailboxFromInactive recovers an inactive mailbox into a new account
+// (New-Mailbox -InactiveMailbox, identity by DistinguishedName or
+// ExchangeGuid). The account is created unlicensed: assign a licence within
+// 30 days. No -Password is sent (see UndoSoftDeletedMailbox).
+func (c *Client) NewMailboxFromInactive(ctx context.Context, inactiveIdentity, name, upn string) (tenant.Mailbox, error) {
+	if inactiveIdentity == "" || name == "" || upn == "" {
+		return tenant.Mailbox{}, errors.New("exo: New-Mailbox -InactiveMailbox needs identity, name and UPN")
+	}
+	p := map[string]any{"InactiveMailbox": inactiveIdentity, "Name": name, "MicrosoftOnlineServicesID": upn}
+	var mb *tenant.Mailbox
+	err := c.Invoke(ctx, "New-Mailbox", p, func(raw json.RawMessage) error {
+		m, err := parseMailbox(raw)
+		if mb == nil {
+			mb = &m
+		}
+		return err
+	})
+	if err != nil {
+		return tenant.Mailbox{}, err
+	}
+	if mb == nil {
+		// Some cmdlets answer with an empty value list; read the result.
+		return c.GetMailbox(ctx, upn, tenant.ScopeActive)
+	}
+	return *mb, nil
+}
+
+func discard(json.RawMessage) error { return nil }
+
+// obj is one result row, read leniently: the admin API's JSON types for
+// several properties are not documented (see the reference notes).
+type obj map[string]json.RawMessage
+
+func (o obj) str(k string) string {
+	v, ok := o[k]
+	if !ok {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(v, &s) == nil {
+		return s
+	}
+	if t := bytes.TrimSpace(v); len(t) > 0 && t[0] != '{' && t[0] != '[' && string(t) != "null" {
+		return string(t) // numbers and booleans as their text
+	}
+	return ""
+}
+
+func (o obj) boolean(k string) (bool, error) {
+	v, ok := o[k]
+	if !ok || string(bytes.TrimSpace(v)) == "null" {
+		return false, nil
+	}
+	var b bool
+	if json.Unmarshal(v, &b) == nil {
+		return b, nil
+	}
+	b, err := strconv.ParseBool(o.str(k))
+	if err != nil {
+		return false, fmt.Errorf("exo: %s: not a boolean: %s", k, v)
+	}
+	return b, nil
+}
+
+func (o obj) strings(k string) []string {
+	var ss []string
+	if v, ok := o[k]; ok {
+		_ = json.Unmarshal(v, &ss) // null or absent: none
+	}
+	return ss
+}
+
+func (o obj) time(k string) (*time.Time, error) {
+	s := o.str(k)
+	if s == "" {
+		return nil, nil
+	}
+	t, err := ParseTime(s)
+	if err != nil {
+		return nil, fmt.Errorf("exo: %s: %w", k, err)
+	}
+	return &t, nil
+}
+
+var msDateRE = regexp.MustCompile(`^/Date\((-?\d+)([+-]\d{4})?\)/$`)
+
+// ParseTime reads the date forms the admin API returns:
+// "2022-09-21T08:07:47.0000000+00:00" (Get-Mailbox), "...Z" (the *UTC
+// variants), "2006-01-02T15:04:05.0000000" with no offset (read as UTC),
+// and the legacy "/Date(ms)/" form. The result is in UTC.
+func ParseTime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC(), nil
+	}
+	if t, err := time.ParseInLocation("2006-01-02T15:04:05.999999999", s, time.UTC); err == nil {
+		return t, nil
+	}
+	if m := msDateRE.FindStringSubmatch(s); m != nil {
+		ms, err := strconv.ParseInt(m[1], 10, 64)
+		if err == nil {
+			return time.UnixMilli(ms).UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("unrecognised date %q", s)
+}
+
+func parseMailbox(raw json.RawMessage) (tenant.Mailbox, error) {
+	var o obj
+	if err := json.Unmarshal(raw, &o); err != nil {
+		return tenant.Mailbox{}, fmt.Errorf("exo: mailbox: %w", err)
+	}
+	m := tenant.Mailbox{
+		ExchangeGUID:              o.str("ExchangeGuid"),
+		ArchiveGUID:               o.str("ArchiveGuid"),
+		DistinguishedName:         o.str("DistinguishedName"),
+		LegacyExchangeDN:          o.str("LegacyExchangeDN"),
+		PrimarySMTPAddress:        o.str("PrimarySmtpAddress"),
+		UserPrincipalName:         o.str("UserPrincipalName"),
+		Alias:                     o.str("Alias"),
+		ExternalDirectoryObjectID: o.str("ExternalDirectoryObjectId"),
+		RecipientTypeDetails:      o.str("RecipientTypeDetails"),
+		LitigationHoldDuration:    holdDuration(o.str("LitigationHoldDuration")),
+		RetentionComment:          o.str("RetentionComment"),
+		InPlaceHolds:              o.strings("InPlaceHolds"),
+		ArchiveStatus:             o.str("ArchiveStatus"),
+	}
+	var errs []error
+	for k, dst := range map[string]*bool{
+		"LitigationHoldEnabled":       &m.LitigationHoldEnabled,
+		"IsInactiveMailbox":           &m.IsInactiveMailbox,
+		"IsSoftDeletedByRemove":       &m.IsSoftDeletedByRemove,
+		"IsSoftDeletedByDisable":      &m.IsSoftDeletedByDisable,
+		"AutoExpandingArchiveEnabled": &m.AutoExpandingArchive,
+	} {
+		b, err := o.boolean(k)
+		*dst = b
+		errs = append(errs, err)
+	}
+	var err error
+	m.LitigationHoldDate, err = o.time("LitigationHoldDate")
+	errs = append(errs, err)
+	m.WhenSoftDeleted, err = o.time("WhenSoftDeleted")
+	errs = append(errs, err)
+	return m, errors.Join(errs...)
+}
+
+// holdDuration normalises LitigationHoldDuration: "Unlimited" (any case)
+// or a TimeSpan "N.00:00:00"; a bare day count becomes the TimeSpan form.
+func holdDuration(s string) string {
+	if strings.EqualFold(s, "unlimited") {
+		return "Unlimited"
+	}
+	if n, err := strconv.Atoi(s); err == nil {
+		return strconv.Itoa(n) + ".00:00:00"
+	}
+	return s
+}
+
+// HoldDays reads a LitigationHoldDuration: 0 and true for "Unlimited",
+// N and true for "N.00:00:00", false when it is neither.
+func HoldDays(d string) (int, bool) {
+	if strings.EqualFold(d, "unlimited") {
+		return 0, true
+	}
+	days, rest, _ := strings.Cut(d, ".")
+	n, err := strconv.Atoi(days)
+	if err != nil || n < 0 || rest != "" && rest != "00:00:00" {
+		return 0, false
+	}
+	return n, true
+}
+
+func parseRestore(raw json.RawMessage) (tenant.RestoreStatus, error) {
+	var o obj
+	if err := json.Unmarshal(raw, &o); err != nil {
+		return tenant.RestoreStatus{}, fmt.Errorf("exo: restore request: %w", err)
+	}
+	st := tenant.RestoreStatus{
+		Name:         o.str("Name"),
+		RequestGUID:  o.str("RequestGuid"),
+		Status:       o.str("Status"),
+		StatusDetail: o.str("StatusDetail"),
+		TargetAlias:  o.str("TargetAlias"),
+	}
+	if pc := strings.TrimSuffix(strings.TrimSpace(o.str("PercentComplete")), "%"); pc != "" {
+		f, err := strconv.ParseFloat(pc, 64)
+		if err != nil {
+			return st, fmt.Errorf("exo: PercentComplete %q: %w", pc, err)
+		}
+		st.PercentComplete = int(f)
+	}
+	return st, nil
+}
