@@ -43,10 +43,10 @@ func functionTimeout() time.Duration {
 		return defaultFunctionTimeout
 	}
 	d, err := hostFunctionTimeout(b)
-	if err != nil || d <= 0 {
+	if err != nil {
 		return defaultFunctionTimeout
 	}
-	return d
+	return d // negative ("-1": unbounded) means no body timeouts
 }
 
 // serveCmd runs the custom handler. It answers GET / at once and wires
