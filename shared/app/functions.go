@@ -90,13 +90,16 @@ func (f *Functions) queue(q string) customhandler.HandlerFunc {
 			}
 			return customhandler.Response{Logs: []string{"rejected: " + out.Reason}}, nil
 		}
+		if len(msg.ShadowedKeys) > 0 {
+			zerolog.Ctx(ctx).Warn().Strs("shadowedKeys", msg.ShadowedKeys).Msg("message body shadows system metadata; those keys are not trusted")
+		}
 		out, err := f.Engine.HandleMessage(ctx, engine.Message{
-			Queue: events.Queue(q), Body: msg.Body, MessageID: msg.MessageID, DeliveryCount: msg.DeliveryCount,
+			Queue: events.Queue(q), Body: msg.Body, MessageID: msg.StableID(), DeliveryCount: msg.DeliveryCount,
 		})
 		if err != nil {
-			return customhandler.Response{}, fmt.Errorf("message %s (delivery %d): %w", msg.MessageID, msg.DeliveryCount, err)
+			return customhandler.Response{}, fmt.Errorf("message %s (delivery %d): %w", msg.StableID(), msg.DeliveryCount, err)
 		}
-		line := fmt.Sprintf("%s message %s: %s", q, msg.MessageID, out.Result)
+		line := fmt.Sprintf("%s message %s: %s", q, msg.StableID(), out.Result)
 		if out.CaseKey != "" {
 			line += " case " + out.CaseKey + " state " + out.State
 		}

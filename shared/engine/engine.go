@@ -109,7 +109,14 @@ type tx struct {
 	event string
 }
 
+// maxDetail bounds an audit row's text: service error messages can be
+// long, and an over-size property would make the whole commit fail.
+const maxDetail = 4000
+
 func (t *tx) log(action, result, detail string) {
+	if len(detail) > maxDetail {
+		detail = detail[:maxDetail] + "…"
+	}
 	t.audit = append(t.audit, store.AuditRecord{
 		At: t.now, Seq: len(t.audit), Actor: t.actor, Action: action, Detail: detail, EventID: t.event, Result: result,
 	})
