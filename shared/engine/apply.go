@@ -65,6 +65,17 @@ func (e *Engine) apply(ctx context.Context, r *record, ev events.Event, t *tx) (
 		if err := e.refresh(ctx, r, t); err != nil {
 			return false, err
 		}
+		if ev.Kind == events.KindLicenseRemoved && len(ev.SKUIDs) > 0 && c.LicenceRemovedAt != nil {
+			c.RemovedSKUs = append([]string(nil), ev.SKUIDs...)
+			if !ev.OccurredAt.IsZero() && ev.OccurredAt.Before(*c.LicenceRemovedAt) {
+				at := ev.OccurredAt
+				c.LicenceRemovedAt = &at
+				if c.DeadlineKind == retention.ClockLicenceGrace {
+					c.ClearDeadline()
+					c.SetDeadline(retention.ClockLicenceGrace, at)
+				}
+			}
+		}
 		atRisk := c.Deadline != nil || c.DeletedAt != nil || c.MailboxPurgedAt != nil || c.MailboxInactive
 		if r.isNew && !atRisk {
 			return false, nil
@@ -93,14 +104,23 @@ func (e *Engine) refresh(ctx context.Context, r *record, t *tx) error {
 				c.ClearDeadline()
 			}
 		}
+		mb, err := e.d.Exchange.GetMailbox(ctx, u.UserPrincipalName, tenant.ScopeActive)
+		hasMailbox := err == nil
+		if hasMailbox {
+			e.learnMailbox(c, mb, now)
+		} else if !errors.Is(err, tenant.ErrNotFound) {
+			return fmt.Errorf("read mailbox: %w", err)
+		}
 		if len(u.AssignedSKUs) == 0 {
-			if c.Licensed || c.LicenceRemovedAt == nil && len(c.SKUs) > 0 {
+			// An unlicensed user whose mailbox still exists is in the licence
+			// grace period, whether or not holdfast saw the licence go.
+			if c.LicenceRemovedAt == nil && (c.Licensed || hasMailbox) {
 				c.LicenceRemovedAt = &now
 				c.RemovedSKUs = append([]string(nil), c.SKUs...)
-				t.log("observe", "ok", fmt.Sprintf("licences removed (%d)", len(c.RemovedSKUs)))
+				t.log("observe", "ok", fmt.Sprintf("licences removed (%d known)", len(c.RemovedSKUs)))
 			}
 			c.Licensed = false
-			if c.LicenceRemovedAt != nil && !c.SafeToDelete(now) && c.Deadline == nil {
+			if c.LicenceRemovedAt != nil && hasMailbox && !c.SafeToDelete(now) && c.Deadline == nil {
 				c.SetDeadline(retention.ClockLicenceGrace, *c.LicenceRemovedAt)
 				t.log("clock", "started", "licence grace: mailbox data purged at "+c.Deadline.Format(time.RFC3339))
 			}
@@ -113,12 +133,6 @@ func (e *Engine) refresh(ctx context.Context, r *record, t *tx) error {
 					t.log("clock", "stopped", "licence assigned again")
 				}
 			}
-		}
-		mb, err := e.d.Exchange.GetMailbox(ctx, u.UserPrincipalName, tenant.ScopeActive)
-		if err == nil {
-			e.learnMailbox(c, mb, now)
-		} else if !errors.Is(err, tenant.ErrNotFound) {
-			return fmt.Errorf("read mailbox: %w", err)
 		}
 		return nil
 	case !errors.Is(err, tenant.ErrNotFound):
@@ -158,12 +172,11 @@ func (e *Engine) refresh(ctx context.Context, r *record, t *tx) error {
 // inactive (preserved), soft-deleted (clock running) or gone.
 func (e *Engine) observeDeletedMailbox(ctx context.Context, r *record, t *tx) error {
 	c := &r.Case
+	// Deleted users' UPNs are rewritten in the recycle bin: find the
+	// mailbox by ExchangeGuid, or by the Entra object id it carries.
 	id := c.ExchangeGUID
 	if id == "" {
-		id = c.UPN
-	}
-	if id == "" {
-		return nil
+		id = c.ObjectID
 	}
 	mb, err := e.d.Exchange.GetMailbox(ctx, id, tenant.ScopeInactiveOnly)
 	if err == nil {
@@ -291,6 +304,12 @@ func (e *Engine) protect(ctx context.Context, r *record, t *tx) error {
 		return fmt.Errorf("case %s has no mailbox identity", c.Key)
 	}
 	if c.HoldEnabled && c.HoldEffectiveAt != nil {
+		e.settle(r, nil, t)
+		return nil
+	}
+	if !c.Licensed && c.LicenceRemovedAt != nil {
+		// Exchange refuses a hold without a licence that includes it; the
+		// rescue re-assigns the licence first, then places the hold.
 		e.settle(r, nil, t)
 		return nil
 	}

@@ -64,6 +64,8 @@ type record struct {
 	Outbox     []notify.Alert `json:"outbox,omitempty"`
 	LeaseOwner string         `json:"leaseOwner,omitempty"`
 	LeaseUntil *time.Time     `json:"leaseUntil,omitempty"`
+	// Indexed lists the user references already written to the index.
+	Indexed []string `json:"indexed,omitempty"`
 	etag       string
 	isNew      bool
 }
@@ -246,6 +248,9 @@ func (e *Engine) HandleMessage(ctx context.Context, m Message) (Outcome, error) 
 		if err := e.schedule(ctx, r, now); err != nil {
 			return Outcome{}, err
 		}
+		if err := e.index(ctx, r); err != nil {
+			return Outcome{}, err
+		}
 		err = e.save(ctx, r, t)
 		switch {
 		case errors.Is(err, store.ErrConflict):
@@ -263,24 +268,71 @@ func (e *Engine) HandleMessage(ctx context.Context, m Message) (Outcome, error) 
 	return Outcome{}, fmt.Errorf("case %s: %w after %d attempts", key, store.ErrConflict, maxAttempts)
 }
 
+// resolveUser finds the Entra object id an event is about: from the event,
+// from the directory, or, for a user the directory no longer shows as
+// active (deleted users' UPNs are rewritten), from holdfast's own index.
 func (e *Engine) resolveUser(ctx context.Context, ev events.Event) (string, error) {
+	var (
+		kind, value string
+		u           tenant.User
+		err         error
+	)
 	switch {
 	case ev.User.ObjectID != "":
 		return strings.ToLower(ev.User.ObjectID), nil
 	case ev.User.UPN != "":
-		u, err := e.d.Directory.GetUser(ctx, ev.User.UPN)
-		if err != nil {
-			return "", err
-		}
-		return strings.ToLower(u.ID), nil
+		kind, value = "upn", ev.User.UPN
+		u, err = e.d.Directory.GetUser(ctx, ev.User.UPN)
 	case ev.User.EmployeeID != "":
-		u, err := e.d.Directory.FindUserByEmployeeID(ctx, ev.User.EmployeeID)
-		if err != nil {
-			return "", err
-		}
+		kind, value = "employeeId", ev.User.EmployeeID
+		u, err = e.d.Directory.FindUserByEmployeeID(ctx, ev.User.EmployeeID)
+	default:
+		return "", fmt.Errorf("event has no user reference: %w", tenant.ErrNotFound)
+	}
+	if err == nil {
 		return strings.ToLower(u.ID), nil
 	}
-	return "", fmt.Errorf("event has no user reference: %w", tenant.ErrNotFound)
+	if !errors.Is(err, tenant.ErrNotFound) {
+		return "", err
+	}
+	key, ierr := e.d.Store.LookupIndex(ctx, kind, value)
+	if errors.Is(ierr, store.ErrNotFound) {
+		return "", err
+	}
+	if ierr != nil {
+		return "", ierr
+	}
+	_, objectID, ok := strings.Cut(key, "_")
+	if !ok {
+		return "", fmt.Errorf("index for %s holds a malformed case key: %w", kind, tenant.ErrNotFound)
+	}
+	return objectID, nil
+}
+
+// index records the case's user references so later events that name a
+// deleted user still find the case. Written before the commit, once per
+// value.
+func (e *Engine) index(ctx context.Context, r *record) error {
+	for _, ref := range []struct{ kind, value string }{{"upn", r.Case.UPN}, {"employeeId", r.Case.EmployeeID}} {
+		if ref.value == "" || r.Case.DeletedAt != nil && ref.kind == "upn" && !strings.Contains(ref.value, "@") {
+			continue
+		}
+		tag := ref.kind + ":" + strings.ToLower(ref.value)
+		done := false
+		for _, s := range r.Indexed {
+			if s == tag {
+				done = true
+			}
+		}
+		if done {
+			continue
+		}
+		if err := e.d.Store.PutIndex(ctx, ref.kind, ref.value, r.Case.Key); err != nil {
+			return err
+		}
+		r.Indexed = append(r.Indexed, tag)
+	}
+	return nil
 }
 
 func (e *Engine) reject(ctx context.Context, m Message, code, reason, field string, now time.Time) (Outcome, error) {

@@ -44,6 +44,8 @@ type Store interface {
 	DueTimers(ctx context.Context, now time.Time, max int, fn func(store.Timer) error) error
 	DeleteTimer(ctx context.Context, t store.Timer) error
 	Reject(ctx context.Context, r store.RejectedEvent) error
+	PutIndex(ctx context.Context, kind, value, caseKey string) error
+	LookupIndex(ctx context.Context, kind, value string) (string, error)
 }
 
 // Alerter delivers an alert to every configured channel.

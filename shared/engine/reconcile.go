@@ -134,6 +134,9 @@ func (e *Engine) Observe(ctx context.Context, objectID, actor string) (string, e
 		if err := e.schedule(ctx, r, now); err != nil {
 			return "", err
 		}
+		if err := e.index(ctx, r); err != nil {
+			return "", err
+		}
 		err = e.save(ctx, r, t)
 		if errors.Is(err, store.ErrConflict) {
 			continue

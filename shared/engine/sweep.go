@@ -125,6 +125,9 @@ func (e *Engine) work(ctx context.Context, key string) error {
 	if err := e.schedule(ctx, r, now); err != nil {
 		return err
 	}
+	if err := e.index(ctx, r); err != nil {
+		return err
+	}
 	if actErr != nil {
 		// Make sure a retry is scheduled even if the plan has no wake.
 		if err := e.d.Store.PutTimer(ctx, store.Timer{CaseKey: key, Kind: "wake", DueAt: now.Add(retention.RetryInterval)}); err != nil {
@@ -215,7 +218,9 @@ func (e *Engine) confirmHold(ctx context.Context, r *record, t *tx) error {
 	return nil
 }
 
-// rescue saves a retained mailbox whose clock runs out.
+// rescue saves a retained mailbox whose clock runs out: bring the user or
+// mailbox back from the same place it was deleted, give it a licence that
+// includes Litigation Hold if it has none, then place the hold.
 func (e *Engine) rescue(ctx context.Context, r *record, t *tx) error {
 	c := &r.Case
 	c.RescueAttempts++
@@ -225,20 +230,41 @@ func (e *Engine) rescue(ctx context.Context, r *record, t *tx) error {
 		if err := e.d.Exchange.UndoSoftDeletedMailbox(ctx, c.ExchangeGUID); err != nil {
 			return fmt.Errorf("rescue: Undo-SoftDeletedMailbox: %w", err)
 		}
-		t.log("rescue", "ok", "Undo-SoftDeletedMailbox")
+		t.log("undoSoftDelete", "ok", "Undo-SoftDeletedMailbox: mailbox removed in Exchange brought back there")
 	case c.DeletedAt != nil && c.UserPurgedAt == nil:
 		if _, err := e.d.Directory.RestoreDeletedUser(ctx, c.ObjectID); err != nil && !errors.Is(err, tenant.ErrNotFound) {
 			return fmt.Errorf("rescue: restore user: %w", err)
 		}
-		t.log("rescue", "ok", "user restored from the recycle bin")
+		t.log("restoreUser", "ok", "user restored from the recycle bin")
 		if err := e.d.Directory.SetAccountEnabled(ctx, c.ObjectID, false); err != nil {
 			return fmt.Errorf("rescue: keep account disabled: %w", err)
 		}
 		t.log("disableAccount", "ok", "restored account kept disabled")
 	case c.DeletedAt == nil && c.LicenceRemovedAt != nil:
+		// Licence grace: handled below.
+	default:
+		e.block(r, t, "needsContentRestore", "the user can no longer be restored; only a content restore into another mailbox can save it",
+			"run New-MailboxRestoreRequest from the soft-deleted mailbox "+c.ExchangeGUID+" into an archive mailbox before "+deadlineText(c))
+		return nil
+	}
+	c.DeletedAt, c.DeletionSource = nil, ""
+	c.ClearDeadline()
+	if err := e.refresh(ctx, r, t); err != nil {
+		return err
+	}
+	if !c.Licensed {
 		skus := c.RemovedSKUs
 		if len(skus) == 0 {
-			return errors.New("rescue: licence removed but holdfast never saw which licence; assign one by hand")
+			sku, err := e.pickHoldSKU(ctx)
+			if err != nil {
+				return err
+			}
+			if sku == "" {
+				e.block(r, t, "noLicenceUnits", "holdfast never saw which licence was removed and no licence that includes Litigation Hold has a free unit",
+					"assign a licence that includes Exchange Online Plan 2 to the user")
+				return nil
+			}
+			skus = []string{sku}
 		}
 		if err := e.d.Directory.AssignLicenses(ctx, c.ObjectID, skus, nil); err != nil {
 			if errors.Is(err, tenant.ErrNoLicenceUnits) {
@@ -247,23 +273,23 @@ func (e *Engine) rescue(ctx context.Context, r *record, t *tx) error {
 			}
 			return fmt.Errorf("rescue: re-assign licence: %w", err)
 		}
-		t.log("rescue", "ok", fmt.Sprintf("re-assigned %d licence(s)", len(skus)))
-	default:
-		e.block(r, t, "needsContentRestore", "the user can no longer be restored; only a content restore into another mailbox can save it",
-			"run New-MailboxRestoreRequest from the soft-deleted mailbox "+c.ExchangeGUID+" into an archive mailbox before "+deadlineText(c))
-		return nil
+		t.log("assignLicence", "ok", fmt.Sprintf("re-assigned %d licence(s)", len(skus)))
+		c.ClearDeadline()
+		if err := e.refresh(ctx, r, t); err != nil {
+			return err
+		}
+		if !c.Licensed {
+			return errors.New("rescue: licence assigned but the user still shows none")
+		}
 	}
 	now := t.now
 	c.RescuedAt = &now
 	c.ClearDeadline()
-	c.DeletedAt, c.DeletionSource, c.LicenceRemovedAt = nil, "", nil
-	if err := e.refresh(ctx, r, t); err != nil {
-		return err
-	}
-	c.HoldEnabled, c.HoldEffectiveAt = false, nil // re-verify: place it and start the window
+	c.HoldEnabled, c.HoldEffectiveAt = false, nil // place it again and start the window
 	if err := e.protect(ctx, r, t); err != nil {
 		return err
 	}
+	t.log("rescue", "ok", "mailbox rescued before its deadline; hold placed again")
 	e.alert(r, notify.Alert{ID: fmt.Sprintf("%s:rescued:%d", c.Key, now.Unix()), Kind: "rescued", Severity: "info",
 		Action: "mailbox rescued and placed on Litigation Hold; the user can be deleted again once the hold is in effect at " + effText(c), At: now})
 	return nil
@@ -281,4 +307,19 @@ func effText(c *retention.Case) string {
 		return "(unknown)"
 	}
 	return c.HoldEffectiveAt.Format(time.RFC3339)
+}
+
+// pickHoldSKU chooses a licence that includes Litigation Hold and has a free
+// unit, for a user whose removed licence holdfast never saw.
+func (e *Engine) pickHoldSKU(ctx context.Context) (string, error) {
+	skus, err := e.d.Directory.SubscribedSKUs(ctx)
+	if err != nil {
+		return "", fmt.Errorf("rescue: read subscribed SKUs: %w", err)
+	}
+	for _, s := range skus {
+		if retention.IncludesLitigationHold(s.SKUPartNumber) && s.Free() > 0 {
+			return s.SKUID, nil
+		}
+	}
+	return "", nil
 }

@@ -38,7 +38,7 @@ type Options struct {
 	AzuriteConnectionString string
 	// TablePrefix isolates stacks sharing one Azurite.
 	TablePrefix string
-	Log                     zerolog.Logger
+	Log         zerolog.Logger
 	// HandlerLog receives the handler's own JSON log lines (io.Discard
 	// when nil).
 	HandlerLog io.Writer

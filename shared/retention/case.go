@@ -292,3 +292,13 @@ func SortTimes(ts []time.Time) []time.Time {
 	}
 	return out
 }
+
+// IncludesLitigationHold reports whether a SKU part number carries
+// Exchange Online Plan 2, and so Litigation Hold.
+func IncludesLitigationHold(partNumber string) bool {
+	switch partNumber {
+	case "EXCHANGEENTERPRISE", "ENTERPRISEPACK", "SPE_E3", "SPE_E5", "ENTERPRISEPREMIUM":
+		return true
+	}
+	return false
+}

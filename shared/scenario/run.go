@@ -272,6 +272,9 @@ func (r *Runner) step(ctx context.Context, st Step, rep *Report) error {
 		if h.Type == "offboarding" && data["retention"] == nil {
 			data["retention"] = "retain"
 		}
+		if h.Type == "offboarding" && data["lastWorkingDay"] == nil {
+			data["lastWorkingDay"] = r.Stack.Clock.Now().Format("2006-01-02")
+		}
 		body, _ := json.Marshal(map[string]any{
 			"specversion": "1.0", "id": id, "type": typ, "source": "/hr/scenario", "time": r.Stack.Clock.Now().Format(time.RFC3339),
 			"datacontenttype": "application/json", "data": data,

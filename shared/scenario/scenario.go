@@ -30,13 +30,13 @@ type Scenario struct {
 // Step is one timeline entry; exactly one of HR, Admin, Raw, Expect,
 // Sweep, Reconcile is set.
 type Step struct {
-	At        string      `json:"at"`
-	HR        *HREvent    `json:"hr,omitempty"`
-	Admin     *Admin      `json:"admin,omitempty"`
-	Raw       *Raw        `json:"raw,omitempty"`
-	Expect    *Expect     `json:"expect,omitempty"`
-	Sweep     bool        `json:"sweep,omitempty"`
-	Reconcile bool        `json:"reconcile,omitempty"`
+	At        string   `json:"at"`
+	HR        *HREvent `json:"hr,omitempty"`
+	Admin     *Admin   `json:"admin,omitempty"`
+	Raw       *Raw     `json:"raw,omitempty"`
+	Expect    *Expect  `json:"expect,omitempty"`
+	Sweep     bool     `json:"sweep,omitempty"`
+	Reconcile bool     `json:"reconcile,omitempty"`
 	offset    time.Duration
 	index     int
 }
@@ -85,11 +85,11 @@ type Expect struct {
 	Mailbox          string `json:"mailbox,omitempty"` // active|softDeleted|inactive|purged
 	ItemsLost        *int   `json:"itemsLost,omitempty"`
 	CaseState        string `json:"caseState,omitempty"`
-	Alert            string `json:"alert,omitempty"`    // an alert of this kind was sent for the user
-	NoAlert          string `json:"noAlert,omitempty"`  // no alert of this kind was sent for the user
+	Alert            string `json:"alert,omitempty"`      // an alert of this kind was sent for the user
+	NoAlert          string `json:"noAlert,omitempty"`    // no alert of this kind was sent for the user
 	AlertCount       *int   `json:"alertCount,omitempty"` // exactly this many alerts of kind Alert
-	Rejected         *int   `json:"rejected,omitempty"` // rejected events so far
-	Action           string `json:"action,omitempty"`   // an audited action happened for the user
+	Rejected         *int   `json:"rejected,omitempty"`   // rejected events so far
+	Action           string `json:"action,omitempty"`     // an audited action happened for the user
 	ActionCount      *int   `json:"actionCount,omitempty"`
 	HoldRequests     *int   `json:"holdRequests,omitempty"` // Set-Mailbox hold calls seen by the simulator for the user
 }
