@@ -164,7 +164,7 @@ func devCmd(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", fn, what, res)
 	}
-	resp, err := st.Deliver(ctx, app.FnOnOffboarding, "demo-duplicate", []byte(`{"specversion":"1.0","id":"demo-bad","type":"io.holdfast.hr.offboarding","source":"/hr","data":{"upn":"not a upn"}}`))
+	resp, err := st.Deliver(ctx, app.FnOnOffboarding, "demo-bad-upn", []byte(`{"specversion":"1.0","id":"demo-bad","type":"io.holdfast.hr.offboarding","source":"/hr","data":{"upn":"not a upn"}}`))
 	show(app.FnOnOffboarding, "malformed event", resp.Logs, err)
 	ev, _ := json.Marshal(map[string]any{"specversion": "1.0", "id": "demo-unknown-type", "type": "Microsoft.Graph.GroupUpdated", "source": "/tenants/x", "data": map[string]any{}})
 	resp, err = st.Deliver(ctx, app.FnOnDirectoryEvent, "demo-unknown-type", ev)

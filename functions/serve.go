@@ -122,4 +122,3 @@ func serveCmd(ctx context.Context, args []string) error {
 		return nil
 	}
 }
-

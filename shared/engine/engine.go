@@ -66,8 +66,8 @@ type record struct {
 	LeaseUntil *time.Time     `json:"leaseUntil,omitempty"`
 	// Indexed lists the user references already written to the index.
 	Indexed []string `json:"indexed,omitempty"`
-	etag       string
-	isNew      bool
+	etag    string
+	isNew   bool
 }
 
 func (r *record) seen(id string) bool {
