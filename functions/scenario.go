@@ -20,11 +20,12 @@ import (
 	"github.com/holdfast/holdfast/shared/azurite"
 	"github.com/holdfast/holdfast/shared/localstack"
 	"github.com/holdfast/holdfast/shared/scenario"
+	"github.com/holdfast/holdfast/shared/scenario/runner"
 )
 
 // playOne runs one scenario file on a fresh stack (sharing Azurite, with
 // its own tables).
-func playOne(ctx context.Context, path, azConn, prefix string, out io.Writer) (*scenario.Report, error) {
+func playOne(ctx context.Context, path, azConn, prefix string, out io.Writer) (*runner.Report, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -40,7 +41,7 @@ func playOne(ctx context.Context, path, azConn, prefix string, out io.Writer) (*
 		return nil, err
 	}
 	defer st.Close()
-	r := &scenario.Runner{Stack: st, Out: out}
+	r := &runner.Runner{Stack: st, Out: out}
 	return r.Run(ctx, sc)
 }
 
@@ -63,7 +64,7 @@ func scenarioCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	defer az.Stop()
-	var reports []*scenario.Report
+	var reports []*runner.Report
 	failed := 0
 	for i, f := range files {
 		var out io.Writer = os.Stdout
@@ -149,7 +150,7 @@ func devCmd(ctx context.Context, args []string) error {
 	defer st.Close()
 	fmt.Printf("Azurite on %d, simulator on %s, handler on %s\n\n", az.Port, st.SimURL, st.HandlerURL)
 	fmt.Println("Timeline (virtual clock):")
-	r := &scenario.Runner{Stack: st, Out: os.Stdout}
+	r := &runner.Runner{Stack: st, Out: os.Stdout}
 	rep, err := r.Run(ctx, sc)
 	if err != nil {
 		return err

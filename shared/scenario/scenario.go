@@ -1,7 +1,7 @@
-// Package scenario parses and plays scenario files (DESIGN section 6, a
+// Package scenario defines and parses scenario files (DESIGN section 6, a
 // contract): a simulated tenant, a timeline of HR events and admin actions
 // on the virtual clock, and expectations checked against the simulator,
-// which is the ground truth.
+// which is the ground truth. Package runner plays them.
 package scenario
 
 import (
@@ -40,6 +40,12 @@ type Step struct {
 	offset    time.Duration
 	index     int
 }
+
+// Offset is the step's time after the scenario start.
+func (s Step) Offset() time.Duration { return s.offset }
+
+// Index is the step's position in the file.
+func (s Step) Index() int { return s.index }
 
 // HREvent is an HR system message.
 type HREvent struct {

@@ -1,4 +1,8 @@
-package scenario
+// Package runner plays scenario files on the local stack: HR events and
+// directory notifications delivered to the real handler in the Functions
+// host's envelope, timers fired on the virtual clock, expectations checked
+// against the simulator.
+package runner
 
 import (
 	"context"
@@ -13,6 +17,7 @@ import (
 
 	"github.com/holdfast/holdfast/shared/app"
 	"github.com/holdfast/holdfast/shared/localstack"
+	"github.com/holdfast/holdfast/shared/scenario"
 	"github.com/holdfast/holdfast/shared/sim"
 	"github.com/holdfast/holdfast/shared/store"
 )
@@ -78,7 +83,7 @@ type Runner struct {
 	// SweepEvery is the ExpirySweep schedule on the virtual clock.
 	SweepEvery time.Duration
 
-	sc       *Scenario
+	sc       *scenario.Scenario
 	rejected int
 	stats    Stats
 }
@@ -88,7 +93,7 @@ func (r *Runner) printf(format string, args ...any) {
 }
 
 // Run plays sc. The stack must be fresh (started at sc.Start).
-func (r *Runner) Run(ctx context.Context, sc *Scenario) (*Report, error) {
+func (r *Runner) Run(ctx context.Context, sc *scenario.Scenario) (*Report, error) {
 	wall := time.Now()
 	if r.SweepEvery == 0 {
 		r.SweepEvery = 5 * time.Minute
@@ -103,11 +108,11 @@ func (r *Runner) Run(ctx context.Context, sc *Scenario) (*Report, error) {
 	rep := &Report{Scenario: sc.Name, OK: true, Users: map[string]UserReport{}}
 	r.printf("scenario %q: %d users, %d steps", sc.Name, len(sc.Tenant.Users), len(sc.Steps))
 	for _, st := range sc.Steps {
-		if err := r.advance(ctx, sc.Start.Add(st.offset)); err != nil {
+		if err := r.advance(ctx, sc.Start.Add(st.Offset())); err != nil {
 			return nil, err
 		}
 		if err := r.step(ctx, st, rep); err != nil {
-			return nil, fmt.Errorf("step %d (%s): %w", st.index, st.At, err)
+			return nil, fmt.Errorf("step %d (%s): %w", st.Index(), st.At, err)
 		}
 	}
 	if err := r.collect(ctx, rep); err != nil {
@@ -218,7 +223,7 @@ func (r *Runner) deliver(ctx context.Context, function, id string, body []byte) 
 
 // deliverDirectory hands the simulator's notifications to OnDirectoryEvent.
 // drop/reorder apply to the notifications of one admin step.
-func (r *Runner) deliverDirectory(ctx context.Context, a *Admin) error {
+func (r *Runner) deliverDirectory(ctx context.Context, a *scenario.Admin) error {
 	evs := r.Stack.Sim.DrainEvents()
 	if a != nil && a.DropEvents {
 		if len(evs) > 0 {
@@ -245,13 +250,13 @@ func (r *Runner) deliverDirectory(ctx context.Context, a *Admin) error {
 	return nil
 }
 
-func (r *Runner) step(ctx context.Context, st Step, rep *Report) error {
+func (r *Runner) step(ctx context.Context, st scenario.Step, rep *Report) error {
 	switch {
 	case st.HR != nil:
 		h := st.HR
 		id := h.ID
 		if id == "" {
-			id = r.eventID("hr", fmt.Sprint(st.index))
+			id = r.eventID("hr", fmt.Sprint(st.Index()))
 		}
 		typ := map[string]string{"offboarding": "io.holdfast.hr.offboarding", "offboardingCancelled": "io.holdfast.hr.offboardingCancelled", "rehire": "io.holdfast.hr.rehire"}[h.Type]
 		data := map[string]any{}
@@ -303,7 +308,7 @@ func (r *Runner) step(ctx context.Context, st Step, rep *Report) error {
 		}
 		id := st.Raw.MessageID
 		if id == "" {
-			id = r.eventID("raw", fmt.Sprint(st.index))
+			id = r.eventID("raw", fmt.Sprint(st.Index()))
 		}
 		fn := app.FnOnOffboarding
 		if st.Raw.Queue == "directory-events" {
@@ -334,9 +339,9 @@ func (r *Runner) step(ctx context.Context, st Step, rep *Report) error {
 	return nil
 }
 
-func (r *Runner) check(ctx context.Context, st Step) ExpectRow {
+func (r *Runner) check(ctx context.Context, st scenario.Step) ExpectRow {
 	e := st.Expect
-	row := ExpectRow{Step: st.index, OK: true}
+	row := ExpectRow{Step: st.Index(), OK: true}
 	var notes []string
 	fail := func(format string, args ...any) {
 		row.OK = false
@@ -416,7 +421,7 @@ func (r *Runner) check(ctx context.Context, st Step) ExpectRow {
 	return row
 }
 
-func describe(e *Expect, mb sim.MailboxReport, known bool) string {
+func describe(e *scenario.Expect, mb sim.MailboxReport, known bool) string {
 	s := e.UPN
 	if known {
 		s += fmt.Sprintf(": mailbox %s, %d items preserved, %d lost", mb.State, mb.ItemsPreserved, mb.ItemsLost)
