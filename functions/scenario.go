@@ -213,6 +213,7 @@ func devCmd(ctx context.Context, args []string) error {
 	fmt.Printf("\n%d of %d expectations met; %d events, %d sweeps, %d table operations; %.1fs wall for %s virtual.\n",
 		ok, len(rep.Expectations), rep.Stats.Events, rep.Stats.Sweeps, rep.Stats.TableOps, time.Since(wall).Seconds(),
 		st.Clock.Now().Sub(sc.Start).Round(time.Hour))
+	fmt.Printf("HR event received -> Litigation Hold requested from Exchange: at most %.1f ms (Lifecycle Workflows: up to 3 hours).\n", rep.Stats.HoldLatencyMaxMs)
 	if !rep.OK {
 		return exitError(1)
 	}

@@ -13,6 +13,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/holdfast/holdfast/shared/app"
@@ -86,6 +87,9 @@ type Runner struct {
 	sc       *scenario.Scenario
 	rejected int
 	stats    Stats
+	// lastHold is the wall time the simulator last received a Set-Mailbox
+	// enabling Litigation Hold (for the event-to-hold latency figure).
+	lastHold atomic.Int64
 }
 
 func (r *Runner) printf(format string, args ...any) {
@@ -102,6 +106,11 @@ func (r *Runner) Run(ctx context.Context, sc *scenario.Scenario) (*Report, error
 		r.Out = io.Discard
 	}
 	r.sc = sc
+	r.Stack.Sim.OnRequest(func(ri sim.RequestInfo) {
+		if ri.Op == "Set-Mailbox" && ri.Params["LitigationHoldEnabled"] == true {
+			r.lastHold.Store(ri.Wall.UnixNano())
+		}
+	})
 	if err := r.Stack.Sim.Load(sc.Tenant); err != nil {
 		return nil, fmt.Errorf("seed tenant: %w", err)
 	}
@@ -290,8 +299,15 @@ func (r *Runner) step(ctx context.Context, st scenario.Step, rep *Report) error 
 		}
 		r.printf("HR %s for %s (retention %v)", h.Type, h.UPN, data["retention"])
 		for i := 0; i < n; i++ {
+			sent := time.Now()
 			if err := r.deliver(ctx, app.FnOnOffboarding, id, body); err != nil {
 				return err
+			}
+			if h := r.lastHold.Load(); h > sent.UnixNano() {
+				ms := float64(h-sent.UnixNano()) / 1e6
+				if ms > r.stats.HoldLatencyMaxMs {
+					r.stats.HoldLatencyMaxMs = ms
+				}
 			}
 		}
 		return nil
