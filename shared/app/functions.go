@@ -20,7 +20,9 @@ import (
 	"github.com/holdfast/holdfast/shared/customhandler"
 	"github.com/holdfast/holdfast/shared/engine"
 	"github.com/holdfast/holdfast/shared/events"
+	"github.com/holdfast/holdfast/shared/retention"
 	"github.com/holdfast/holdfast/shared/store"
+	"github.com/holdfast/holdfast/shared/tenant"
 )
 
 // Function names: the folder names under functions/, case as written.
@@ -193,6 +195,8 @@ func (f *Functions) api(ctx context.Context, inv *customhandler.Invocation) (cus
 		return f.apiCase(ctx, parts[1], false)
 	case path == "rejected":
 		return f.apiRejected(ctx, req)
+	case len(parts) == 3 && parts[0] == "cases" && strings.EqualFold(req.Method, "POST"):
+		return f.apiAdmin(ctx, req, parts[1], parts[2])
 	}
 	return httpOut(http.StatusNotFound, map[string]string{"error": "no route " + path}), nil
 }
@@ -279,4 +283,48 @@ func (f *Functions) apiRejected(ctx context.Context, req customhandler.HTTPReque
 		return customhandler.Response{}, err
 	}
 	return httpOut(http.StatusOK, map[string]any{"rejected": out, "count": len(out)}), nil
+}
+
+// apiAdmin runs an admin operation: POST cases/{UPN|key}/release
+// {"reason": ...}, .../restore {"to": UPN}, .../recover {"upn": UPN}. The
+// caller named in the body's "actor" (or "api") goes to the audit.
+func (f *Functions) apiAdmin(ctx context.Context, req customhandler.HTTPRequest, ref, op string) (customhandler.Response, error) {
+	var body struct {
+		Reason string `json:"reason"`
+		To     string `json:"to"`
+		UPN    string `json:"upn"`
+		Actor  string `json:"actor"`
+	}
+	if len(req.Body) > 0 {
+		if err := json.Unmarshal(req.Body, &body); err != nil {
+			return httpOut(http.StatusBadRequest, map[string]string{"error": "body: " + err.Error()}), nil
+		}
+	}
+	actor := "api"
+	if body.Actor != "" {
+		actor = "api:" + body.Actor
+	}
+	var (
+		c   retention.Case
+		err error
+	)
+	switch op {
+	case "release":
+		c, err = f.Engine.Release(ctx, ref, body.Reason, actor)
+	case "restore":
+		c, err = f.Engine.RestoreTo(ctx, ref, body.To, actor)
+	case "recover":
+		c, err = f.Engine.Recover(ctx, ref, body.UPN, actor)
+	default:
+		return httpOut(http.StatusNotFound, map[string]string{"error": "no operation " + op}), nil
+	}
+	switch {
+	case errors.Is(err, engine.ErrBadRequest):
+		return httpOut(http.StatusBadRequest, map[string]string{"error": err.Error()}), nil
+	case errors.Is(err, tenant.ErrNotFound):
+		return httpOut(http.StatusNotFound, map[string]string{"error": err.Error()}), nil
+	case err != nil:
+		return httpOut(http.StatusBadGateway, map[string]string{"error": err.Error()}), nil
+	}
+	return httpOut(http.StatusOK, map[string]any{"key": c.Key, "upn": c.UPN, "state": c.State, "reason": c.Reason}), nil
 }

@@ -126,6 +126,11 @@ func (e *Engine) refresh(ctx context.Context, r *record, t *tx) error {
 			}
 		} else {
 			c.Licensed, c.SKUs = true, append([]string(nil), u.AssignedSKUs...)
+			if c.DeadlineKind == retention.ClockRecoveredLicence {
+				c.ClearDeadline()
+				c.State, c.Reason = retention.StateCancelled, "rehired: recovered mailbox licensed"
+				t.log("clock", "stopped", "recovered account licensed")
+			}
 			if c.LicenceRemovedAt != nil {
 				c.LicenceRemovedAt = nil
 				if c.DeadlineKind == retention.ClockLicenceGrace {
@@ -152,7 +157,7 @@ func (e *Engine) refresh(ctx context.Context, r *record, t *tx) error {
 			t.log("observe", "ok", "user deleted (in the recycle bin) at "+at.Format(time.RFC3339))
 		}
 		if c.UPN == "" {
-			c.UPN = du.UserPrincipalName
+			c.UPN = retention.OriginalUPN(c.ObjectID, du.UserPrincipalName)
 		}
 	case errors.Is(err, tenant.ErrNotFound):
 		if c.UserPurgedAt == nil {
@@ -194,6 +199,13 @@ func (e *Engine) observeDeletedMailbox(ctx context.Context, r *record, t *tx) er
 	mb, err = e.d.Exchange.GetMailbox(ctx, id, tenant.ScopeSoftDeleted)
 	if err == nil {
 		e.learnMailbox(c, mb, t.now)
+		if mb.IsSoftDeletedByRemove && c.DeletionSource != retention.DeletedInExchange && c.UserPurgedAt == nil {
+			// Remove-Mailbox sends no directory notification and deletes
+			// the account too: only the mailbox says where it happened,
+			// and the same-source rule needs it.
+			c.DeletionSource = retention.DeletedInExchange
+			t.log("observe", "ok", "mailbox was removed in Exchange (Remove-Mailbox): it comes back with Undo-SoftDeletedMailbox")
+		}
 		start := *c.DeletedAt
 		if c.UserPurgedAt != nil {
 			start = *c.UserPurgedAt
@@ -201,7 +213,8 @@ func (e *Engine) observeDeletedMailbox(ctx context.Context, r *record, t *tx) er
 		if mb.WhenSoftDeleted != nil {
 			start = *mb.WhenSoftDeleted
 		}
-		if c.Deadline == nil || c.DeadlineKind != retention.ClockSoftDelete {
+		if c.RestoredAt == nil && (c.Deadline == nil || c.DeadlineKind != retention.ClockSoftDelete) {
+			// (A restored case's content is safe elsewhere: no clock.)
 			c.ClearDeadline()
 			c.SetDeadline(retention.ClockSoftDelete, start)
 			t.log("clock", "started", "soft-deleted mailbox purged at "+c.Deadline.Format(time.RFC3339))
@@ -249,8 +262,9 @@ func (e *Engine) settle(r *record, before *retention.Case, t *tx) {
 	c := &r.Case
 	prev := c.State
 	switch {
-	case c.State == retention.StateCancelled || c.State == retention.StateBlocked:
-		// Stays until a human or HR acts; facts are still tracked.
+	case c.State == retention.StateCancelled || c.State == retention.StateBlocked || c.State == retention.StateRestored:
+		// Stays until a human or HR acts (or, restored, for good: the
+		// content is safe in the archive target); facts are still tracked.
 	case c.MailboxPurgedAt != nil:
 		c.State, c.Reason = retention.StatePurged, "the mailbox was purged"
 	case c.MailboxInactive:
@@ -258,7 +272,12 @@ func (e *Engine) settle(r *record, before *retention.Case, t *tx) {
 	case c.Retention == retention.Release:
 		c.State, c.Reason = retention.StateReleased, "policy releases this mailbox"
 	case c.Deadline != nil:
-		if c.State != retention.StateRescuing {
+		switch {
+		case c.State == retention.StateRescuing:
+		case c.DeadlineKind == retention.ClockRecoveredLicence:
+			c.State = retention.StateAtRisk
+			c.Reason = "rehired: recovered account " + c.UPN + " is disabled at " + c.Deadline.Format(time.RFC3339) + " unless licensed"
+		default:
 			c.State = retention.StateAtRisk
 			c.Reason = "mailbox will be purged at " + c.Deadline.Format(time.RFC3339) + " unless rescued"
 		}
@@ -390,10 +409,12 @@ func (e *Engine) rehire(ctx context.Context, r *record, ev events.Event, t *tx) 
 		c.DeletedAt, c.DeletionSource = nil, ""
 		c.ClearDeadline()
 		c.State, c.Reason = retention.StateCancelled, "rehired: user restored"
-	case c.MailboxInactive:
-		c.State, c.Reason = retention.StateBlocked, "rehired, but the mailbox is inactive: recover it into a new account"
-		e.alert(r, notify.Alert{ID: c.Key + ":rehire-inactive", Kind: "blocker", Severity: "warning",
-			Action: "none yet", Remedy: "recover the inactive mailbox with New-Mailbox -InactiveMailbox <ExchangeGuid> and licence the new account within 30 days", At: t.now})
+	case c.MailboxInactive && c.MailboxPurgedAt == nil:
+		upn := ev.User.UPN
+		if upn == "" {
+			upn = c.UPN
+		}
+		return e.recoverInactive(ctx, r, upn, t)
 	default:
 		c.State, c.Reason = retention.StateCancelled, "rehired"
 		c.ClearDeadline()

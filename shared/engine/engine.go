@@ -184,6 +184,19 @@ func (e *Engine) schedule(ctx context.Context, r *record, now time.Time) error {
 	return nil
 }
 
+// kick makes the next sweep work a case an event or a reconcile left with
+// work due now (a rescue that cannot wait, such as a user purged from the
+// recycle bin): schedule only covers future wake-ups. Not used by the
+// sweep itself, whose failures are retried on RetryInterval.
+func (e *Engine) kick(ctx context.Context, r *record, now time.Time) error {
+	for _, a := range retention.PlanCase(&r.Case, e.d.Policy, now, 0).Actions {
+		if a.Kind == retention.ActRescue || a.Kind == retention.ActMonitorRestore || a.Kind == retention.ActConfirmHold || a.Kind == retention.ActWarn {
+			return e.d.Store.PutTimer(ctx, store.Timer{CaseKey: r.Case.Key, Kind: "wake", DueAt: now})
+		}
+	}
+	return nil
+}
+
 // Outcome says what happened to one message.
 type Outcome struct {
 	Result  string // applied, duplicate, rejected, ignored
@@ -229,6 +242,16 @@ func (e *Engine) HandleMessage(ctx context.Context, m Message) (Outcome, error) 
 		if err != nil {
 			return Outcome{}, err
 		}
+		if r.isNew && attempt == 0 {
+			// An account created by a recovery belongs to the case of the
+			// mailbox it received: one read, only for unknown users.
+			if k, ierr := e.d.Store.LookupIndex(ctx, "objectId", objectID); ierr == nil && k != key {
+				key = k
+				if r, err = e.load(ctx, key); err != nil {
+					return Outcome{}, err
+				}
+			}
+		}
 		if r.seen(ev.ID) {
 			return Outcome{Result: "duplicate", CaseKey: key, State: string(r.Case.State)}, nil
 		}
@@ -246,6 +269,9 @@ func (e *Engine) HandleMessage(ctx context.Context, m Message) (Outcome, error) 
 			return Outcome{Result: "ignored", CaseKey: key, Reason: "nothing at risk for this user"}, nil
 		}
 		if err := e.schedule(ctx, r, now); err != nil {
+			return Outcome{}, err
+		}
+		if err := e.kick(ctx, r, now); err != nil {
 			return Outcome{}, err
 		}
 		if err := e.index(ctx, r); err != nil {
@@ -313,7 +339,7 @@ func (e *Engine) resolveUser(ctx context.Context, ev events.Event) (string, erro
 // deleted user still find the case. Written before the commit, once per
 // value.
 func (e *Engine) index(ctx context.Context, r *record) error {
-	for _, ref := range []struct{ kind, value string }{{"upn", r.Case.UPN}, {"employeeId", r.Case.EmployeeID}} {
+	for _, ref := range []struct{ kind, value string }{{"upn", r.Case.UPN}, {"employeeId", r.Case.EmployeeID}, {"exchangeGuid", r.Case.ExchangeGUID}} {
 		if ref.value == "" || r.Case.DeletedAt != nil && ref.kind == "upn" && !strings.Contains(ref.value, "@") {
 			continue
 		}

@@ -73,8 +73,44 @@ func (e *Engine) Reconcile(ctx context.Context, progress Progress) (ReconcileRes
 	if err != nil {
 		return res, fmt.Errorf("list deleted users: %w", err)
 	}
+	// A mailbox whose user was purged from the directory no longer names
+	// it (ExternalDirectoryObjectId is empty): such a case is keyed by the
+	// mailbox's ExchangeGuid, unless an earlier case already owns it.
+	orphan := func(m tenant.Mailbox) {
+		if m.ExchangeGUID == "" || seen["mbx:"+strings.ToLower(m.ExchangeGUID)] {
+			return
+		}
+		seen["mbx:"+strings.ToLower(m.ExchangeGUID)] = true
+		key, err := e.d.Store.LookupIndex(ctx, "exchangeGuid", m.ExchangeGUID)
+		if err == nil {
+			if _, id, ok := strings.Cut(key, "_"); ok {
+				observe(id)
+				return
+			}
+		}
+		out, err := e.observe(ctx, strings.ToLower(m.ExchangeGUID), "reconcile", func(c *retention.Case) {
+			c.ExchangeGUID, c.DistinguishedName = m.ExchangeGUID, m.DistinguishedName
+			c.UPN = m.UserPrincipalName
+			if c.UPN == "" {
+				c.UPN = m.PrimarySMTPAddress
+			}
+		})
+		switch {
+		case err != nil:
+			res.Errors++
+		case out == "new":
+			res.NewCases++
+		case out == "changed":
+			res.Corrected++
+		default:
+			res.Unchanged++
+		}
+	}
 	err = e.d.Exchange.ListMailboxes(ctx, tenant.ScopeSoftDeleted, func(m tenant.Mailbox) error {
 		res.SoftDeleted++
+		if m.ExternalDirectoryObjectID == "" {
+			orphan(m)
+		}
 		observe(m.ExternalDirectoryObjectID)
 		progress("soft-deleted mailboxes", res.SoftDeleted)
 		return ctx.Err()
@@ -84,6 +120,9 @@ func (e *Engine) Reconcile(ctx context.Context, progress Progress) (ReconcileRes
 	}
 	err = e.d.Exchange.ListMailboxes(ctx, tenant.ScopeInactiveOnly, func(m tenant.Mailbox) error {
 		res.Inactive++
+		if m.ExternalDirectoryObjectID == "" {
+			orphan(m)
+		}
 		observe(m.ExternalDirectoryObjectID)
 		progress("inactive mailboxes", res.Inactive)
 		return ctx.Err()
@@ -93,6 +132,7 @@ func (e *Engine) Reconcile(ctx context.Context, progress Progress) (ReconcileRes
 	}
 	now := e.d.Clock.Now()
 	for id := range seen {
+		id = strings.TrimPrefix(id, "mbx:")
 		r, err := e.load(ctx, retention.CaseKey(e.d.TenantID, id))
 		if err == nil && !r.isNew && (r.Case.State == retention.StatePurged ||
 			(r.Case.Deadline != nil && retention.NeedsRescue(&r.Case) && !now.Before(r.Case.Deadline.Add(-time.Hour)))) {
@@ -107,6 +147,12 @@ func (e *Engine) Reconcile(ctx context.Context, progress Progress) (ReconcileRes
 // directory event would, without an event. It returns "new", "changed",
 // "unchanged" or "none" (nothing at risk).
 func (e *Engine) Observe(ctx context.Context, objectID, actor string) (string, error) {
+	return e.observe(ctx, objectID, actor, nil)
+}
+
+// observe is Observe with seed filling in what a new case knows up front
+// (a mailbox-only case knows its ExchangeGuid).
+func (e *Engine) observe(ctx context.Context, objectID, actor string, seed func(*retention.Case)) (string, error) {
 	key := retention.CaseKey(e.d.TenantID, objectID)
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		r, err := e.load(ctx, key)
@@ -117,6 +163,9 @@ func (e *Engine) Observe(ctx context.Context, objectID, actor string) (string, e
 		isNew := r.isNew
 		if isNew {
 			r.Case = retention.Case{Key: key, TenantID: e.d.TenantID, ObjectID: strings.ToLower(objectID), State: retention.StateTracking, OpenedAt: now}
+			if seed != nil {
+				seed(&r.Case)
+			}
 		}
 		before := r.Case
 		t := &tx{e: e, now: now, actor: actor}
@@ -132,6 +181,9 @@ func (e *Engine) Observe(ctx context.Context, objectID, actor string) (string, e
 			return "unchanged", nil
 		}
 		if err := e.schedule(ctx, r, now); err != nil {
+			return "", err
+		}
+		if err := e.kick(ctx, r, now); err != nil {
 			return "", err
 		}
 		if err := e.index(ctx, r); err != nil {

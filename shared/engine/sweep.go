@@ -150,7 +150,10 @@ func (e *Engine) act(ctx context.Context, r *record, a retention.Action, t *tx) 
 		return e.confirmHold(ctx, r, t)
 	case retention.ActWarn:
 		action := "mailbox will be purged: policy releases it"
-		if c.Retained() {
+		switch {
+		case c.DeadlineKind == retention.ClockRecoveredLicence:
+			action = "the recovered account " + c.UPN + " is disabled unless licensed: assign it a licence"
+		case c.Retained():
 			at, _ := retention.RescueAt(c, e.d.Policy)
 			action = "holdfast will rescue it automatically at " + at.Format(time.RFC3339)
 		}
@@ -163,6 +166,8 @@ func (e *Engine) act(ctx context.Context, r *record, a retention.Action, t *tx) 
 		return nil
 	case retention.ActRescue:
 		return e.rescue(ctx, r, t)
+	case retention.ActMonitorRestore:
+		return e.monitorRestore(ctx, r, t)
 	case retention.ActCheckDeadline:
 		before := *c
 		if err := e.refresh(ctx, r, t); err != nil {
@@ -225,6 +230,10 @@ func (e *Engine) rescue(ctx context.Context, r *record, t *tx) error {
 	c := &r.Case
 	c.RescueAttempts++
 	switch {
+	case retention.CopyToArchive(c):
+		// The user is gone for good, or policy prefers a copy: content
+		// goes into the archive target, monitored by the sweep.
+		return e.startRestore(ctx, r, t)
 	case c.DeletedAt != nil && c.UserPurgedAt == nil && c.DeletionSource == retention.DeletedInExchange:
 		// Same-source rule: a mailbox removed in Exchange comes back there.
 		if err := e.d.Exchange.UndoSoftDeletedMailbox(ctx, c.ExchangeGUID); err != nil {
@@ -243,9 +252,7 @@ func (e *Engine) rescue(ctx context.Context, r *record, t *tx) error {
 	case c.DeletedAt == nil && c.LicenceRemovedAt != nil:
 		// Licence grace: handled below.
 	default:
-		e.block(r, t, "needsContentRestore", "the user can no longer be restored; only a content restore into another mailbox can save it",
-			"run New-MailboxRestoreRequest from the soft-deleted mailbox "+c.ExchangeGUID+" into an archive mailbox before "+deadlineText(c))
-		return nil
+		return fmt.Errorf("rescue: no rescue path for case in state %s", c.State)
 	}
 	c.DeletedAt, c.DeletionSource = nil, ""
 	c.ClearDeadline()

@@ -29,6 +29,10 @@ const (
 	StateAtRisk State = "atRisk"
 	// StateRescuing: a rescue is under way.
 	StateRescuing State = "rescuing"
+	// StateRestored: the mailbox's content was copied into the archive
+	// target (New-MailboxRestoreRequest completed); the source may be
+	// purged on schedule without loss.
+	StateRestored State = "restored"
 	// StateInactive: the user is deleted and the mailbox is inactive under
 	// the hold: preserved.
 	StateInactive State = "inactive"
@@ -65,6 +69,10 @@ const (
 const (
 	ClockLicenceGrace = "licenceGrace"
 	ClockSoftDelete   = "softDelete"
+	// ClockRecoveredLicence: an inactive mailbox recovered into a new
+	// account (New-Mailbox -InactiveMailbox) must be licensed within 30
+	// days or the account is disabled.
+	ClockRecoveredLicence = "recoveredLicence"
 )
 
 // Window is the 30-day period Microsoft 365 keeps data after a licence
@@ -113,16 +121,23 @@ type Case struct {
 	UserPurgedAt         *time.Time `json:"userPurgedAt,omitempty"`
 	MailboxInactive      bool       `json:"mailboxInactive,omitempty"`
 	MailboxPurgedAt      *time.Time `json:"mailboxPurgedAt,omitempty"`
+	// Rehire recovery: the inactive mailbox now belongs to a new account
+	// (ObjectID is switched to it; PreviousObjectID keeps the old one).
+	RecoveredAt      *time.Time `json:"recoveredAt,omitempty"`
+	PreviousObjectID string     `json:"previousObjectId,omitempty"`
 
 	// Clock.
 	Deadline     *time.Time `json:"deadline,omitempty"`
 	DeadlineKind string     `json:"deadlineKind,omitempty"`
 
 	// Rescue bookkeeping.
-	RescueAttempts int        `json:"rescueAttempts,omitempty"`
-	RescuedAt      *time.Time `json:"rescuedAt,omitempty"`
-	LastError      string     `json:"lastError,omitempty"`
-	Failures       int        `json:"failures,omitempty"` // consecutive failed sweeps
+	RescueAttempts int `json:"rescueAttempts,omitempty"`
+	// Restores are the copy-to-archive requests, one per part.
+	Restores   []RestoreJob `json:"restores,omitempty"`
+	RestoredAt *time.Time   `json:"restoredAt,omitempty"`
+	RescuedAt  *time.Time   `json:"rescuedAt,omitempty"`
+	LastError  string       `json:"lastError,omitempty"`
+	Failures   int          `json:"failures,omitempty"` // consecutive failed sweeps
 
 	// Alerts already sent (ids), so each is sent once.
 	AlertsSent []string `json:"alertsSent,omitempty"`
@@ -301,4 +316,14 @@ func IncludesLitigationHold(partNumber string) bool {
 		return true
 	}
 	return false
+}
+
+// OriginalUPN undoes Entra's rewrite of a deleted user's UPN (the object
+// id without dashes, prefixed): admins and HR know the original.
+func OriginalUPN(objectID, upn string) string {
+	prefix := strings.ReplaceAll(strings.ToLower(objectID), "-", "")
+	if prefix != "" && len(upn) > len(prefix) && strings.EqualFold(upn[:len(prefix)], prefix) {
+		return upn[len(prefix):]
+	}
+	return upn
 }

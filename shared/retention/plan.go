@@ -19,6 +19,9 @@ const (
 	// ActCheckDeadline: the deadline passed; learn whether the mailbox
 	// survived.
 	ActCheckDeadline ActionKind = "checkDeadline"
+	// ActMonitorRestore: read the statistics of the running restore
+	// requests, retry failures, alert on stalls.
+	ActMonitorRestore ActionKind = "monitorRestore"
 	// ActFlushAlerts: alerts whose delivery failed are waiting.
 	ActFlushAlerts ActionKind = "flushAlerts"
 )
@@ -58,17 +61,23 @@ func RescueAt(c *Case, p Policy) (time.Time, bool) {
 	if c.Deadline == nil {
 		return time.Time{}, false
 	}
+	if c.UserPurgedAt != nil {
+		// Nothing but a content copy can save it, and waiting only
+		// shortens the time left for the copy and its retries.
+		return *c.UserPurgedAt, true
+	}
 	return c.Deadline.Add(-p.RescueMargin), true
 }
 
 // NeedsRescue reports whether policy says keep and a clock runs on a
 // mailbox that nothing else preserves.
 func NeedsRescue(c *Case) bool {
-	if !c.Retained() || c.Deadline == nil || c.MailboxPurgedAt != nil || c.MailboxInactive {
+	if !c.Retained() || c.Deadline == nil || c.MailboxPurgedAt != nil || c.MailboxInactive || c.RestoredAt != nil ||
+		c.DeadlineKind == ClockRecoveredLicence { // licensing a new account needs a human (usage location, seat)
 		return false
 	}
 	switch c.State {
-	case StateBlocked, StatePurged, StateCancelled:
+	case StateBlocked, StatePurged, StateCancelled, StateRestored:
 		return false
 	}
 	return true
@@ -88,6 +97,15 @@ func PlanCase(c *Case, p Policy, now time.Time, outboxLen int) Plan {
 			pl.Actions = append(pl.Actions, Action{Kind: ActConfirmHold})
 		} else {
 			pl.Wake = append(pl.Wake, *c.HoldEffectiveAt)
+		}
+	}
+	if c.State == StateRescuing && len(c.Restores) > 0 && !RestoresDone(c) && c.MailboxPurgedAt == nil {
+		if at, ok := NextRestoreCheck(c); ok {
+			if !now.Before(at) {
+				pl.Actions = append(pl.Actions, Action{Kind: ActMonitorRestore})
+			} else {
+				pl.Wake = append(pl.Wake, at)
+			}
 		}
 	}
 	if c.Deadline != nil && c.MailboxPurgedAt == nil && !c.MailboxInactive {

@@ -28,7 +28,7 @@ type Scenario struct {
 }
 
 // Step is one timeline entry; exactly one of HR, Admin, Raw, Expect,
-// Sweep, Reconcile is set.
+// Sweep, Reconcile, Faults is set.
 type Step struct {
 	At        string   `json:"at"`
 	HR        *HREvent `json:"hr,omitempty"`
@@ -37,8 +37,11 @@ type Step struct {
 	Expect    *Expect  `json:"expect,omitempty"`
 	Sweep     bool     `json:"sweep,omitempty"`
 	Reconcile bool     `json:"reconcile,omitempty"`
-	offset    time.Duration
-	index     int
+	// Faults replaces the simulator's fault configuration (e.g.
+	// {"restoreFailOnce": true}).
+	Faults *sim.Faults `json:"faults,omitempty"`
+	offset time.Duration
+	index  int
 }
 
 // Offset is the step's time after the scenario start.
@@ -98,6 +101,9 @@ type Expect struct {
 	Action           string `json:"action,omitempty"`     // an audited action happened for the user
 	ActionCount      *int   `json:"actionCount,omitempty"`
 	HoldRequests     *int   `json:"holdRequests,omitempty"` // Set-Mailbox hold calls seen by the simulator for the user
+	// RestoredTo: the user's mailbox content was restored into this
+	// mailbox (UPN), whatever became of the source.
+	RestoredTo string `json:"restoredTo,omitempty"`
 }
 
 var offsetRE = regexp.MustCompile(`^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$`)
@@ -160,13 +166,13 @@ func Parse(b []byte) (*Scenario, error) {
 		}
 		st.offset = d
 		n := 0
-		for _, set := range []bool{st.HR != nil, st.Admin != nil, st.Raw != nil, st.Expect != nil, st.Sweep, st.Reconcile} {
+		for _, set := range []bool{st.HR != nil, st.Admin != nil, st.Raw != nil, st.Expect != nil, st.Sweep, st.Reconcile, st.Faults != nil} {
 			if set {
 				n++
 			}
 		}
 		if n != 1 {
-			return nil, fmt.Errorf("step %d: exactly one of hr, admin, raw, expect, sweep, reconcile", i)
+			return nil, fmt.Errorf("step %d: exactly one of hr, admin, raw, expect, sweep, reconcile, faults", i)
 		}
 		switch {
 		case st.HR != nil:
@@ -186,6 +192,10 @@ func Parse(b []byte) (*Scenario, error) {
 			}
 			if !upns[st.Admin.UPN] {
 				return nil, fmt.Errorf("step %d: admin.upn %q is not a tenant user", i, st.Admin.UPN)
+			}
+		case st.Faults != nil:
+			if err := st.Faults.Validate(); err != nil {
+				return nil, fmt.Errorf("step %d: faults: %w", i, err)
 			}
 		case st.Raw != nil:
 			if st.Raw.Queue != "hr-offboarding" && st.Raw.Queue != "directory-events" {

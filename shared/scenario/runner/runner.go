@@ -334,6 +334,10 @@ func (r *Runner) step(ctx context.Context, st scenario.Step, rep *Report) error 
 		return r.deliver(ctx, fn, id, body)
 	case st.Sweep:
 		return r.sweep(ctx)
+	case st.Faults != nil:
+		r.printf("simulator faults set")
+		r.Stack.Sim.SetFaults(*st.Faults)
+		return nil
 	case st.Reconcile:
 		resp, err := r.Stack.FireTimer(ctx, app.FnReconcile)
 		if err != nil {
@@ -365,7 +369,7 @@ func (r *Runner) check(ctx context.Context, st scenario.Step) ExpectRow {
 	}
 	mbs := r.Stack.Sim.Mailboxes()
 	mb, known := mbs[e.UPN]
-	if e.UPN != "" && !known && (e.MailboxPreserved != nil || e.Mailbox != "" || e.ItemsLost != nil) {
+	if e.UPN != "" && !known && (e.MailboxPreserved != nil || e.Mailbox != "" || e.ItemsLost != nil || e.RestoredTo != "") {
 		fail("no mailbox for %s in the simulator", e.UPN)
 	}
 	if e.MailboxPreserved != nil && known {
@@ -379,6 +383,15 @@ func (r *Runner) check(ctx context.Context, st scenario.Step) ExpectRow {
 	}
 	if e.ItemsLost != nil && known && mb.ItemsLost != *e.ItemsLost {
 		fail("itemsLost %d, want %d", mb.ItemsLost, *e.ItemsLost)
+	}
+	if e.RestoredTo != "" && known {
+		found := false
+		for _, t := range mb.RestoredTo {
+			found = found || strings.EqualFold(t, e.RestoredTo)
+		}
+		if !found {
+			fail("content not restored to %s (restoredTo %v)", e.RestoredTo, mb.RestoredTo)
+		}
 	}
 	if e.CaseState != "" {
 		got := r.caseState(ctx, e.UPN)
@@ -450,6 +463,9 @@ func describe(e *scenario.Expect, mb sim.MailboxReport, known bool) string {
 	}
 	if e.Action != "" {
 		s += ", " + e.Action + " done"
+	}
+	if e.RestoredTo != "" {
+		s += ", content restored to " + e.RestoredTo
 	}
 	if e.Rejected != nil {
 		s += fmt.Sprintf(", %d rejected event(s)", *e.Rejected)

@@ -49,6 +49,9 @@ func TestBundledScenarios(t *testing.T) {
 			if err != nil {
 				t.Fatalf("run: %v\n%s", err, timeline.String())
 			}
+			if testing.Verbose() {
+				t.Log(timeline.String())
+			}
 			if !rep.OK {
 				t.Fatalf("expectations failed:\n%s", timeline.String())
 			}

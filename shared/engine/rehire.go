@@ -1,0 +1,80 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/holdfast/holdfast/shared/notify"
+	"github.com/holdfast/holdfast/shared/retention"
+	"github.com/holdfast/holdfast/shared/tenant"
+)
+
+// recoverInactive brings a rehired leaver's inactive mailbox back into a
+// new account (New-Mailbox -InactiveMailbox, identified by ExchangeGuid or
+// DistinguishedName, never by SMTP address, which an active mailbox may
+// share). The new account must be licensed within 30 days: that becomes
+// the case's clock, warned like any other.
+func (e *Engine) recoverInactive(ctx context.Context, r *record, upn string, t *tx) error {
+	c := &r.Case
+	if c.AutoExpandingArchive {
+		e.block(r, t, "autoExpandingArchive", "rehired, but the inactive mailbox has an auto-expanding archive and cannot be recovered",
+			"export the inactive mailbox with a Purview content search and import it into the new account")
+		return nil
+	}
+	id := c.ExchangeGUID
+	if id == "" {
+		id = c.DistinguishedName
+	}
+	if id == "" || upn == "" {
+		e.block(r, t, "noMailboxIdentity", "rehired, but holdfast does not know the inactive mailbox's ExchangeGuid or the new UPN",
+			"run New-Mailbox -InactiveMailbox <ExchangeGuid> -MicrosoftOnlineServicesID <upn> and license the account within 30 days")
+		return nil
+	}
+	local, _, _ := strings.Cut(upn, "@")
+	name := local + "-rehired-" + t.now.Format("20060102")
+	mb, err := e.d.Exchange.NewMailboxFromInactive(ctx, id, name, upn)
+	switch {
+	case errors.Is(err, tenant.ErrConflict):
+		e.block(r, t, "upnInUse", "rehired, but "+upn+" (or the mailbox name "+name+") is already in use",
+			"free the UPN or recover the mailbox by hand with New-Mailbox -InactiveMailbox "+id)
+		return nil
+	case errors.Is(err, tenant.ErrRefused):
+		e.block(r, t, "recoveryRefused", "Exchange refused to recover the inactive mailbox: "+err.Error(),
+			"if the old account is still in the recycle bin, restore it instead; otherwise recover by hand")
+		return nil
+	case err != nil:
+		return fmt.Errorf("New-Mailbox -InactiveMailbox: %w", err)
+	}
+	newID := strings.ToLower(mb.ExternalDirectoryObjectID)
+	if newID == "" {
+		u, err := e.d.Directory.GetUser(ctx, upn)
+		if err != nil {
+			return fmt.Errorf("read recovered account %s: %w", upn, err)
+		}
+		newID = strings.ToLower(u.ID)
+	}
+	// Events for the new account carry its object id: point it here.
+	if err := e.d.Store.PutIndex(ctx, "objectId", newID, c.Key); err != nil {
+		return err
+	}
+	now := t.now
+	t.log("recoverMailbox", "ok", fmt.Sprintf("New-Mailbox -InactiveMailbox %s -Name %s -MicrosoftOnlineServicesID %s: new account %s", id, name, upn, newID))
+	c.PreviousObjectID, c.ObjectID, c.UPN = c.ObjectID, newID, upn
+	c.RecoveredAt = &now
+	c.DeletedAt, c.UserPurgedAt, c.DeletionSource, c.MailboxInactive = nil, nil, "", false
+	c.HoldEnabled, c.HoldEffectiveAt, c.HoldVerifiedAt = false, nil, nil // recovery removes Litigation Hold
+	c.Licensed, c.LicenceRemovedAt = false, &now
+	c.ExchangeGUID, c.DistinguishedName, c.LegacyExchangeDN = mb.ExchangeGUID, mb.DistinguishedName, mb.LegacyExchangeDN
+	c.ClearDeadline()
+	c.SetDeadline(retention.ClockRecoveredLicence, now)
+	prev := c.State
+	c.State, c.Reason = retention.StateAtRisk, "rehired: mailbox recovered into "+upn+"; license it before "+c.Deadline.Format(time.RFC3339)
+	t.log("transition", "ok", fmt.Sprintf("%s -> %s: %s", prev, c.State, c.Reason))
+	e.alert(r, notify.Alert{ID: c.Key + ":recovered", Kind: "recovered", Severity: "warning",
+		Action: "inactive mailbox recovered into the new account " + upn,
+		Remedy: "set the account's usage location and assign a licence before " + c.Deadline.Format(time.RFC3339) + "; holdfast warns until then", At: now})
+	return nil
+}

@@ -1,0 +1,242 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/holdfast/holdfast/shared/notify"
+	"github.com/holdfast/holdfast/shared/retention"
+	"github.com/holdfast/holdfast/shared/tenant"
+)
+
+// archiveHoldComment marks the hold holdfast places on the archive target.
+const archiveHoldComment = "holdfast archive target: restored leaver mailboxes"
+
+// startRestore rescues a soft-deleted (or inactive) mailbox by copying its
+// content into the archive target with New-MailboxRestoreRequest: the only
+// path left once the user is purged from the recycle bin, and the path
+// policy copy-to-archive chooses. The sweep then monitors the requests.
+func (e *Engine) startRestore(ctx context.Context, r *record, t *tx) error {
+	c := &r.Case
+	if c.AutoExpandingArchive {
+		e.block(r, t, "autoExpandingArchive",
+			"the mailbox has an auto-expanding archive: Exchange cannot restore it",
+			"export the mailbox with a Purview content search (eDiscovery export) before "+deadlineText(c))
+		return nil
+	}
+	if c.ArchiveTarget == "" {
+		e.block(r, t, "noArchiveTarget", "the mailbox can only be saved by copying it into an archive mailbox, and none is configured",
+			"set HOLDFAST_ARCHIVE_TARGET to a licensed mailbox, or run `holdfast restore "+c.UPN+" --to TARGET`, before "+deadlineText(c))
+		return nil
+	}
+	source := c.ExchangeGUID
+	if source == "" {
+		source = c.DistinguishedName
+	}
+	if source == "" {
+		e.block(r, t, "noMailboxIdentity", "holdfast never learned the mailbox's ExchangeGuid or DistinguishedName",
+			"find it with Get-Mailbox -SoftDeletedMailbox and run New-MailboxRestoreRequest by hand before "+deadlineText(c))
+		return nil
+	}
+	target, ok, err := e.prepareTarget(ctx, r, t, c.ArchiveTarget)
+	if err != nil || !ok {
+		return err
+	}
+	day := t.now
+	jobs := retention.RestoreLayout(c.ArchiveGUID != "" && c.ArchiveGUID != zeroGUID, target.HasArchive())
+	allow := retention.NeedsLegacyDNMismatch(c.LegacyExchangeDN, target.LegacyExchangeDN, nil)
+	for i := range jobs {
+		j := &jobs[i]
+		j.Attempt, j.Source, j.Target, j.AllowLegacyDN = 1, source, c.ArchiveTarget, allow
+		j.TargetRootFolder = retention.TargetRootFolder(c, j.Part, day)
+		j.Name = retention.RestoreName(c, j.Part, 1)
+		if err := e.submitRestore(ctx, r, t, j); err != nil {
+			return err
+		}
+	}
+	c.Restores = jobs
+	prev := c.State
+	c.State, c.Reason = retention.StateRescuing, "copying the mailbox into "+c.ArchiveTarget+" before "+deadlineText(c)
+	t.log("transition", "ok", fmt.Sprintf("%s -> %s", prev, c.State))
+	e.alert(r, notify.Alert{ID: fmt.Sprintf("%s:restoreStarted:%d", c.Key, t.now.Unix()), Kind: "restoreStarted", Severity: "info",
+		Action: fmt.Sprintf("copying %d part(s) of the mailbox into %s with New-MailboxRestoreRequest", len(jobs), c.ArchiveTarget), At: t.now})
+	return nil
+}
+
+const zeroGUID = "00000000-0000-0000-0000-000000000000"
+
+// prepareTarget checks the archive target exists and is on Litigation Hold,
+// placing the hold if not: restored content must not be deletable.
+func (e *Engine) prepareTarget(ctx context.Context, r *record, t *tx, target string) (tenant.Mailbox, bool, error) {
+	c := &r.Case
+	mb, err := e.d.Exchange.GetMailbox(ctx, target, tenant.ScopeActive)
+	if errors.Is(err, tenant.ErrNotFound) {
+		e.block(r, t, "restoreTargetMissing", "the archive target "+target+" has no active mailbox",
+			"create or license the mailbox "+target+", or point HOLDFAST_ARCHIVE_TARGET at another, before "+deadlineText(c))
+		return mb, false, nil
+	}
+	if err != nil {
+		return mb, false, fmt.Errorf("read archive target: %w", err)
+	}
+	if mb.LitigationHoldEnabled {
+		t.log("verifyTargetHold", "ok", "archive target "+target+" is on Litigation Hold")
+		return mb, true, nil
+	}
+	err = e.d.Exchange.SetLitigationHold(ctx, tenant.HoldRequest{Identity: mb.ExchangeGUID, Enabled: true, Comment: archiveHoldComment})
+	switch {
+	case errors.Is(err, tenant.ErrHoldNotAllowed):
+		e.block(r, t, "restoreTargetNoHold", "the archive target "+target+" cannot be placed on Litigation Hold (its licence does not include it)",
+			"assign Exchange Online Plan 2 to "+target+" before "+deadlineText(c))
+		return mb, false, nil
+	case err != nil:
+		return mb, false, fmt.Errorf("place hold on archive target: %w", err)
+	}
+	mb, err = e.d.Exchange.GetMailbox(ctx, target, tenant.ScopeActive)
+	if err != nil {
+		return mb, false, fmt.Errorf("verify archive target hold: %w", err)
+	}
+	if !mb.LitigationHoldEnabled {
+		return mb, false, errors.New("verify archive target hold: Get-Mailbox reports LitigationHoldEnabled=false after Set-Mailbox")
+	}
+	t.log("placeTargetHold", "ok", "Litigation Hold placed on archive target "+target)
+	return mb, true, nil
+}
+
+// submitRestore starts the request for j unless one with its name exists
+// already (a retry after a crash between the request and the commit).
+func (e *Engine) submitRestore(ctx context.Context, r *record, t *tx, j *retention.RestoreJob) error {
+	j.StartedAt, j.ProgressAt, j.CheckedAt, j.CompletedAt = t.now, t.now, nil, nil
+	j.Status, j.PercentComplete, j.StallAlerted, j.RequestID = retention.RestorePending, 0, false, ""
+	existing, err := e.d.Exchange.GetRestoreRequests(ctx, j.Name)
+	if err != nil {
+		return fmt.Errorf("look for restore request %s: %w", j.Name, err)
+	}
+	if len(existing) > 0 {
+		e.adoptRequest(j, existing[0])
+		t.log("restoreRequest", "ok", "found existing request "+j.Name+" ("+j.Status+"): not starting a second")
+		return nil
+	}
+	st, err := e.d.Exchange.NewRestoreRequest(ctx, tenant.RestoreRequest{
+		Name: j.Name, SourceMailbox: j.Source, TargetMailbox: j.Target, TargetRootFolder: j.TargetRootFolder,
+		SourceIsArchive: j.SourceIsArchive, TargetIsArchive: j.TargetIsArchive, AllowLegacyDNMismatch: j.AllowLegacyDN,
+	})
+	if errors.Is(err, tenant.ErrConflict) {
+		existing, gerr := e.d.Exchange.GetRestoreRequests(ctx, j.Name)
+		if gerr == nil && len(existing) > 0 {
+			e.adoptRequest(j, existing[0])
+			t.log("restoreRequest", "ok", "request "+j.Name+" already exists: adopted")
+			return nil
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("New-MailboxRestoreRequest %s: %w", j.Name, err)
+	}
+	e.adoptRequest(j, st)
+	t.log("restoreRequest", "ok", fmt.Sprintf("New-MailboxRestoreRequest -Name %s -SourceMailbox %s -TargetMailbox %s -TargetRootFolder %q SourceIsArchive=%v TargetIsArchive=%v AllowLegacyDNMismatch=%v",
+		j.Name, j.Source, j.Target, j.TargetRootFolder, j.SourceIsArchive, j.TargetIsArchive, j.AllowLegacyDN))
+	return nil
+}
+
+func (e *Engine) adoptRequest(j *retention.RestoreJob, st tenant.RestoreStatus) {
+	j.RequestID = st.RequestGUID
+	if j.RequestID == "" && st.TargetAlias != "" {
+		j.RequestID = st.TargetAlias + `\` + j.Name
+	}
+	if st.Status != "" {
+		j.Status = st.Status
+	}
+	j.StatusDetail = st.StatusDetail
+	if st.PercentComplete > j.PercentComplete {
+		j.PercentComplete = st.PercentComplete
+	}
+}
+
+// monitorRestore reads each running request's statistics, records progress,
+// retries failures while time remains and alerts on stalls and on anything
+// that cannot finish before the deadline.
+func (e *Engine) monitorRestore(ctx context.Context, r *record, t *tx) error {
+	c := &r.Case
+	now := t.now
+	for i := range c.Restores {
+		j := &c.Restores[i]
+		if j.Done() {
+			continue
+		}
+		id := j.RequestID
+		if id == "" {
+			id = j.Name
+		}
+		st, err := e.d.Exchange.GetRestoreStatistics(ctx, id)
+		switch {
+		case errors.Is(err, tenant.ErrNotFound):
+			// Removed by someone: the request is gone, not the need.
+			st = tenant.RestoreStatus{Status: retention.RestoreFailed, StatusDetail: "request no longer exists"}
+		case err != nil:
+			return fmt.Errorf("Get-MailboxRestoreRequestStatistics %s: %w", j.Name, err)
+		}
+		checked := now
+		j.CheckedAt = &checked
+		if st.PercentComplete > j.PercentComplete {
+			j.ProgressAt = now
+		}
+		j.PercentComplete, j.Status, j.StatusDetail = st.PercentComplete, st.Status, st.StatusDetail
+		if j.Done() {
+			done := now
+			j.CompletedAt = &done
+			j.PercentComplete = 100
+		}
+		t.log("restoreStatus", "ok", fmt.Sprintf("%s: %s %d%% (%s)", j.Name, j.Status, j.PercentComplete, j.StatusDetail))
+		switch retention.JudgeRestore(*j, c.Deadline, now) {
+		case retention.VerdictRetry:
+			e.alert(r, notify.Alert{ID: fmt.Sprintf("%s:restoreFailed:%s", c.Key, j.Name), Kind: "restoreFailed", Severity: "warning",
+				Action: "holdfast starts a new attempt now", At: now, Details: map[string]string{"request": j.Name, "statusDetail": j.StatusDetail}})
+			j.Attempt++
+			j.Name = retention.RestoreName(c, j.Part, j.Attempt)
+			if err := e.submitRestore(ctx, r, t, j); err != nil {
+				return err
+			}
+		case retention.VerdictTooLate:
+			e.alert(r, notify.Alert{ID: fmt.Sprintf("%s:restoreCannotFinish:%s", c.Key, j.Name), Kind: "restoreCannotFinish", Severity: "critical",
+				Action: "holdfast cannot finish the copy before the mailbox is purged", At: now,
+				Remedy:  "export the mailbox with a Purview content search now, or check the request with Get-MailboxRestoreRequestStatistics " + id,
+				Details: map[string]string{"request": j.Name, "status": j.Status, "percentComplete": fmt.Sprint(j.PercentComplete)}})
+		case retention.VerdictStalled:
+			if !j.StallAlerted {
+				j.StallAlerted = true
+				e.alert(r, notify.Alert{ID: fmt.Sprintf("%s:restoreStalled:%s", c.Key, j.Name), Kind: "restoreStalled", Severity: "warning",
+					Action: "holdfast keeps watching the request", At: now,
+					Remedy:  fmt.Sprintf("no progress for %s at %d%%: check Get-MailboxRestoreRequestStatistics %s -IncludeReport", retention.RestoreStallAfter, j.PercentComplete, id),
+					Details: map[string]string{"request": j.Name, "status": j.Status}})
+			}
+		}
+	}
+	if retention.RestoresDone(c) {
+		e.finishRestore(r, t)
+	}
+	return nil
+}
+
+func (e *Engine) finishRestore(r *record, t *tx) {
+	c := &r.Case
+	now := t.now
+	c.RestoredAt, c.RescuedAt = &now, &now
+	prev := c.State
+	c.State, c.Reason = retention.StateRestored, "content copied into "+c.ArchiveTarget+" (on hold); the source mailbox may be purged"
+	c.ClearDeadline()
+	t.log("rescue", "ok", "copy-to-archive completed into "+c.ArchiveTarget)
+	t.log("transition", "ok", fmt.Sprintf("%s -> %s", prev, c.State))
+	e.alert(r, notify.Alert{ID: c.Key + ":restored", Kind: "restored", Severity: "info",
+		Action: "mailbox content copied into " + c.ArchiveTarget + " under \"" + rootFolders(c) + "\"", At: now})
+}
+
+func rootFolders(c *retention.Case) string {
+	s := ""
+	for i, j := range c.Restores {
+		if i > 0 {
+			s += "\", \""
+		}
+		s += j.TargetRootFolder
+	}
+	return s
+}
