@@ -78,7 +78,9 @@ setup() {
 
   echo "3/6 Graph subscription on users (creates partner topic $TOPIC)"
   local url="EventGrid:?azuresubscriptionid=${SUB_ID}&resourcegroup=${RG}&partnertopic=${TOPIC}&location=${LOCATION}"
-  local state; state=$(openssl rand -hex 16)
+  # The clientState is a shared secret holdfast checks on every notification
+  # (HOLDFAST_GRAPH_CLIENT_STATE); reuse the configured one when there is one.
+  local state; state=${HOLDFAST_GRAPH_CLIENT_STATE:-$(openssl rand -hex 16)}
   local body
   body=$(printf '{"changeType":"updated,deleted","notificationUrl":"%s","lifecycleNotificationUrl":"%s","resource":"users","expirationDateTime":"%s","clientState":"%s"}' \
     "$url" "$url" "$(expiry)" "$state")
@@ -86,6 +88,12 @@ setup() {
   need "Graph subscription id" "$id"
   echo "    subscription $id (expires in ${LIFETIME_DAYS} days)"
   command -v azd >/dev/null 2>&1 && azd env set GRAPH_SUBSCRIPTION_ID "$id" >/dev/null || echo "    export GRAPH_SUBSCRIPTION_ID=$id for renew"
+  if command -v azd >/dev/null 2>&1; then
+    azd env set HOLDFAST_GRAPH_CLIENT_STATE "$state" >/dev/null
+    echo "    clientState saved as HOLDFAST_GRAPH_CLIENT_STATE: run 'azd provision' so holdfast checks it"
+  else
+    echo "    set the app setting HOLDFAST_GRAPH_CLIENT_STATE to the clientState you passed (or export it before running setup)"
+  fi
 
   echo "4/6 activate the partner topic"
   for _ in $(seq 1 30); do

@@ -38,6 +38,9 @@ param archiveTarget string = ''
 @description('Path of a policy JSON file inside the deployed package (e.g. policies.json); empty for none.')
 param policyFile string = ''
 @secure()
+@description('clientState of the Graph users subscription (infra/graph-notifications.sh prints it); notifications without it are rejected. Empty: not checked.')
+param graphClientState string = ''
+@secure()
 @description('Teams incoming webhook / Workflows URL; stored in Key Vault, never in app settings. Empty disables the channel.')
 param teamsWebhookUrl string = ''
 @description('Mailbox that sends alert mail (Graph sendMail); set together with alertMailTo.')
@@ -157,6 +160,7 @@ var appSettings = [
   { name: 'HOLDFAST_RESCUE_MARGIN', value: rescueMargin }
   { name: 'HOLDFAST_ARCHIVE_TARGET', value: archiveTarget }
   { name: 'HOLDFAST_POLICY_FILE', value: policyFile }
+  { name: 'HOLDFAST_GRAPH_CLIENT_STATE', value: graphClientState }
   { name: 'HOLDFAST_TEAMS_WEBHOOK_URL', value: empty(teamsWebhookUrl) ? '' : '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.teamsWebhookSecretUri})' }
   { name: 'HOLDFAST_ALERT_MAIL_FROM', value: alertMailFrom }
   { name: 'HOLDFAST_ALERT_MAIL_TO', value: alertMailTo }

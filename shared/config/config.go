@@ -59,6 +59,7 @@ func Settings() []Setting {
 		{Name: "HOLDFAST_RESCUE_MARGIN", Default: "72h", Doc: "how long before the purge deadline a rescue starts"},
 		{Name: "HOLDFAST_ARCHIVE_TARGET", Doc: "UPN of the mailbox that receives copy-to-archive restores"},
 		{Name: "HOLDFAST_POLICY_FILE", Doc: "optional JSON file with per-department policy rules"},
+		{Name: "HOLDFAST_GRAPH_CLIENT_STATE", Secret: true, Doc: "clientState of the Graph users subscription; notifications that do not carry it are rejected (empty: not checked)"},
 		{Name: "HOLDFAST_TEAMS_WEBHOOK_URL", Secret: true, Doc: "Teams incoming webhook / Workflows URL for alerts"},
 		{Name: "HOLDFAST_ALERT_MAIL_FROM", Doc: "mailbox that sends alert mail through Graph sendMail"},
 		{Name: "HOLDFAST_ALERT_MAIL_TO", Doc: "comma-separated alert mail recipients"},
@@ -83,6 +84,9 @@ type Config struct {
 
 	GraphBaseURL    string
 	ExchangeBaseURL string
+	// GraphClientState is the shared secret Graph puts in every change
+	// notification of holdfast's subscription.
+	GraphClientState string
 
 	SweepSchedule     string
 	ReconcileSchedule string
@@ -193,6 +197,7 @@ func Load(getenv Getenv) (Config, error) {
 	c.ServiceBusNamespace = get("ServiceBusConnection__fullyQualifiedNamespace")
 	c.ManagedIdentityClientID = get("AZURE_CLIENT_ID")
 
+	c.GraphClientState = get("HOLDFAST_GRAPH_CLIENT_STATE")
 	c.GraphBaseURL = strings.TrimRight(get("HOLDFAST_GRAPH_BASE_URL"), "/")
 	c.ExchangeBaseURL = strings.TrimRight(get("HOLDFAST_EXCHANGE_BASE_URL"), "/")
 	for name, v := range map[string]string{"HOLDFAST_GRAPH_BASE_URL": c.GraphBaseURL, "HOLDFAST_EXCHANGE_BASE_URL": c.ExchangeBaseURL} {

@@ -20,8 +20,11 @@ import (
 
 // Deps wires an Engine.
 type Deps struct {
-	TenantID  string
-	Directory Directory
+	TenantID string
+	// ClientState, when set, must match the clientState of Graph change
+	// notifications (the subscription's shared secret).
+	ClientState string
+	Directory   Directory
 	Exchange  Exchange
 	Store     Store
 	Alerts    Alerter
@@ -218,7 +221,7 @@ type Message struct {
 // non-nil error asks the host to redeliver (transient failure).
 func (e *Engine) HandleMessage(ctx context.Context, m Message) (Outcome, error) {
 	now := e.d.Clock.Now()
-	ev, err := events.Decode(m.Queue, m.Body, events.Options{TenantID: e.d.TenantID, Now: now})
+	ev, err := events.Decode(m.Queue, m.Body, events.Options{TenantID: e.d.TenantID, ClientState: e.d.ClientState, Now: now})
 	if err != nil {
 		var rej *events.Rejection
 		if errors.As(err, &rej) {

@@ -42,6 +42,16 @@ type Options struct {
 	// HandlerLog receives the handler's own JSON log lines (io.Discard
 	// when nil).
 	HandlerLog io.Writer
+	// Sim and Clock, when both set, reuse another stack's simulator and
+	// virtual clock instead of starting new ones: a second handler
+	// instance on the same tenant (concurrency tests). The stack then
+	// serves no simulator of its own; SimURL must be that simulator's
+	// address.
+	Sim    *sim.Sim
+	Clock  *clock.Virtual
+	SimURL string
+	// Instance names the handler instance (sweep leases); default "local".
+	Instance string
 }
 
 // Stack is a running local stack.
@@ -82,19 +92,24 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if o.HandlerLog == nil {
 		o.HandlerLog = io.Discard
 	}
-	s := &Stack{Clock: clock.NewVirtual(o.Start)}
+	s := &Stack{Clock: o.Clock}
 	defer func() {
 		if err != nil {
 			s.Close()
 		}
 	}()
-	s.Sim = sim.New(sim.Options{Clock: s.Clock, TenantID: TenantID, Domain: "contoso.test", Log: o.Log})
-	sl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
+	if o.Sim != nil && o.Clock != nil && o.SimURL != "" {
+		s.Sim, s.SimURL = o.Sim, o.SimURL
+	} else {
+		s.Clock = clock.NewVirtual(o.Start)
+		s.Sim = sim.New(sim.Options{Clock: s.Clock, TenantID: TenantID, Domain: "contoso.test", Log: o.Log})
+		sl, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		s.servers = append(s.servers, serve(sl, s.Sim.Handler()))
+		s.SimURL = "http://" + sl.Addr().String()
 	}
-	s.servers = append(s.servers, serve(sl, s.Sim.Handler()))
-	s.SimURL = "http://" + sl.Addr().String()
 
 	storage := o.AzuriteConnectionString
 	if storage == "" {
@@ -105,6 +120,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		storage = s.Azurite.ConnectionString
 	}
 	settings := Settings(s.SimURL, storage)
+	settings["HOLDFAST_GRAPH_CLIENT_STATE"] = s.Sim.ClientState()
 	for k, v := range o.Settings {
 		settings[k] = v
 	}
@@ -112,7 +128,10 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s.App, err = app.Wire(ctx, cfg, app.Options{Clock: s.Clock, Log: o.Log, Instance: "local", TablePrefix: o.TablePrefix})
+	if o.Instance == "" {
+		o.Instance = "local"
+	}
+	s.App, err = app.Wire(ctx, cfg, app.Options{Clock: s.Clock, Log: o.Log, Instance: o.Instance, TablePrefix: o.TablePrefix})
 	if err != nil {
 		return nil, err
 	}
