@@ -25,12 +25,12 @@ type Deps struct {
 	// notifications (the subscription's shared secret).
 	ClientState string
 	Directory   Directory
-	Exchange  Exchange
-	Store     Store
-	Alerts    Alerter
-	Clock     clock.Clock
-	Policy    retention.Policy
-	Log       zerolog.Logger
+	Exchange    Exchange
+	Store       Store
+	Alerts      Alerter
+	Clock       clock.Clock
+	Policy      retention.Policy
+	Log         zerolog.Logger
 	// Instance names this process in leases and audit rows.
 	Instance string
 }
