@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,6 +51,11 @@ func New(d Deps) *Engine {
 	if d.Instance == "" {
 		d.Instance = "holdfast"
 	}
+	// Leases name their owner; two processes on one host (or two engines
+	// in one test) must not mistake each other's lease for their own.
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	d.Instance += "/" + hex.EncodeToString(b[:])
 	return &Engine{d: d}
 }
 
@@ -71,6 +78,25 @@ type record struct {
 	Indexed []string `json:"indexed,omitempty"`
 	etag    string
 	isNew   bool
+}
+
+// leaseWait bounds how long an HR event waits for another instance's lease
+// on its case before asking the host for a redelivery.
+const leaseWait = 30 * time.Second
+
+func (r *record) leasedByOther(me string, now time.Time) bool {
+	return r.LeaseOwner != "" && r.LeaseOwner != me && r.LeaseUntil != nil && now.Before(*r.LeaseUntil)
+}
+
+// unlease drops this instance's lease after a failed attempt, so a
+// redelivery need not wait for it to expire. Best effort: it expires anyway.
+func (e *Engine) unlease(ctx context.Context, key string) {
+	r, err := e.load(ctx, key)
+	if err != nil || r.isNew || r.LeaseOwner != e.d.Instance {
+		return
+	}
+	r.LeaseOwner, r.LeaseUntil = "", nil
+	_ = e.save(ctx, r, &tx{e: e, now: e.d.Clock.Now(), actor: "lease"})
 }
 
 func (r *record) seen(id string) bool {
@@ -239,6 +265,14 @@ func (e *Engine) HandleMessage(ctx context.Context, m Message) (Outcome, error) 
 		return Outcome{}, fmt.Errorf("resolve user: %w", err)
 	}
 	key := retention.CaseKey(e.d.TenantID, objectID)
+	// HR events act on the tenant (hold, restore, recovery) before the case
+	// is committed; a lease makes sure only one instance acts on a case at
+	// a time, so a message delivered to two instances at once has one
+	// effect. Directory events only read the tenant: the final
+	// compare-and-swap is enough for them.
+	needsLease := ev.Kind == events.KindOffboarding || ev.Kind == events.KindRehire
+	waitUntil := time.Now().Add(leaseWait)
+	backoff := 20 * time.Millisecond
 
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		r, err := e.load(ctx, key)
@@ -263,11 +297,41 @@ func (e *Engine) HandleMessage(ctx context.Context, m Message) (Outcome, error) 
 		if r.isNew {
 			r.Case = retention.Case{Key: key, TenantID: e.d.TenantID, ObjectID: objectID, State: retention.StateTracking, OpenedAt: now}
 		}
+		if needsLease {
+			if r.leasedByOther(e.d.Instance, now) {
+				if time.Now().After(waitUntil) {
+					return Outcome{}, fmt.Errorf("case %s: %w", key, errLeased)
+				}
+				select {
+				case <-time.After(backoff):
+				case <-ctx.Done():
+					return Outcome{}, ctx.Err()
+				}
+				backoff = min(2*backoff, time.Second)
+				attempt--
+				continue
+			}
+			until := now.Add(leaseFor)
+			r.LeaseOwner, r.LeaseUntil = e.d.Instance, &until
+			if err := e.save(ctx, r, &tx{e: e, now: now, actor: "lease"}); err != nil {
+				if errors.Is(err, store.ErrConflict) {
+					continue
+				}
+				return Outcome{}, fmt.Errorf("lease case %s: %w", key, err)
+			}
+			r.LeaseOwner, r.LeaseUntil = "", nil // released by the commit below
+		}
 		open, err := e.apply(ctx, r, ev, t)
 		if err != nil {
+			if needsLease {
+				e.unlease(ctx, key)
+			}
 			return Outcome{}, err
 		}
 		if !open {
+			if needsLease {
+				e.unlease(ctx, key)
+			}
 			log.Info().Str("caseKey", key).Msg("event needs no case")
 			return Outcome{Result: "ignored", CaseKey: key, Reason: "nothing at risk for this user"}, nil
 		}

@@ -87,7 +87,7 @@ func (e *Engine) work(ctx context.Context, key string) error {
 	if len(pl.Actions) == 0 {
 		return e.schedule(ctx, r, now)
 	}
-	if r.LeaseOwner != "" && r.LeaseOwner != e.d.Instance && r.LeaseUntil != nil && now.Before(*r.LeaseUntil) {
+	if r.leasedByOther(e.d.Instance, now) {
 		return errLeased
 	}
 	// Take the lease: a compare-and-swap, so of two sweepers one wins.
