@@ -279,7 +279,7 @@ func (e *Engine) HandleMessage(ctx context.Context, m Message) (Outcome, error) 
 		if err != nil {
 			return Outcome{}, err
 		}
-		if r.isNew && attempt == 0 {
+		if r.isNew && attempt == 0 && !needsLease {
 			// An account created by a recovery belongs to the case of the
 			// mailbox it received: one read, only for unknown users.
 			if k, ierr := e.d.Store.LookupIndex(ctx, "objectId", objectID); ierr == nil && k != key {
@@ -404,8 +404,14 @@ func (e *Engine) resolveUser(ctx context.Context, ev events.Event) (string, erro
 
 // index records the case's user references so later events that name a
 // deleted user still find the case. Written before the commit, once per
-// value.
+// value, and only once something is at risk: while the user is active the
+// directory resolves UPNs and employee ids itself, so a plain offboarding
+// costs no index writes.
 func (e *Engine) index(ctx context.Context, r *record) error {
+	c := &r.Case
+	if c.DeletedAt == nil && c.UserPurgedAt == nil && c.Deadline == nil && !c.MailboxInactive && c.MailboxPurgedAt == nil {
+		return nil
+	}
 	for _, ref := range []struct{ kind, value string }{{"upn", r.Case.UPN}, {"employeeId", r.Case.EmployeeID}, {"exchangeGuid", r.Case.ExchangeGUID}} {
 		if ref.value == "" || r.Case.DeletedAt != nil && ref.kind == "upn" && !strings.Contains(ref.value, "@") {
 			continue
