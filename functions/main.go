@@ -25,6 +25,15 @@ Usage:
   holdfast publish --queue NAME --file EVENT.json
                                       send an event to a Service Bus queue (managed identity or connection string)
   holdfast reconcile                  inventory the tenant and open cases for what no event announced
+  holdfast cases [--all]              cases at risk or needing a human, soonest deadline first
+  holdfast case UPN|KEY               one case: its record and audit timeline
+  holdfast restore UPN --to TARGET    copy a soft-deleted or inactive mailbox into TARGET (New-MailboxRestoreRequest)
+  holdfast recover UPN [--upn NEW]    rehire path: restore the user, or recover the inactive mailbox into a new account
+  holdfast release UPN --reason TEXT  stop protecting (audited); the clock is still watched and warned
+  holdfast bench [--out FILE] [--skip-cold-build] [--skip-tests]
+                                      measure figures against side-by-side ceilings (make bench)
+  holdfast chaos --scenarios N --seed S [--users U] [--faults] [--out DIR] [--workers W] [--only I]
+                                      play randomized lifecycles and check the invariants (docs/reliability.md)
   holdfast version
 `
 
@@ -71,6 +80,16 @@ func run(ctx context.Context, args []string) error {
 		return publishCmd(ctx, args)
 	case "reconcile":
 		return reconcileCmd(ctx, args)
+	case "cases":
+		return casesCmd(ctx, args)
+	case "case":
+		return caseCmd(ctx, args)
+	case "release", "restore", "recover":
+		return adminCaseCmd(ctx, cmd, args)
+	case "bench":
+		return benchCmd(ctx, args)
+	case "chaos":
+		return chaosCmd(ctx, args)
 	case "version":
 		fmt.Println("holdfast", version)
 		return nil

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"github.com/holdfast/holdfast/shared/azurite"
+	"github.com/holdfast/holdfast/shared/chaos"
+)
+
+// chaosCmd plays randomized lifecycles and checks the invariants
+// (docs/reliability.md).
+func chaosCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("chaos", flag.ContinueOnError)
+	n := fs.Int("scenarios", 100, "how many scenarios to generate and play")
+	seed := fs.Uint64("seed", 1, "seed; the same seed plays the same scenarios")
+	users := fs.Int("users", 12, "largest tenant (users per scenario)")
+	faults := fs.Bool("faults", false, "inject simulator faults (429 with Retry-After, 503, latency)")
+	out := fs.String("out", "", "write a minimal reproduction scenario file here for each violation")
+	workers := fs.Int("workers", max(1, runtime.NumCPU()/2), "scenarios played in parallel")
+	shrink := fs.Int("shrink", 20, "runs spent minimizing each violating scenario")
+	only := fs.Int("only", -1, "play only scenario number N of the seed and print its timeline")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	gen := chaos.GenOptions{MaxUsers: *users, Faults: *faults}
+	if *only >= 0 {
+		c := chaos.Generate(*seed, *only, gen)
+		az, err := azurite.Start(ctx, azurite.Options{})
+		if err != nil {
+			return err
+		}
+		defer az.Stop()
+		res, err := chaos.Play(ctx, c, az.ConnectionString, "only")
+		if err != nil {
+			return err
+		}
+		os.Stdout.Write(chaos.Repro(c, res.Violations))
+		fmt.Print(res.Timeline)
+		for _, v := range res.Violations {
+			fmt.Println("VIOLATION", v)
+		}
+		if len(res.Violations) > 0 {
+			return exitError(1)
+		}
+		return nil
+	}
+	if *out != "" {
+		if err := os.MkdirAll(*out, 0o755); err != nil {
+			return err
+		}
+	}
+	var werr error
+	sum, err := chaos.Run(ctx, chaos.Options{Scenarios: *n, Seed: *seed, Gen: gen, Workers: *workers, Shrink: *shrink, Out: os.Stdout,
+		Repro: func(c *chaos.Case, vs []chaos.Violation) {
+			b := chaos.Repro(c, vs)
+			if *out == "" {
+				os.Stdout.Write(b)
+				return
+			}
+			p := filepath.Join(*out, c.Scenario.Name+".json")
+			if err := os.WriteFile(p, b, 0o644); err != nil {
+				werr = errors.Join(werr, err)
+			}
+			fmt.Println("reproduction:", p)
+		}})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("chaos: %d scenarios (seed %d), %d users, %d steps, %d events delivered, %d faults injected, %d violations in %d scenarios, %d errors, %s\n",
+		sum.Scenarios, *seed, sum.Users, sum.Steps, sum.Deliveries, sum.Faults, sum.Violations, len(sum.Failed), sum.Errors, sum.Wall.Round(1e9))
+	if werr != nil {
+		return werr
+	}
+	if sum.Violations > 0 || sum.Errors > 0 {
+		return exitError(1)
+	}
+	return nil
+}

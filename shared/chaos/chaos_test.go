@@ -1,0 +1,87 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/holdfast/holdfast/shared/scenario"
+	"github.com/holdfast/holdfast/shared/sim"
+)
+
+func TestGenerateIsDeterministic(t *testing.T) {
+	for i := 0; i < 50; i++ {
+		a, b := Generate(7, i, GenOptions{Faults: true}), Generate(7, i, GenOptions{Faults: true})
+		if !reflect.DeepEqual(Repro(a, nil), Repro(b, nil)) {
+			t.Fatalf("scenario %d differs between two generations", i)
+		}
+		if _, err := scenario.Parse(Repro(a, nil)); err != nil {
+			t.Fatalf("scenario %d: repro does not parse: %v", i, err)
+		}
+	}
+	if reflect.DeepEqual(Repro(Generate(7, 0, GenOptions{}), nil), Repro(Generate(8, 0, GenOptions{}), nil)) {
+		t.Fatal("different seeds gave the same scenario")
+	}
+}
+
+func TestStateMismatch(t *testing.T) {
+	tests := []struct {
+		caseState, mailbox string
+		lost               int
+		bad                bool
+	}{
+		{"inactive", "inactive", 0, false},
+		{"inactive", "softDeleted", 0, true},
+		{"protected", "inactive", 0, true},
+		{"purged", "purged", 10, false},
+		{"purged", "active", 0, true},
+		{"atRisk", "purged", 10, true},
+		{"released", "purged", 10, false},
+		{"tracking", "active", 0, false},
+	}
+	for _, tt := range tests {
+		got := stateMismatch(tt.caseState, sim.MailboxReport{State: tt.mailbox, ItemsLost: tt.lost}) != ""
+		if got != tt.bad {
+			t.Errorf("case %s / mailbox %s: mismatch=%v, want %v", tt.caseState, tt.mailbox, got, tt.bad)
+		}
+	}
+}
+
+func TestParseOutcomes(t *testing.T) {
+	tl := "x OnOffboarding   hr-offboarding message a1: applied case k state protecting\n" +
+		"x OnOffboarding   hr-offboarding message a1: duplicate case k\n" +
+		"x OnDirectoryEvent directory-events message b2: ignored (nothing)\n" +
+		"x OnOffboarding   rejected: bad envelope\n"
+	o := parseOutcomes(tl)
+	if o.Total != 4 || o.AppliedBy["a1"] != 1 || o.ByResult["rejected"] != 1 {
+		t.Fatalf("outcomes %+v", o)
+	}
+}
+
+// TestChaosShort plays 10 generated scenarios with faults on the real
+// stack and requires zero violations.
+func TestChaosShort(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var out strings.Builder
+	var repros []string
+	sum, err := Run(ctx, Options{Scenarios: 10, Seed: 20260302, Gen: GenOptions{MaxUsers: 5, Faults: true}, Workers: 2,
+		Out: &out, Repro: func(c *Case, vs []Violation) { repros = append(repros, string(Repro(c, vs))) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%+v", *sum)
+	if sum.Errors > 0 || sum.Scenarios != 10 {
+		t.Fatalf("%d scenarios played, %d errors:\n%s", sum.Scenarios, sum.Errors, out.String())
+	}
+	if sum.Violations > 0 {
+		t.Fatalf("%d violations:\n%s\n%s", sum.Violations, out.String(), strings.Join(repros, "\n"))
+	}
+	if sum.Deliveries == 0 {
+		t.Fatal("no events delivered")
+	}
+	fmt.Fprint(&out, "")
+}
