@@ -88,6 +88,11 @@ func (e *Engine) apply(ctx context.Context, r *record, ev events.Event, t *tx) (
 	}
 }
 
+// unannouncedLookback is how far back holdfast dates a licence removal it
+// finds by reconciliation rather than by event: longer than the Reconcile
+// interval (6 h).
+const unannouncedLookback = 7 * time.Hour
+
 // refresh re-reads the user and mailbox and updates the case's facts and
 // clocks. Events only say that something changed; this says what.
 func (e *Engine) refresh(ctx context.Context, r *record, t *tx) error {
@@ -115,7 +120,14 @@ func (e *Engine) refresh(ctx context.Context, r *record, t *tx) error {
 			// An unlicensed user whose mailbox still exists is in the licence
 			// grace period, whether or not holdfast saw the licence go.
 			if c.LicenceRemovedAt == nil && (c.Licensed || hasMailbox) {
-				c.LicenceRemovedAt = &now
+				at := now
+				if t.actor == "reconcile" && !c.Licensed {
+					// Found by the inventory, not announced: the removal
+					// happened some time since the last run. Count the
+					// grace from then, so the rescue is early, never late.
+					at = now.Add(-unannouncedLookback)
+				}
+				c.LicenceRemovedAt = &at
 				c.RemovedSKUs = append([]string(nil), c.SKUs...)
 				t.log("observe", "ok", fmt.Sprintf("licences removed (%d known)", len(c.RemovedSKUs)))
 			}
@@ -215,9 +227,10 @@ func (e *Engine) observeDeletedMailbox(ctx context.Context, r *record, t *tx) er
 		}
 		if c.RestoredAt == nil && (c.Deadline == nil || c.DeadlineKind != retention.ClockSoftDelete) {
 			// (A restored case's content is safe elsewhere: no clock.)
-			c.ClearDeadline()
+			// SetDeadline keeps an earlier clock, such as a licence grace
+			// that started before the deletion: the first purge loses mail.
 			c.SetDeadline(retention.ClockSoftDelete, start)
-			t.log("clock", "started", "soft-deleted mailbox purged at "+c.Deadline.Format(time.RFC3339))
+			t.log("clock", "started", "soft-deleted mailbox: purge deadline "+c.Deadline.Format(time.RFC3339)+" ("+c.DeadlineKind+")")
 		}
 		return nil
 	}

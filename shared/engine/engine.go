@@ -449,6 +449,11 @@ func (e *Engine) reject(ctx context.Context, m Message, code, reason, field stri
 		Remedy: "fix the publisher: " + reason, At: now,
 		Details: map[string]string{"queue": string(m.Queue), "code": code, "field": field, "messageId": m.MessageID},
 	}
+	if first, err := e.d.Store.MarkOnce(ctx, "rejectedAlert", a.ID); err == nil && !first {
+		// The same bad message again (republished or redelivered): kept
+		// again above, but the admin was already told.
+		return Outcome{Result: "rejected", Reason: reason}, nil
+	}
 	if err := e.d.Alerts.Send(ctx, a); err != nil {
 		// The rejected row is the durable record; the alert is a courtesy.
 		zerolog.Ctx(ctx).Warn().Err(err).Msg("rejected-event alert not delivered")

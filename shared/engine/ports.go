@@ -24,6 +24,7 @@ type Directory interface {
 	AssignLicenses(ctx context.Context, id string, add, remove []string) error
 	SubscribedSKUs(ctx context.Context) ([]tenant.SKU, error)
 	ListDeletedUsers(ctx context.Context, fn func(tenant.User) error) error
+	ListUsers(ctx context.Context, fn func(tenant.User) error) error
 }
 
 // Exchange is the part of the Exchange Online admin API the engine uses.
@@ -48,6 +49,7 @@ type Store interface {
 	Reject(ctx context.Context, r store.RejectedEvent) error
 	PutIndex(ctx context.Context, kind, value, caseKey string) error
 	LookupIndex(ctx context.Context, kind, value string) (string, error)
+	MarkOnce(ctx context.Context, kind, id string) (bool, error)
 }
 
 // Alerter delivers an alert to every configured channel.

@@ -18,6 +18,7 @@ type ReconcileResult struct {
 	DeletedUsers int `json:"deletedUsers"`
 	SoftDeleted  int `json:"softDeletedMailboxes"`
 	Inactive     int `json:"inactiveMailboxes"`
+	Unlicensed   int `json:"unlicensedMailboxes"`
 	NewCases     int `json:"newCases"`
 	Corrected    int `json:"correctedCases"`
 	Unchanged    int `json:"unchanged"`
@@ -27,8 +28,8 @@ type ReconcileResult struct {
 }
 
 func (r ReconcileResult) String() string {
-	return fmt.Sprintf("reconcile: %d deleted users, %d soft-deleted and %d inactive mailboxes; %d new cases, %d corrected, %d unchanged, %d past saving, %d errors in %s",
-		r.DeletedUsers, r.SoftDeleted, r.Inactive, r.NewCases, r.Corrected, r.Unchanged, r.PastSaving, r.Errors, r.Elapsed.Round(time.Millisecond))
+	return fmt.Sprintf("reconcile: %d deleted users, %d unlicensed, %d soft-deleted and %d inactive mailboxes; %d new cases, %d corrected, %d unchanged, %d past saving, %d errors in %s",
+		r.DeletedUsers, r.Unlicensed, r.SoftDeleted, r.Inactive, r.NewCases, r.Corrected, r.Unchanged, r.PastSaving, r.Errors, r.Elapsed.Round(time.Millisecond))
 }
 
 // Progress is called as the inventory advances (for the CLI's display).
@@ -105,6 +106,30 @@ func (e *Engine) Reconcile(ctx context.Context, progress Progress) (ReconcileRes
 		default:
 			res.Unchanged++
 		}
+	}
+	// Licence removals whose notification was lost: an active mailbox whose
+	// user holds no licence is in its grace period. One paged read of each
+	// side, not a call per user.
+	withMailbox := map[string]bool{}
+	err = e.d.Exchange.ListMailboxes(ctx, tenant.ScopeActive, func(m tenant.Mailbox) error {
+		if m.ExternalDirectoryObjectID != "" {
+			withMailbox[strings.ToLower(m.ExternalDirectoryObjectID)] = true
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return res, fmt.Errorf("list mailboxes: %w", err)
+	}
+	err = e.d.Directory.ListUsers(ctx, func(u tenant.User) error {
+		if len(u.AssignedSKUs) == 0 && withMailbox[strings.ToLower(u.ID)] {
+			res.Unlicensed++
+			observe(u.ID)
+			progress("unlicensed mailboxes", res.Unlicensed)
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return res, fmt.Errorf("list users: %w", err)
 	}
 	err = e.d.Exchange.ListMailboxes(ctx, tenant.ScopeSoftDeleted, func(m tenant.Mailbox) error {
 		res.SoftDeleted++

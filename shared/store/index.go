@@ -70,3 +70,30 @@ func (s *Store) LookupIndex(ctx context.Context, kind, value string) (string, er
 	}
 	return r.str("CaseKey"), nil
 }
+
+// MarkOnce records id under kind and reports whether this call was the
+// first to do so (an insert; a second caller gets false). holdfast uses it
+// for side effects that have no case to remember them, such as the alert
+// for a rejected event that is published again.
+func (s *Store) MarkOnce(ctx context.Context, kind, id string) (bool, error) {
+	e := &entity{pk: indexPK(kind, id), rk: "once"}
+	e.str("Kind", kind)
+	if err := e.validate(); err != nil {
+		return false, err
+	}
+	b, err := e.marshal()
+	if err != nil {
+		return false, fmt.Errorf("store: encode mark: %w", err)
+	}
+	err = s.withTable(ctx, s.cases, func() error {
+		_, err := s.cases.AddEntity(withOp(ctx, "MarkOnce"), b, nil)
+		return err
+	})
+	switch {
+	case err == nil:
+		return true, nil
+	case isCode(err, aztables.EntityAlreadyExists):
+		return false, nil
+	}
+	return false, fmt.Errorf("store: mark %s: %w", kind, err)
+}
