@@ -75,6 +75,9 @@ type Stats struct {
 	HoldLatencyMaxMs float64 `json:"holdLatencyMaxMs"`
 	WallSeconds      float64 `json:"wallSeconds"`
 	DeadLettered     int     `json:"deadLettered"`
+	// RejectedMessages counts distinct messages rejected (a redelivered
+	// one counts once, as the rejected-events table keeps it once).
+	RejectedMessages int `json:"rejectedMessages"`
 }
 
 // Runner plays a scenario on a local stack.
@@ -84,9 +87,10 @@ type Runner struct {
 	// SweepEvery is the ExpirySweep schedule on the virtual clock.
 	SweepEvery time.Duration
 
-	sc       *scenario.Scenario
-	rejected int
-	stats    Stats
+	sc          *scenario.Scenario
+	rejected    int
+	rejectedIDs map[string]bool
+	stats       Stats
 	// lastHold is the wall time the simulator last received a Set-Mailbox
 	// enabling Litigation Hold (for the event-to-hold latency figure).
 	lastHold atomic.Int64
@@ -225,6 +229,13 @@ func (r *Runner) deliver(ctx context.Context, function, id string, body []byte) 
 		r.printf("%-16s %s", function, l)
 		if strings.Contains(l, ": rejected") {
 			r.rejected++
+			if r.rejectedIDs == nil {
+				r.rejectedIDs = map[string]bool{}
+			}
+			if !r.rejectedIDs[id] {
+				r.rejectedIDs[id] = true
+				r.stats.RejectedMessages++
+			}
 		}
 	}
 	return nil
