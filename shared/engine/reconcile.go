@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"reflect"
 	"errors"
 	"fmt"
 	"strings"
@@ -201,7 +202,10 @@ func (e *Engine) observe(ctx context.Context, objectID, actor string, seed func(
 		if !open {
 			return "none", nil
 		}
-		changed := isNew || before.State != r.Case.State || !sameTime(before.Deadline, r.Case.Deadline)
+		// Any learned fact counts (a deletion that keeps the same deadline
+		// is still news the case must keep).
+		before.UpdatedAt = r.Case.UpdatedAt
+		changed := isNew || !reflect.DeepEqual(before, r.Case)
 		if !changed {
 			return "unchanged", nil
 		}

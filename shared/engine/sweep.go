@@ -229,6 +229,15 @@ func (e *Engine) confirmHold(ctx context.Context, r *record, t *tx) error {
 func (e *Engine) rescue(ctx context.Context, r *record, t *tx) error {
 	c := &r.Case
 	c.RescueAttempts++
+	// Act on what is true now, not on what the case last heard: a lost
+	// notification may hide a deletion or a restore.
+	if err := e.refresh(ctx, r, t); err != nil {
+		return err
+	}
+	if !retention.NeedsRescue(c) {
+		e.settle(r, nil, t)
+		return nil
+	}
 	switch {
 	case retention.CopyToArchive(c):
 		// The user is gone for good, or policy prefers a copy: content
