@@ -7,7 +7,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 AZURITE := node_modules/.bin/azurite-table
 FUZZTIME ?= 10s
 
-.PHONY: all deps build run test test-go fuzz lint package clean scenarios
+.PHONY: all deps build run test test-go fuzz lint package clean scenarios bench
 
 all: build
 
@@ -33,6 +33,10 @@ test: deps
 	$(GO) vet ./...
 	$(GO) test -timeout 25m -count=1 ./...
 	$(MAKE) fuzz FUZZTIME=5s
+
+# Figures against ceilings measured in the same run (docs/performance.md).
+bench: deps build
+	./$(BIN) bench --out bench/results.json
 
 # Short fuzz runs of the decoders and the scenario parser (no panics).
 fuzz:

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/holdfast/holdfast/shared/bench"
+)
+
+// benchCmd runs the benchmark harness (make bench): every figure against
+// a ceiling measured in the same run, printed and written as JSON.
+func benchCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	out := fs.String("out", "bench/results.json", "where to write the results")
+	var o bench.Options
+	fs.BoolVar(&o.SkipColdBuild, "skip-cold-build", false, "skip the cold go build (empty GOCACHE)")
+	fs.BoolVar(&o.SkipTests, "skip-tests", false, "skip the warm go test ./...")
+	fs.BoolVar(&o.SkipFootprint, "skip-footprint", false, "skip start-up and footprint of the binary")
+	fs.IntVar(&o.Concurrency, "concurrency", 8, "handler concurrency (host.json maxConcurrentCalls)")
+	fs.IntVar(&o.LatencyN, "latency-events", 1000, "events for the receipt-to-hold latency")
+	fs.IntVar(&o.SweepCases, "sweep-timers", 100000, "tracked timers for the sweep cost")
+	fs.IntVar(&o.FootprintEvents, "footprint-events", 10000, "events sent to the child process")
+	fs.StringVar(&o.Binary, "binary", "", "holdfast binary for start-up and footprint (default: this executable)")
+	if err := fs.Parse(args); err != nil {
+		return exitError(2)
+	}
+	if o.Binary == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		o.Binary = exe
+	}
+	o.Progress = os.Stderr
+	rep, runErr := bench.Run(ctx, o)
+	if rep == nil {
+		return runErr
+	}
+	fmt.Println()
+	rep.Print(os.Stdout)
+	if err := rep.WriteJSON(*out); err != nil {
+		return err
+	}
+	fmt.Println("\nwrote", *out)
+	return runErr
+}
