@@ -2,9 +2,9 @@ package engine
 
 import (
 	"context"
-	"reflect"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
