@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/holdfast/holdfast/shared/events"
@@ -242,6 +243,14 @@ func (e *Engine) observeDeletedMailbox(ctx context.Context, r *record, t *tx) er
 		c.MailboxPurgedAt = &now
 		c.ClearDeadline()
 		t.log("observe", "lost", "mailbox no longer exists in Exchange")
+		// A synced account that came back with the same ExchangeGuid and
+		// got a licence hard-deletes the original: say so, the remedy is
+		// upstream (directory sync), not in Exchange.
+		if mb, err := e.d.Exchange.GetMailbox(ctx, c.ExchangeGUID, tenant.ScopeActive); err == nil &&
+			!strings.EqualFold(mb.ExternalDirectoryObjectID, c.ObjectID) {
+			c.Reason = "ExchangeGuid conflict: account " + mb.UserPrincipalName + " came back through directory sync with this mailbox's ExchangeGuid, which hard-deleted the original"
+			t.log("exchangeGuidConflict", "ok", c.Reason)
+		}
 	}
 	return nil
 }
@@ -279,7 +288,11 @@ func (e *Engine) settle(r *record, before *retention.Case, t *tx) {
 		// Stays until a human or HR acts (or, restored, for good: the
 		// content is safe in the archive target); facts are still tracked.
 	case c.MailboxPurgedAt != nil:
-		c.State, c.Reason = retention.StatePurged, "the mailbox was purged"
+		reason := "the mailbox was purged"
+		if strings.HasPrefix(c.Reason, "ExchangeGuid conflict") {
+			reason = c.Reason
+		}
+		c.State, c.Reason = retention.StatePurged, reason
 	case c.MailboxInactive:
 		c.State, c.Reason = retention.StateInactive, "user deleted; mailbox inactive under Litigation Hold"
 	case c.Retention == retention.Release:
@@ -307,7 +320,12 @@ func (e *Engine) settle(r *record, before *retention.Case, t *tx) {
 		if c.Retained() {
 			sev, remedy = "critical", "the mailbox policy said to keep is gone; check for a content search export or backups"
 		}
-		e.alert(r, notify.Alert{ID: c.Key + ":purged", Kind: "purged", Severity: sev, Action: "none: mailbox purged", Remedy: remedy, At: t.now})
+		details := map[string]string{}
+		if strings.HasPrefix(c.Reason, "ExchangeGuid conflict") {
+			details["conflict"] = "exchangeGuid"
+			remedy = c.Reason + ". Check backups for the lost content; to stop it happening again, restore a leaver's user from the recycle bin instead of re-syncing a new account for them, or clear the on-premises mailbox GUID (msExchMailboxGuid) before the account is synced again"
+		}
+		e.alert(r, notify.Alert{ID: c.Key + ":purged", Kind: "purged", Severity: sev, Action: "none: mailbox purged", Remedy: remedy, At: t.now, Details: details})
 	}
 	_ = before
 }
