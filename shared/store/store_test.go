@@ -539,7 +539,11 @@ func TestRejectedRoundTrip(t *testing.T) {
 	s, _ := open(t)
 	ctx := context.Background()
 	day := time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
-	long := strings.Repeat("é", 40000)
+	// ASCII on purpose: Azurite decodes request bodies chunk by chunk, so a
+	// multi-byte character split across two network chunks comes back as
+	// two U+FFFD (seen under load: 60,004 bytes for 60,000). Truncation of
+	// multi-byte text by UTF-16 units is covered by the truncateUnits test.
+	long := strings.Repeat("ab", 40000)
 	invalid := append([]byte{0xff, 0xfe, 0x00}, bytes.Repeat([]byte{0xc3}, 30000)...)
 	evs := []struct {
 		ev       store.RejectedEvent
@@ -547,7 +551,7 @@ func TestRejectedRoundTrip(t *testing.T) {
 	}{
 		{store.RejectedEvent{Queue: "graph", Code: "unknown", Reason: "unknown type", Field: "type", MessageID: "m1", ReceivedAt: day.AddDate(0, 0, -2), Body: []byte(`{"type":"x"}`)}, []byte(`{"type":"x"}`)},
 		{store.RejectedEvent{Queue: "hr", Code: "json", Reason: "not JSON", MessageID: "m2", ReceivedAt: day, Body: invalid}, invalid[:20000]},
-		{store.RejectedEvent{Queue: "hr", Code: "big", MessageID: "m3", ReceivedAt: day.Add(time.Nanosecond * 100), Body: []byte(long)}, []byte(long[:60000])},
+		{store.RejectedEvent{Queue: "hr", Code: "big", MessageID: "m3", ReceivedAt: day.Add(time.Nanosecond * 100), Body: []byte(long)}, []byte(long[:30000])},
 		{store.RejectedEvent{Queue: "hr", Code: "empty", MessageID: "m4", ReceivedAt: day.AddDate(0, 0, 1).Add(-time.Second)}, nil},
 		{store.RejectedEvent{Queue: "hr", Code: "long-fields", Reason: strings.Repeat("r", 100000), MessageID: "m5", ReceivedAt: day.AddDate(0, -1, 0), Body: []byte("x")}, []byte("x")},
 	}
