@@ -132,29 +132,26 @@ func (e *Engine) Reconcile(ctx context.Context, progress Progress) (ReconcileRes
 	if err != nil {
 		return res, fmt.Errorf("list users: %w", err)
 	}
-	err = e.d.Exchange.ListMailboxes(ctx, tenant.ScopeSoftDeleted, func(m tenant.Mailbox) error {
-		res.SoftDeleted++
-		if m.ExternalDirectoryObjectID == "" {
-			orphan(m)
+	for _, inv := range []struct {
+		scope tenant.MailboxScope
+		count *int
+		stage string
+	}{
+		{tenant.ScopeSoftDeleted, &res.SoftDeleted, "soft-deleted mailboxes"},
+		{tenant.ScopeInactiveOnly, &res.Inactive, "inactive mailboxes"},
+	} {
+		err = e.d.Exchange.ListMailboxes(ctx, inv.scope, func(m tenant.Mailbox) error {
+			*inv.count++
+			if m.ExternalDirectoryObjectID == "" {
+				orphan(m)
+			}
+			observe(m.ExternalDirectoryObjectID)
+			progress(inv.stage, *inv.count)
+			return ctx.Err()
+		})
+		if err != nil {
+			return res, fmt.Errorf("list %s: %w", inv.stage, err)
 		}
-		observe(m.ExternalDirectoryObjectID)
-		progress("soft-deleted mailboxes", res.SoftDeleted)
-		return ctx.Err()
-	})
-	if err != nil {
-		return res, fmt.Errorf("list soft-deleted mailboxes: %w", err)
-	}
-	err = e.d.Exchange.ListMailboxes(ctx, tenant.ScopeInactiveOnly, func(m tenant.Mailbox) error {
-		res.Inactive++
-		if m.ExternalDirectoryObjectID == "" {
-			orphan(m)
-		}
-		observe(m.ExternalDirectoryObjectID)
-		progress("inactive mailboxes", res.Inactive)
-		return ctx.Err()
-	})
-	if err != nil {
-		return res, fmt.Errorf("list inactive mailboxes: %w", err)
 	}
 	now := e.d.Clock.Now()
 	for id := range seen {
