@@ -404,14 +404,15 @@ func (e *Engine) resolveUser(ctx context.Context, ev events.Event) (string, erro
 
 // index records the case's user references so later events that name a
 // deleted user still find the case. Written before the commit, once per
-// value, and only once something is at risk or a hold is on: while the
-// user is active the directory resolves UPNs and employee ids itself. A held
-// mailbox is indexed at once because, should its user be deleted and
-// purged with the notifications lost, only its ExchangeGuid leads
+// value, and only once something is at risk or the hold is in effect:
+// while the user is active the directory resolves UPNs and employee ids
+// itself. A protected mailbox is indexed (by the sweep that confirms the
+// hold, not by the offboarding event) because, should its user be deleted
+// and purged with the notifications lost, only its ExchangeGuid leads
 // reconciliation back to the case.
 func (e *Engine) index(ctx context.Context, r *record) error {
 	c := &r.Case
-	if c.DeletedAt == nil && c.UserPurgedAt == nil && c.Deadline == nil && !c.MailboxInactive && c.MailboxPurgedAt == nil && !c.HoldEnabled {
+	if c.DeletedAt == nil && c.UserPurgedAt == nil && c.Deadline == nil && !c.MailboxInactive && c.MailboxPurgedAt == nil && c.State != retention.StateProtected {
 		return nil
 	}
 	for _, ref := range []struct{ kind, value string }{{"upn", r.Case.UPN}, {"employeeId", r.Case.EmployeeID}, {"exchangeGuid", r.Case.ExchangeGUID}} {
