@@ -1,0 +1,57 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/holdfast/holdfast/shared/app"
+	"github.com/holdfast/holdfast/shared/azurite"
+	"github.com/holdfast/holdfast/shared/localstack"
+	"github.com/holdfast/holdfast/shared/sim"
+)
+
+// TestRoundTripsPerOffboardingEvent counts the table requests one HR event
+// costs on a new case (the store's counter sees every request on the wire).
+// It guards the figure reported by make bench: load, lease, timer, commit
+// for retain; load, lease, commit for release.
+func TestRoundTripsPerOffboardingEvent(t *testing.T) {
+	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	az := azurite.ForTest(t)
+	ctx := context.Background()
+	st, err := localstack.Start(ctx, localstack.Options{Start: start, AzuriteConnectionString: az.ConnectionString,
+		TablePrefix: "rt", Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Sim.Load(sim.TenantSpec{Users: []sim.UserSpec{
+		{UPN: "ann@contoso.test", Licenses: []string{"ENTERPRISEPACK"}, MailboxItems: 10},
+		{UPN: "bob@contoso.test", Licenses: []string{"ENTERPRISEPACK"}, MailboxItems: 10},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		upn, retention string
+		want           int64
+	}{
+		{"ann@contoso.test", "retain", 4},
+		{"bob@contoso.test", "release", 3},
+	}
+	for i, tc := range cases {
+		body, _ := json.Marshal(map[string]any{"specversion": "1.0", "id": fmt.Sprintf("rt-%d", i), "type": "io.holdfast.hr.offboarding",
+			"source": "/hr", "data": map[string]any{"upn": tc.upn, "retention": tc.retention, "lastWorkingDay": "2026-03-02"}})
+		before := st.App.Counter.Total()
+		resp, err := st.Deliver(ctx, app.FnOnOffboarding, fmt.Sprintf("rt-%d", i), body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := st.App.Counter.Total() - before; got != tc.want {
+			t.Errorf("%s: %d table round trips (%v), want %d; %v", tc.retention, got, st.App.Counter.Snapshot(), tc.want, resp.Logs)
+		}
+	}
+}
