@@ -25,10 +25,31 @@ func chaosCmd(ctx context.Context, args []string) error {
 	workers := fs.Int("workers", max(1, runtime.NumCPU()/2), "scenarios played in parallel")
 	shrink := fs.Int("shrink", 20, "runs spent minimizing each violating scenario")
 	only := fs.Int("only", -1, "play only scenario number N of the seed and print its timeline")
+	crash := fs.Bool("crash", false, "crash injection: SIGKILL the handler process (holdfast serve) during deliveries and sweeps and compare with a crash-free run")
+	kills := fs.Int("kills", 100, "with --crash: play scenarios until at least this many kills")
+	killRate := fs.Float64("kill-rate", 0.25, "with --crash: probability an invocation gets a SIGKILL 0-20 ms after it is sent")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	gen := chaos.GenOptions{MaxUsers: *users, Faults: *faults}
+	if *crash {
+		bin, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		sum, err := chaos.RunCrash(ctx, *seed, gen, chaos.CrashOptions{Bin: bin, KillRate: *killRate}, *kills, 1, os.Stdout)
+		if sum != nil {
+			fmt.Printf("chaos --crash: %d scenarios (seed %d), %d kills (%d mid-invocation), %d events delivered, %d mismatches, %d violations, %s\n",
+				sum.Scenarios, *seed, sum.Kills, sum.Interrupted, sum.Deliveries, sum.Mismatches, sum.Violations, sum.Wall.Round(1e9))
+		}
+		if err != nil {
+			return err
+		}
+		if sum.Mismatches > 0 || sum.Violations > 0 {
+			return exitError(1)
+		}
+		return nil
+	}
 	if *only >= 0 {
 		c := chaos.Generate(*seed, *only, gen)
 		az, err := azurite.Start(ctx, azurite.Options{})

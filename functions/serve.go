@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast/shared/app"
+	"github.com/holdfast/holdfast/shared/clock"
 	"github.com/holdfast/holdfast/shared/config"
 	"github.com/holdfast/holdfast/shared/customhandler"
 	"github.com/holdfast/holdfast/shared/logging"
@@ -90,7 +91,13 @@ func serveCmd(ctx context.Context, args []string) error {
 	}
 	go func() {
 		defer close(ready)
-		stack, wireErr = app.Wire(ctx, cfg, app.Options{Log: log})
+		opts := app.Options{Log: log}
+		if cfg.ClockURL != "" {
+			// Local mode only (config refuses it otherwise): the
+			// simulator's virtual clock, for a handler in its own process.
+			opts.Clock = clock.NewRemote(cfg.ClockURL)
+		}
+		stack, wireErr = app.Wire(ctx, cfg, opts)
 		if wireErr != nil {
 			log.Error().Err(wireErr).Msg("wiring failed; every invocation will fail until restarted")
 			return

@@ -29,6 +29,7 @@ var (
 	localOnly = map[string]string{
 		"AzureWebJobsStorage":  "storage connection string; Azure uses AzureWebJobsStorage__accountName + managed identity",
 		"ServiceBusConnection": "Service Bus connection string; Azure uses ServiceBusConnection__fullyQualifiedNamespace + managed identity",
+		"HOLDFAST_CLOCK_URL":   "the simulator's virtual clock for a handler in its own process (crash injection); rejected outside local mode",
 	}
 	// In local.settings.sample.json for the local host, but not read by the
 	// binary and never set in Bicep (Flex Consumption derives it from

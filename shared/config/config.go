@@ -65,6 +65,7 @@ func Settings() []Setting {
 		{Name: "HOLDFAST_ALERT_MAIL_TO", Doc: "comma-separated alert mail recipients"},
 		{Name: "HOLDFAST_ALERTS_TOPIC", Default: "alerts", Doc: "Service Bus topic for alerts"},
 		{Name: "HOLDFAST_LOG_LEVEL", Default: "info", Doc: "trace, debug, info, warn or error"},
+		{Name: "HOLDFAST_CLOCK_URL", Doc: "local mode only: read the time from the tenant simulator's virtual clock"},
 	}
 }
 
@@ -95,6 +96,10 @@ type Config struct {
 	Alerts Alerts
 
 	LogLevel string
+
+	// ClockURL, local mode only: the simulator whose GET /_sim/clock
+	// gives the time (empty: the system clock).
+	ClockURL string
 }
 
 // Policy is the retention policy configured by app settings.
@@ -282,6 +287,21 @@ func Load(getenv Getenv) (Config, error) {
 	case "trace", "debug", "info", "warn", "error":
 	default:
 		bad("HOLDFAST_LOG_LEVEL", "must be trace, debug, info, warn or error")
+	}
+
+	// A remote virtual clock lets a handler in its own process (crash
+	// injection) share the simulator's time; never in Azure.
+	c.ClockURL = strings.TrimRight(get("HOLDFAST_CLOCK_URL"), "/")
+	if c.ClockURL != "" {
+		u, err := url.Parse(c.ClockURL)
+		switch {
+		case c.Mode != ModeLocal:
+			bad("HOLDFAST_CLOCK_URL", "only allowed in local mode")
+		case err != nil || u.Host == "" || u.Scheme != "http" && u.Scheme != "https":
+			bad("HOLDFAST_CLOCK_URL", "not an absolute http(s) URL")
+		case !isLoopback(u.Hostname()):
+			bad("HOLDFAST_CLOCK_URL", "must point at a loopback address")
+		}
 	}
 
 	if len(problems) > 0 {

@@ -1,0 +1,430 @@
+package chaos
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/holdfast/holdfast/shared/app"
+	"github.com/holdfast/holdfast/shared/azurite"
+	"github.com/holdfast/holdfast/shared/customhandler"
+	"github.com/holdfast/holdfast/shared/localstack"
+	"github.com/holdfast/holdfast/shared/scenario/runner"
+	"github.com/holdfast/holdfast/shared/sim"
+)
+
+// alertMailbox sends alert mail in crash runs: alerts are then visible to
+// the judge (sim.Mail) although the handler runs in another process.
+const alertMailbox = "holdfast-alerts@contoso.test"
+
+// CrashOptions configure one crash-injection comparison.
+type CrashOptions struct {
+	// Bin is the holdfast binary run as `holdfast serve`.
+	Bin string
+	// KillRate is the probability that an invocation (event delivery or
+	// timer) gets a SIGKILL 0–MaxDelay after it is sent.
+	KillRate float64
+	// MaxDelay bounds the delay before the kill (default 20 ms).
+	MaxDelay time.Duration
+	// Seed drives the kill decisions and delays.
+	Seed uint64
+	// ChildLog receives the child processes' output (io.Discard if nil).
+	ChildLog io.Writer
+}
+
+// CrashResult compares a run with kills against a crash-free run of the
+// same scenario.
+type CrashResult struct {
+	Name string
+	// Kills is the number of SIGKILLs sent; Interrupted those that broke
+	// an invocation in flight (the others hit the process just after it
+	// answered, before the next one).
+	Kills, Interrupted int
+	Deliveries         int
+	// Mismatches are differences from the crash-free run and duplicate
+	// side effects; Violations the crash run's invariant checks.
+	Mismatches []string
+	Violations []Violation
+	Wall       time.Duration
+}
+
+// Outcome is what a run left behind, per user.
+type Outcome struct {
+	Mailbox map[string]string // "state/itemsLost"
+	Holds   map[string]int    // hold requests that reached Exchange
+	Cases   map[string]string // final case state
+	Alerts  map[string]int    // alert id -> mails sent
+}
+
+var alertIDRE = regexp.MustCompile(`Alert id: (\S+)`)
+
+// PlayCrash plays c twice on fresh Azurite instances with the handler as
+// a child process: once without crashes, once with SIGKILLs at random
+// points of event handling and sweeps, Service Bus-style redelivery
+// (DeliveryCount+1) after a killed delivery and a fresh timer firing after
+// a killed sweep or reconcile. It returns the differences.
+func PlayCrash(ctx context.Context, c *Case, o CrashOptions) (*CrashResult, error) {
+	c = withAlertMailbox(c)
+	wall := time.Now()
+	base, _, err := playChild(ctx, c, o, 0)
+	if err != nil {
+		return nil, fmt.Errorf("crash-free run: %w", err)
+	}
+	got, res, err := playChild(ctx, c, o, o.KillRate)
+	if err != nil {
+		return nil, fmt.Errorf("crash run: %w", err)
+	}
+	res.Mismatches = compareOutcomes(base, got)
+	res.Wall = time.Since(wall)
+	return res, nil
+}
+
+func withAlertMailbox(c *Case) *Case {
+	out := clone(c)
+	out.Scenario.Tenant.Users = append(out.Scenario.Tenant.Users, sim.UserSpec{UPN: alertMailbox, DisplayName: "holdfast alerts",
+		Licenses: []string{"ENTERPRISEPACK"}, MailboxItems: 10})
+	if out.Scenario.Settings == nil {
+		out.Scenario.Settings = map[string]string{}
+	}
+	out.Scenario.Settings["HOLDFAST_ALERT_MAIL_FROM"] = alertMailbox
+	out.Scenario.Settings["HOLDFAST_ALERT_MAIL_TO"] = "admins@contoso.test"
+	return out
+}
+
+func compareOutcomes(want, got Outcome) []string {
+	var ms []string
+	for _, upn := range sortedKeys(want.Mailbox, got.Mailbox) {
+		if w, g := want.Mailbox[upn], got.Mailbox[upn]; w != g {
+			ms = append(ms, fmt.Sprintf("%s: mailbox %s, crash-free %s", upn, g, w))
+		}
+	}
+	for _, upn := range sortedKeys(want.Cases, got.Cases) {
+		if w, g := want.Cases[upn], got.Cases[upn]; w != g {
+			ms = append(ms, fmt.Sprintf("%s: case %q, crash-free %q", upn, g, w))
+		}
+	}
+	for _, upn := range sortedKeys(want.Holds, got.Holds) {
+		if w, g := want.Holds[upn], got.Holds[upn]; g > w {
+			ms = append(ms, fmt.Sprintf("%s: %d hold requests, crash-free %d", upn, g, w))
+		}
+	}
+	for _, id := range sortedKeys(want.Alerts, got.Alerts) {
+		if n := got.Alerts[id]; n > 1 {
+			ms = append(ms, fmt.Sprintf("alert %s sent %d times", id, n))
+		}
+		if _, ok := want.Alerts[id]; !ok {
+			ms = append(ms, fmt.Sprintf("alert %s only in the crash run", id))
+		}
+		if _, ok := got.Alerts[id]; !ok {
+			ms = append(ms, fmt.Sprintf("alert %s missing from the crash run", id))
+		}
+	}
+	return ms
+}
+
+func sortedKeys[V any](a, b map[string]V) []string {
+	seen := map[string]bool{}
+	var ks []string
+	for _, m := range []map[string]V{a, b} {
+		for k := range m {
+			if !seen[k] {
+				seen[k] = true
+				ks = append(ks, k)
+			}
+		}
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// playChild plays c against a `holdfast serve` child on a fresh Azurite;
+// the in-process stack only hosts the simulator and reads the tables.
+func playChild(ctx context.Context, c *Case, o CrashOptions, rate float64) (Outcome, *CrashResult, error) {
+	az, err := azurite.Start(ctx, azurite.Options{})
+	if err != nil {
+		return Outcome{}, nil, fmt.Errorf("azurite: %w", err)
+	}
+	defer az.Stop()
+	st, err := localstack.Start(ctx, localstack.Options{Start: c.Scenario.Start, Settings: c.Scenario.Settings,
+		AzuriteConnectionString: az.ConnectionString, Log: zerolog.Nop()})
+	if err != nil {
+		return Outcome{}, nil, err
+	}
+	defer st.Close()
+	if c.Faults != nil {
+		st.Sim.SetFaults(*c.Faults)
+	}
+	port, err := freePort()
+	if err != nil {
+		return Outcome{}, nil, err
+	}
+	env := map[string]string{}
+	for k, v := range localstack.Settings(st.SimURL, az.ConnectionString) {
+		env[k] = v
+	}
+	env["HOLDFAST_GRAPH_CLIENT_STATE"] = st.Sim.ClientState()
+	for k, v := range c.Scenario.Settings {
+		env[k] = v
+	}
+	env["HOLDFAST_CLOCK_URL"] = st.SimURL
+	env["FUNCTIONS_CUSTOMHANDLER_PORT"] = strconv.Itoa(port)
+	log := o.ChildLog
+	if log == nil {
+		log = io.Discard
+	}
+	ch := &child{bin: o.Bin, env: env, url: fmt.Sprintf("http://127.0.0.1:%d", port), log: log}
+	if err := ch.start(ctx); err != nil {
+		return Outcome{}, nil, err
+	}
+	defer ch.stop()
+	maxDelay := o.MaxDelay
+	if maxDelay <= 0 {
+		maxDelay = 20 * time.Millisecond
+	}
+	seed := o.Seed
+	if seed == 0 {
+		seed = c.Seed
+	}
+	k := &killer{ctx: ctx, child: ch, rate: rate, maxDelay: maxDelay,
+		rng:  rand.New(rand.NewPCG(seed, uint64(len(c.Scenario.Steps)))),
+		base: &http.Transport{DisableKeepAlives: true}}
+	st.Client = &customhandler.Client{BaseURL: ch.url, HTTP: &http.Client{Transport: k, Timeout: 11 * time.Minute}}
+	st.HandlerURL = ch.url
+
+	var tl strings.Builder
+	rep, err := (&runner.Runner{Stack: st, Out: &tl}).Run(ctx, c.Scenario)
+	if err != nil {
+		return Outcome{}, nil, fmt.Errorf("%s: %w\n%s", c.Scenario.Name, err, tl.String())
+	}
+	st.Sim.SetFaults(sim.Faults{})
+	out := Outcome{Mailbox: map[string]string{}, Holds: map[string]int{}, Cases: map[string]string{}, Alerts: map[string]int{}}
+	for upn, mb := range st.Sim.Mailboxes() {
+		out.Mailbox[upn] = fmt.Sprintf("%s/%d", mb.State, mb.ItemsLost)
+		out.Holds[upn] = st.Sim.HoldRequests(upn)
+	}
+	for upn, u := range rep.Users {
+		out.Cases[upn] = u.CaseState
+	}
+	for _, m := range st.Sim.Mail() {
+		if mm := alertIDRE.FindStringSubmatch(m.Body); mm != nil {
+			out.Alerts[mm[1]]++
+		}
+	}
+	res := &CrashResult{Name: c.Scenario.Name, Deliveries: rep.Stats.Events}
+	res.Kills, res.Interrupted = k.counts()
+	res.Violations = Check(ctx, c, st, rep, tl.String())
+	return out, res, nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// child is the handler process, restarted after every kill on the same
+// port.
+type child struct {
+	bin string
+	env map[string]string
+	url string
+	log io.Writer
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+func (c *child) start(ctx context.Context) error {
+	cmd := exec.Command(c.bin, "serve")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	for k, v := range c.env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Stdout, cmd.Stderr = c.log, c.log
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting %s: %w", c.bin, err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	c.mu.Lock()
+	c.cmd, c.done = cmd, done
+	c.mu.Unlock()
+	// Ready when GET / answers (the host's readiness probe).
+	hc := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := hc.Get(c.url + "/")
+		if err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		select {
+		case <-done:
+			return fmt.Errorf("%s serve exited before it was ready", c.bin)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s serve not ready after 30 s: %w", c.bin, err)
+		}
+	}
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (c *child) kill() {
+	c.mu.Lock()
+	cmd, done := c.cmd, c.done
+	c.mu.Unlock()
+	_ = cmd.Process.Kill() // SIGKILL on Unix
+	<-done
+}
+
+func (c *child) stop() { c.kill() }
+
+// killer is the http.RoundTripper between the driver and the child: it
+// decides per invocation whether to kill the child while it runs.
+type killer struct {
+	ctx      context.Context
+	child    *child
+	rate     float64
+	maxDelay time.Duration
+	base     http.RoundTripper
+
+	mu                 sync.Mutex
+	rng                *rand.Rand
+	kills, interrupted int
+}
+
+func (k *killer) counts() (int, int) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.kills, k.interrupted
+}
+
+// timerFunction: a killed timer invocation is fired again (the host's
+// next schedule); a killed queue delivery fails, and the driver redelivers
+// it with DeliveryCount+1 as Service Bus does.
+func timerFunction(path string) bool {
+	return strings.HasSuffix(path, "/"+app.FnExpirySweep) || strings.HasSuffix(path, "/"+app.FnReconcile)
+}
+
+func (k *killer) RoundTrip(req *http.Request) (*http.Response, error) {
+	var body []byte
+	if req.Body != nil {
+		var err error
+		if body, err = io.ReadAll(req.Body); err != nil {
+			return nil, err
+		}
+		req.Body.Close()
+	}
+	for {
+		k.mu.Lock()
+		kill := k.rate > 0 && k.rng.Float64() < k.rate
+		delay := time.Duration(k.rng.Int64N(int64(k.maxDelay) + 1))
+		k.mu.Unlock()
+		killed := make(chan struct{})
+		if kill {
+			go func() {
+				time.Sleep(delay)
+				k.child.kill()
+				close(killed)
+			}()
+		}
+		r := req.Clone(req.Context())
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		resp, err := k.base.RoundTrip(r)
+		if err == nil {
+			// Read the whole answer before any restart, so a kill after the
+			// headers is an interrupted invocation, not a half-read body.
+			b, rerr := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if rerr != nil {
+				err = rerr
+			} else {
+				resp.Body = io.NopCloser(bytes.NewReader(b))
+			}
+		}
+		if !kill {
+			return resp, err
+		}
+		<-killed
+		k.mu.Lock()
+		k.kills++
+		if err != nil {
+			k.interrupted++
+		}
+		k.mu.Unlock()
+		if serr := k.child.start(k.ctx); serr != nil {
+			return nil, errors.Join(err, fmt.Errorf("restart after SIGKILL: %w", serr))
+		}
+		if err == nil {
+			return resp, nil
+		}
+		if !timerFunction(req.URL.Path) {
+			return nil, fmt.Errorf("handler killed: %w", err)
+		}
+	}
+}
+
+// CrashSummary is a crash-injection run's figures.
+type CrashSummary struct {
+	Scenarios, Kills, Interrupted, Deliveries, Mismatches, Violations int
+	Wall                                                              time.Duration
+}
+
+// RunCrash plays generated scenarios i = 0, 1, ... of seed under crash
+// injection until at least kills SIGKILLs were sent and at least
+// scenarios were played, printing each difference to out.
+func RunCrash(ctx context.Context, seed uint64, gen GenOptions, o CrashOptions, kills, scenarios int, out io.Writer) (*CrashSummary, error) {
+	wall := time.Now()
+	var sum CrashSummary
+	for i := 0; ctx.Err() == nil && (sum.Kills < kills || sum.Scenarios < max(1, scenarios)); i++ {
+		c := Generate(seed, i, gen)
+		oi := o
+		oi.Seed = seed*1_000_003 + uint64(i) + 1
+		res, err := PlayCrash(ctx, c, oi)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			return &sum, err
+		}
+		sum.Scenarios++
+		sum.Kills += res.Kills
+		sum.Interrupted += res.Interrupted
+		sum.Deliveries += res.Deliveries
+		sum.Mismatches += len(res.Mismatches)
+		sum.Violations += len(res.Violations)
+		fmt.Fprintf(out, "%s: %d kills (%d mid-invocation), %d deliveries, %d mismatches, %d violations, %s\n",
+			res.Name, res.Kills, res.Interrupted, res.Deliveries, len(res.Mismatches), len(res.Violations), res.Wall.Round(time.Millisecond))
+		for _, m := range res.Mismatches {
+			fmt.Fprintf(out, "MISMATCH %s: %s\n", res.Name, m)
+		}
+		for _, v := range res.Violations {
+			fmt.Fprintf(out, "VIOLATION %s: %s\n", res.Name, v)
+		}
+	}
+	sum.Wall = time.Since(wall)
+	return &sum, ctx.Err()
+}
