@@ -118,9 +118,18 @@ func (c *Client) ListUsers(ctx context.Context, fn func(tenant.User) error) erro
 	page, err := c.users().Get(ctx, &users.UsersRequestBuilderGetRequestConfiguration{
 		QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Select: userFields, Top: &top},
 	})
+	return c.eachUser(page, err, "list users", fn, func(next string) (models.UserCollectionResponseable, error) {
+		return users.NewUsersRequestBuilder(next, c.adapter).Get(ctx, nil)
+	})
+}
+
+// eachUser calls fn for every user of page and of the pages its
+// @odata.nextLink chain leads to, read with get.
+func (c *Client) eachUser(page models.UserCollectionResponseable, err error, what string, fn func(tenant.User) error,
+	get func(next string) (models.UserCollectionResponseable, error)) error {
 	for {
 		if err != nil {
-			return translate("list users", err)
+			return translate(what, err)
 		}
 		for _, u := range page.GetValue() {
 			if err := fn(toUser(u)); err != nil {
@@ -131,7 +140,7 @@ func (c *Client) ListUsers(ctx context.Context, fn func(tenant.User) error) erro
 		if err2 != nil || next == "" {
 			return err2
 		}
-		page, err = users.NewUsersRequestBuilder(next, c.adapter).Get(ctx, nil)
+		page, err = get(next)
 	}
 }
 
@@ -162,21 +171,9 @@ func (c *Client) ListDeletedUsers(ctx context.Context, fn func(tenant.User) erro
 		&directory.DeletedItemsGraphUserRequestBuilderGetRequestConfiguration{
 			QueryParameters: &directory.DeletedItemsGraphUserRequestBuilderGetQueryParameters{Select: deletedUserFields, Top: &top},
 		})
-	for {
-		if err != nil {
-			return translate("list deleted users", err)
-		}
-		for _, u := range page.GetValue() {
-			if err := fn(toUser(u)); err != nil {
-				return err
-			}
-		}
-		next, err2 := c.nextLink(page.GetOdataNextLink())
-		if err2 != nil || next == "" {
-			return err2
-		}
-		page, err = directory.NewDeletedItemsGraphUserRequestBuilder(next, c.adapter).Get(ctx, nil)
-	}
+	return c.eachUser(page, err, "list deleted users", fn, func(next string) (models.UserCollectionResponseable, error) {
+		return directory.NewDeletedItemsGraphUserRequestBuilder(next, c.adapter).Get(ctx, nil)
+	})
 }
 
 // RestoreDeletedUser restores a soft-deleted user, asking Graph to drop
