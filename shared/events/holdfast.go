@@ -161,33 +161,36 @@ func (d *decoder) offboarding(data object) *Rejection {
 	return nil
 }
 
-func (d *decoder) offboardingCancelled(data object) *Rejection {
+// hrFollowUp reads what a cancellation and a rehire share: tenant, user
+// reference and the required ticket.
+func (d *decoder) hrFollowUp(data object) (*HRDecision, *Rejection) {
 	if rej := d.tenant(data); rej != nil {
-		return rej
+		return nil, rej
 	}
 	if rej := d.userRef(data); rej != nil {
-		return rej
+		return nil, rej
 	}
 	t, rej := d.ticket(data, true)
 	if rej != nil {
+		return nil, rej
+	}
+	return &HRDecision{Ticket: t}, nil
+}
+
+func (d *decoder) offboardingCancelled(data object) *Rejection {
+	hr, rej := d.hrFollowUp(data)
+	if rej != nil {
 		return rej
 	}
-	d.ev.HR = &HRDecision{Ticket: t}
+	d.ev.HR = hr
 	return nil
 }
 
 func (d *decoder) rehire(data object) *Rejection {
-	if rej := d.tenant(data); rej != nil {
-		return rej
-	}
-	if rej := d.userRef(data); rej != nil {
-		return rej
-	}
-	t, rej := d.ticket(data, true)
+	hr, rej := d.hrFollowUp(data)
 	if rej != nil {
 		return rej
 	}
-	hr := &HRDecision{Ticket: t}
 	if s, ok, rej := data.str("newUpn"); rej != nil {
 		return rej
 	} else if ok {
