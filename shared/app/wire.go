@@ -30,7 +30,8 @@ type Stack struct {
 	Exchange  *exo.Client
 	Functions *Functions
 	Counter   *store.Counter
-	// Recorder sees every alert (the local stack reports them).
+	// Recorder sees every alert in local mode (the local stack reports
+	// them); it stays empty in Azure.
 	Recorder *notify.Recorder
 	closers  []func()
 }
@@ -105,7 +106,12 @@ func Wire(ctx context.Context, cfg config.Config, o Options) (*Stack, error) {
 	if err != nil {
 		return nil, fmt.Errorf("exchange: %w", err)
 	}
-	channels := []notify.Channel{s.Recorder}
+	// The recorder keeps every alert in memory: for the local stack and its
+	// reports only, never in a long-running Azure instance.
+	var channels []notify.Channel
+	if cfg.Mode == config.ModeLocal {
+		channels = append(channels, s.Recorder)
+	}
 	channels = append(channels, o.ExtraChannels...)
 	if cfg.Alerts.TeamsWebhookURL != "" {
 		channels = append(channels, notify.NewTeams(cfg.Alerts.TeamsWebhookURL, nil))
