@@ -133,6 +133,15 @@ func (e *Engine) refresh(ctx context.Context, r *record, t *tx) error {
 				t.log("observe", "ok", fmt.Sprintf("licences removed (%d known)", len(c.RemovedSKUs)))
 			}
 			c.Licensed = false
+			if !hasMailbox && c.ExchangeGUID != "" && c.LicenceRemovedAt != nil && c.MailboxPurgedAt == nil {
+				// The account outlived its mailbox: the licence grace ended
+				// without a hold. Without this the case would wait for a
+				// purge it had already missed.
+				c.MailboxPurgedAt = &now
+				c.ClearDeadline()
+				t.log("observe", "lost", "mailbox no longer exists in Exchange (licence grace period ended)")
+				return nil
+			}
 			if c.LicenceRemovedAt != nil && hasMailbox && !c.SafeToDelete(now) && c.Deadline == nil {
 				c.SetDeadline(retention.ClockLicenceGrace, *c.LicenceRemovedAt)
 				t.log("clock", "started", "licence grace: mailbox data purged at "+c.Deadline.Format(time.RFC3339))
