@@ -22,7 +22,8 @@ func chaosCmd(ctx context.Context, args []string) error {
 	users := fs.Int("users", 12, "largest tenant (users per scenario)")
 	faults := fs.Bool("faults", false, "inject simulator faults (429 with Retry-After, 503, latency)")
 	out := fs.String("out", "", "write a minimal reproduction scenario file here for each violation")
-	workers := fs.Int("workers", max(1, runtime.NumCPU()/2), "scenarios played in parallel")
+	workers := fs.Int("workers", 16*runtime.NumCPU(), "scenarios played in parallel (mostly waiting on retries, so many per core)")
+	azurites := fs.Int("azurites", 0, "Azurite processes shared by the workers (default one per 8 workers)")
 	shrink := fs.Int("shrink", 20, "runs spent minimizing each violating scenario")
 	only := fs.Int("only", -1, "play only scenario number N of the seed and print its timeline")
 	crash := fs.Bool("crash", false, "crash injection: SIGKILL the handler process (holdfast serve) during deliveries and sweeps and compare with a crash-free run")
@@ -36,6 +37,25 @@ func chaosCmd(ctx context.Context, args []string) error {
 		bin, err := os.Executable()
 		if err != nil {
 			return err
+		}
+		if *only >= 0 {
+			res, err := chaos.PlayCrash(ctx, chaos.Generate(*seed, *only, gen), chaos.CrashOptions{Bin: bin, KillRate: *killRate,
+				Seed: *seed*1_000_003 + uint64(*only) + 1, ChildLog: os.Stderr})
+			if err != nil {
+				return err
+			}
+			fmt.Print(res.Timeline)
+			fmt.Printf("%s: %d kills (%d mid-invocation), %d events delivered\n", res.Name, res.Kills, res.Interrupted, res.Deliveries)
+			for _, m := range res.Mismatches {
+				fmt.Println("MISMATCH", m)
+			}
+			for _, v := range res.Violations {
+				fmt.Println("VIOLATION", v)
+			}
+			if len(res.Mismatches)+len(res.Violations) > 0 {
+				return exitError(1)
+			}
+			return nil
 		}
 		sum, err := chaos.RunCrash(ctx, *seed, gen, chaos.CrashOptions{Bin: bin, KillRate: *killRate}, *kills, 1, os.Stdout)
 		if sum != nil {
@@ -77,7 +97,7 @@ func chaosCmd(ctx context.Context, args []string) error {
 		}
 	}
 	var werr error
-	sum, err := chaos.Run(ctx, chaos.Options{Scenarios: *n, Seed: *seed, Gen: gen, Workers: *workers, Shrink: *shrink, Out: os.Stdout,
+	sum, err := chaos.Run(ctx, chaos.Options{Scenarios: *n, Seed: *seed, Gen: gen, Workers: *workers, Azurites: *azurites, Shrink: *shrink, Out: os.Stdout,
 		Repro: func(c *chaos.Case, vs []chaos.Violation) {
 			b := chaos.Repro(c, vs)
 			if *out == "" {

@@ -1,6 +1,8 @@
 package app
 
 import (
+	"time"
+
 	"context"
 	"fmt"
 	"os"
@@ -55,6 +57,10 @@ type Options struct {
 	ExtraChannels []notify.Channel
 	// TablePrefix isolates runs sharing one storage account (tests).
 	TablePrefix string
+	// RetryDelay, when set, is the Graph and Exchange clients' backoff base
+	// for answers without Retry-After (the chaos harness shortens it: the
+	// retries still happen, the waits cost it wall time only).
+	RetryDelay time.Duration
 }
 
 // PolicyFrom turns configuration into the domain policy.
@@ -98,11 +104,11 @@ func Wire(ctx context.Context, cfg config.Config, o Options) (*Stack, error) {
 	if err != nil {
 		return nil, fmt.Errorf("table storage: %w", err)
 	}
-	s.Graph, err = graph.New(graph.Options{BaseURL: cfg.GraphBaseURL, Credential: cred})
+	s.Graph, err = graph.New(graph.Options{BaseURL: cfg.GraphBaseURL, Credential: cred, RetryDelay: o.RetryDelay})
 	if err != nil {
 		return nil, fmt.Errorf("graph: %w", err)
 	}
-	s.Exchange, err = exo.New(exo.Options{BaseURL: cfg.ExchangeBaseURL, TenantID: cfg.TenantID, Credential: cred})
+	s.Exchange, err = exo.New(exo.Options{BaseURL: cfg.ExchangeBaseURL, TenantID: cfg.TenantID, Credential: cred, RetryDelay: o.RetryDelay})
 	if err != nil {
 		return nil, fmt.Errorf("exchange: %w", err)
 	}

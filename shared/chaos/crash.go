@@ -60,7 +60,9 @@ type CrashResult struct {
 	// side effects; Violations the crash run's invariant checks.
 	Mismatches []string
 	Violations []Violation
-	Wall       time.Duration
+	// Timeline is the crash run's.
+	Timeline string
+	Wall     time.Duration
 }
 
 // Outcome is what a run left behind, per user.
@@ -225,7 +227,7 @@ func playChild(ctx context.Context, c *Case, o CrashOptions, rate float64) (Outc
 			out.Alerts[mm[1]]++
 		}
 	}
-	res := &CrashResult{Name: c.Scenario.Name, Deliveries: rep.Stats.Events}
+	res := &CrashResult{Name: c.Scenario.Name, Deliveries: rep.Stats.Events, Timeline: tl.String()}
 	res.Kills, res.Interrupted = k.counts()
 	res.Violations = Check(ctx, c, st, rep, tl.String())
 	return out, res, nil

@@ -74,6 +74,10 @@ type record struct {
 	Outbox     []notify.Alert `json:"outbox,omitempty"`
 	LeaseOwner string         `json:"leaseOwner,omitempty"`
 	LeaseUntil *time.Time     `json:"leaseUntil,omitempty"`
+	// LeaseMessage and LeaseDelivery name the delivery an HR-event lease
+	// was taken for (see takesOver).
+	LeaseMessage  string `json:"leaseMessage,omitempty"`
+	LeaseDelivery int    `json:"leaseDelivery,omitempty"`
 	// Indexed lists the user references already written to the index.
 	Indexed []string `json:"indexed,omitempty"`
 	etag    string
@@ -88,6 +92,16 @@ func (r *record) leasedByOther(me string, now time.Time) bool {
 	return r.LeaseOwner != "" && r.LeaseOwner != me && r.LeaseUntil != nil && now.Before(*r.LeaseUntil)
 }
 
+// takesOver reports whether delivery m may take an HR-event lease held by
+// another instance: Service Bus redelivers a message with a higher
+// DeliveryCount only once the earlier delivery's lock is gone (its
+// instance crashed, timed out or abandoned it), so that instance no longer
+// owns the work. Waiting out the lease instead would stall every
+// redelivery after a crash for the lease's whole term.
+func (r *record) takesOver(m Message) bool {
+	return m.MessageID != "" && r.LeaseMessage == m.MessageID && m.DeliveryCount > r.LeaseDelivery
+}
+
 // unlease drops this instance's lease after a failed attempt, so a
 // redelivery need not wait for it to expire. Best effort: it expires anyway.
 func (e *Engine) unlease(ctx context.Context, key string) {
@@ -95,7 +109,7 @@ func (e *Engine) unlease(ctx context.Context, key string) {
 	if err != nil || r.isNew || r.LeaseOwner != e.d.Instance {
 		return
 	}
-	r.LeaseOwner, r.LeaseUntil = "", nil
+	r.LeaseOwner, r.LeaseUntil, r.LeaseMessage, r.LeaseDelivery = "", nil, "", 0
 	_ = e.save(ctx, r, &tx{e: e, now: e.d.Clock.Now(), actor: "lease"})
 }
 
@@ -298,7 +312,7 @@ func (e *Engine) HandleMessage(ctx context.Context, m Message) (Outcome, error) 
 			r.Case = retention.Case{Key: key, TenantID: e.d.TenantID, ObjectID: objectID, State: retention.StateTracking, OpenedAt: now}
 		}
 		if needsLease {
-			if r.leasedByOther(e.d.Instance, now) {
+			if r.leasedByOther(e.d.Instance, now) && !r.takesOver(m) {
 				if time.Now().After(waitUntil) {
 					return Outcome{}, fmt.Errorf("case %s: %w", key, errLeased)
 				}
@@ -313,13 +327,14 @@ func (e *Engine) HandleMessage(ctx context.Context, m Message) (Outcome, error) 
 			}
 			until := now.Add(leaseFor)
 			r.LeaseOwner, r.LeaseUntil = e.d.Instance, &until
+			r.LeaseMessage, r.LeaseDelivery = m.MessageID, m.DeliveryCount
 			if err := e.save(ctx, r, &tx{e: e, now: now, actor: "lease"}); err != nil {
 				if errors.Is(err, store.ErrConflict) {
 					continue
 				}
 				return Outcome{}, fmt.Errorf("lease case %s: %w", key, err)
 			}
-			r.LeaseOwner, r.LeaseUntil = "", nil // released by the commit below
+			r.LeaseOwner, r.LeaseUntil, r.LeaseMessage, r.LeaseDelivery = "", nil, "", 0 // released by the commit below
 		}
 		open, err := e.apply(ctx, r, ev, t)
 		if err != nil {
@@ -412,10 +427,18 @@ func (e *Engine) resolveUser(ctx context.Context, ev events.Event) (string, erro
 // reconciliation back to the case.
 func (e *Engine) index(ctx context.Context, r *record) error {
 	c := &r.Case
+	refs := []struct{ kind, value string }{{"upn", r.Case.UPN}, {"employeeId", r.Case.EmployeeID}, {"exchangeGuid", r.Case.ExchangeGUID}}
 	if c.DeletedAt == nil && c.UserPurgedAt == nil && c.Deadline == nil && !c.MailboxInactive && c.MailboxPurgedAt == nil && c.State != retention.StateProtected {
-		return nil
+		if c.State != retention.StateReleased && c.State != retention.StateBlocked {
+			return nil
+		}
+		// A decided case must own its mailbox at once: if the user is then
+		// deleted and purged unannounced, Reconcile finds only the mailbox,
+		// and without this row would open a second case with the default
+		// policy (rescuing what HR released, or replaying the HR event).
+		refs = refs[2:]
 	}
-	for _, ref := range []struct{ kind, value string }{{"upn", r.Case.UPN}, {"employeeId", r.Case.EmployeeID}, {"exchangeGuid", r.Case.ExchangeGUID}} {
+	for _, ref := range refs {
 		if ref.value == "" || r.Case.DeletedAt != nil && ref.kind == "upn" && !strings.Contains(ref.value, "@") {
 			continue
 		}

@@ -92,7 +92,7 @@ func (e *Engine) work(ctx context.Context, key string) error {
 	}
 	// Take the lease: a compare-and-swap, so of two sweepers one wins.
 	until := now.Add(leaseFor)
-	r.LeaseOwner, r.LeaseUntil = e.d.Instance, &until
+	r.LeaseOwner, r.LeaseUntil, r.LeaseMessage, r.LeaseDelivery = e.d.Instance, &until, "", 0
 	if err := e.save(ctx, r, &tx{e: e, now: now, actor: "sweep"}); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return errLeased
@@ -121,7 +121,7 @@ func (e *Engine) work(ctx context.Context, key string) error {
 	} else {
 		c.Failures, c.LastError = 0, ""
 	}
-	r.LeaseOwner, r.LeaseUntil = "", nil
+	r.LeaseOwner, r.LeaseUntil, r.LeaseMessage, r.LeaseDelivery = "", nil, "", 0
 	if err := e.schedule(ctx, r, now); err != nil {
 		return err
 	}

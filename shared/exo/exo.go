@@ -74,6 +74,9 @@ type Options struct {
 	// MaxRetries bounds retries on 408/429/503/504 (default 5, negative
 	// disables retrying).
 	MaxRetries int
+	// RetryDelay is the backoff base when an answer has no Retry-After
+	// (default 2 s, doubled per retry as the EXO module does).
+	RetryDelay time.Duration
 	// PageSize is sent as Prefer: odata.maxpagesize (1-1000, default 1000).
 	PageSize int
 }
@@ -132,6 +135,10 @@ func New(opts Options) (*Client, error) {
 		retries = -1 // azcore: negative means no retries
 	}
 
+	delay := opts.RetryDelay
+	if delay <= 0 {
+		delay = 2 * time.Second // module backoff: 2 s × 2^retry
+	}
 	calls := new(atomic.Int64)
 	hc := opts.HTTPClient
 	if hc == nil {
@@ -145,7 +152,7 @@ func New(opts Options) (*Client, error) {
 	pl := runtime.NewPipeline("holdfast/exo", "v1", runtime.PipelineOptions{PerRetry: perRetry}, &policy.ClientOptions{
 		Retry: policy.RetryOptions{
 			MaxRetries: int32(retries),
-			RetryDelay: 2 * time.Second, // module backoff: 2 s × 2^retry
+			RetryDelay: delay,
 			StatusCodes: []int{
 				http.StatusRequestTimeout, http.StatusTooManyRequests,
 				http.StatusServiceUnavailable, http.StatusGatewayTimeout,

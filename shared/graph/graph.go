@@ -64,6 +64,10 @@ type Options struct {
 	// MaxRetries bounds retries on 429/503/504 (default 5, at most 10,
 	// negative disables retrying).
 	MaxRetries int
+	// RetryDelay is the backoff base when an answer has no Retry-After
+	// (default 2 s). The Kiota retry handler counts whole seconds: anything
+	// shorter is 1 s.
+	RetryDelay time.Duration
 }
 
 // Client calls Microsoft Graph. It is safe for concurrent use.
@@ -165,7 +169,7 @@ func newHTTPClient(opts Options, calls *atomic.Int64) *http.Client {
 		core.NewGraphTelemetryHandler(&co), // SdkVersion + client-request-id
 		khttp.NewRetryHandlerWithOptions(khttp.RetryHandlerOptions{
 			MaxRetries:   retries,
-			DelaySeconds: 2, // used only when Retry-After is absent
+			DelaySeconds: delaySeconds(opts.RetryDelay), // used only when Retry-After is absent
 			ShouldRetry: func(time.Duration, int, *http.Request, *http.Response) bool {
 				return retry
 			},
@@ -179,6 +183,16 @@ func newHTTPClient(opts Options, calls *atomic.Int64) *http.Client {
 	// a host change); net/http must not follow them too.
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &hc
+}
+
+func delaySeconds(d time.Duration) int {
+	switch {
+	case d <= 0:
+		return 2
+	case d < time.Second:
+		return 1
+	}
+	return int(d / time.Second)
 }
 
 // countingTransport counts requests that reach the wire.

@@ -52,6 +52,9 @@ type Options struct {
 	SimURL string
 	// Instance names the handler instance (sweep leases); default "local".
 	Instance string
+	// RetryDelay shortens the Graph and Exchange clients' backoff (see
+	// app.Options); zero keeps the production defaults.
+	RetryDelay time.Duration
 }
 
 // Stack is a running local stack.
@@ -131,7 +134,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if o.Instance == "" {
 		o.Instance = "local"
 	}
-	s.App, err = app.Wire(ctx, cfg, app.Options{Clock: s.Clock, Log: o.Log, Instance: o.Instance, TablePrefix: o.TablePrefix})
+	s.App, err = app.Wire(ctx, cfg, app.Options{Clock: s.Clock, Log: o.Log, Instance: o.Instance, TablePrefix: o.TablePrefix, RetryDelay: o.RetryDelay})
 	if err != nil {
 		return nil, err
 	}

@@ -126,6 +126,19 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// Drop deletes the store's tables. For harnesses that share one Azurite
+// between many short runs (Azurite keeps every table in memory); holdfast
+// itself never drops its tables.
+func (s *Store) Drop(ctx context.Context) error {
+	var errs []error
+	for _, t := range []table{s.cases, s.timers, s.rejected} {
+		if _, err := s.svc.DeleteTable(withOp(ctx, "DeleteTable"), t.name, nil); err != nil && !isCode(err, aztables.ResourceNotFound) {
+			errs = append(errs, fmt.Errorf("store: drop %s: %w", t.name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // table is a table client and its name.
 type table struct {
 	*aztables.Client

@@ -91,6 +91,10 @@ type Runner struct {
 	rejected    int
 	rejectedIDs map[string]bool
 	stats       Stats
+	// lastSweep is the virtual time of the last ExpirySweep: the host fires
+	// it once per tick, so a timer still due after a sweep (its case leased
+	// by an instance that died) waits for the next tick, as in Azure.
+	lastSweep time.Time
 	// lastHold is the wall time the simulator last received a Set-Mailbox
 	// enabling Litigation Hold (for the event-to-hold latency figure).
 	lastHold atomic.Int64
@@ -162,6 +166,9 @@ func (r *Runner) advance(ctx context.Context, target time.Time) error {
 			if tick.Before(now) {
 				tick = now
 			}
+			if !r.lastSweep.IsZero() && !tick.After(r.lastSweep) {
+				tick = r.lastSweep.Add(r.SweepEvery)
+			}
 			if !tick.After(target) {
 				r.Stack.Clock.Set(tick)
 				if err := r.deliverDirectory(ctx, nil); err != nil {
@@ -195,6 +202,7 @@ func (r *Runner) nextTimer(ctx context.Context) (time.Time, bool, error) {
 }
 
 func (r *Runner) sweep(ctx context.Context) error {
+	r.lastSweep = r.Stack.Clock.Now()
 	resp, err := r.Stack.FireTimer(ctx, app.FnExpirySweep)
 	if err != nil {
 		return fmt.Errorf("ExpirySweep: %w", err)
