@@ -78,10 +78,22 @@ type record struct {
 	// was taken for (see takesOver).
 	LeaseMessage  string `json:"leaseMessage,omitempty"`
 	LeaseDelivery int    `json:"leaseDelivery,omitempty"`
+	// Rescue is the write-ahead intent of a rescue (see rescueIntent).
+	Rescue *rescueIntent `json:"rescue,omitempty"`
 	// Indexed lists the user references already written to the index.
 	Indexed []string `json:"indexed,omitempty"`
 	etag    string
 	isNew   bool
+}
+
+// rescueIntent is committed with the sweep's lease before a rescue's first
+// call to the tenant and cleared by the commit after it. A crash in between
+// leaves it behind, and the next attempt, finding the account already
+// back, completes the rescue's record (audit, hold, alert) instead of
+// losing it. Deadline names the rescue episode in the alert id.
+type rescueIntent struct {
+	At       time.Time `json:"at"`
+	Deadline time.Time `json:"deadline"`
 }
 
 // leaseWait bounds how long an HR event waits for another instance's lease

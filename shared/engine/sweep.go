@@ -90,10 +90,29 @@ func (e *Engine) work(ctx context.Context, key string) error {
 	if r.leasedByOther(e.d.Instance, now) {
 		return errLeased
 	}
-	// Take the lease: a compare-and-swap, so of two sweepers one wins.
+	// Take the lease: a compare-and-swap, so of two sweepers one wins. What
+	// needs no call to the tenant is decided in the same write, so a crash
+	// after it loses neither a warning (queued in the outbox) nor the fact
+	// that a rescue was under way.
+	lt := &tx{e: e, now: now, actor: "sweep"}
+	var acts []retention.Action
+	for _, a := range pl.Actions {
+		switch a.Kind {
+		case retention.ActWarn:
+			if err := e.act(ctx, r, a, lt); err != nil {
+				return err
+			}
+			continue
+		case retention.ActRescue:
+			if r.Rescue == nil && r.Case.Deadline != nil {
+				r.Rescue = &rescueIntent{At: now, Deadline: *r.Case.Deadline}
+			}
+		}
+		acts = append(acts, a)
+	}
 	until := now.Add(leaseFor)
 	r.LeaseOwner, r.LeaseUntil, r.LeaseMessage, r.LeaseDelivery = e.d.Instance, &until, "", 0
-	if err := e.save(ctx, r, &tx{e: e, now: now, actor: "sweep"}); err != nil {
+	if err := e.save(ctx, r, lt); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return errLeased
 		}
@@ -101,7 +120,7 @@ func (e *Engine) work(ctx context.Context, key string) error {
 	}
 	t := &tx{e: e, now: now, actor: "sweep"}
 	var actErr error
-	for _, a := range pl.Actions {
+	for _, a := range acts {
 		if err := e.act(ctx, r, a, t); err != nil {
 			actErr = err
 			break
@@ -120,6 +139,7 @@ func (e *Engine) work(ctx context.Context, key string) error {
 		}
 	} else {
 		c.Failures, c.LastError = 0, ""
+		r.Rescue = nil
 	}
 	r.LeaseOwner, r.LeaseUntil, r.LeaseMessage, r.LeaseDelivery = "", nil, "", 0
 	if err := e.schedule(ctx, r, now); err != nil {
@@ -235,6 +255,13 @@ func (e *Engine) rescue(ctx context.Context, r *record, t *tx) error {
 		return err
 	}
 	if !retention.NeedsRescue(c) {
+		if r.Rescue != nil && (c.RescuedAt == nil || c.RescuedAt.Before(r.Rescue.At)) && c.DeletedAt == nil && c.Licensed {
+			// The account is back although no commit says so: an attempt
+			// of this rescue was cut off after acting (or an admin acted
+			// meanwhile). Finish its record rather than lose it.
+			t.log("rescue", "ok", "account found restored and licensed: completing the rescue started at "+r.Rescue.At.Format(time.RFC3339))
+			return e.rescued(ctx, r, t)
+		}
 		e.settle(r, nil, t)
 		return nil
 	}
@@ -298,16 +325,28 @@ func (e *Engine) rescue(ctx context.Context, r *record, t *tx) error {
 			return errors.New("rescue: licence assigned but the user still shows none")
 		}
 	}
+	c.HoldEnabled, c.HoldEffectiveAt = false, nil // place it again and start the window
+	return e.rescued(ctx, r, t)
+}
+
+// rescued places the hold on a rescued account and records the rescue.
+// The alert id names the episode by the deadline it beat, so a retried
+// rescue cannot alert twice.
+func (e *Engine) rescued(ctx context.Context, r *record, t *tx) error {
+	c := &r.Case
 	now := t.now
+	episode := now
+	if r.Rescue != nil {
+		now, episode = r.Rescue.At, r.Rescue.Deadline
+	}
 	c.RescuedAt = &now
 	c.ClearDeadline()
-	c.HoldEnabled, c.HoldEffectiveAt = false, nil // place it again and start the window
 	if err := e.protect(ctx, r, t); err != nil {
 		return err
 	}
 	t.log("rescue", "ok", "mailbox rescued before its deadline; hold placed again")
-	e.alert(r, notify.Alert{ID: fmt.Sprintf("%s:rescued:%d", c.Key, now.Unix()), Kind: "rescued", Severity: "info",
-		Action: "mailbox rescued and placed on Litigation Hold; the user can be deleted again once the hold is in effect at " + effText(c), At: now})
+	e.alert(r, notify.Alert{ID: fmt.Sprintf("%s:rescued:%d", c.Key, episode.Unix()), Kind: "rescued", Severity: "info",
+		Action: "mailbox rescued and placed on Litigation Hold; the user can be deleted again once the hold is in effect at " + effText(c), At: t.now})
 	return nil
 }
 
