@@ -21,6 +21,7 @@ func chaosCmd(ctx context.Context, args []string) error {
 	seed := fs.Uint64("seed", 1, "seed; the same seed plays the same scenarios")
 	users := fs.Int("users", 12, "largest tenant (users per scenario)")
 	faults := fs.Bool("faults", false, "inject simulator faults (429 with Retry-After, 503, latency)")
+	restarts := fs.Bool("azurite-restarts", false, "restart the storage (Azurite, persisted to disk) 1-3 times between steps in one scenario in ten")
 	out := fs.String("out", "", "write a minimal reproduction scenario file here for each violation")
 	workers := fs.Int("workers", 16*runtime.NumCPU(), "scenarios played in parallel (mostly waiting on retries, so many per core)")
 	azurites := fs.Int("azurites", 0, "Azurite processes shared by the workers (default one per 8 workers)")
@@ -32,7 +33,7 @@ func chaosCmd(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	gen := chaos.GenOptions{MaxUsers: *users, Faults: *faults}
+	gen := chaos.GenOptions{MaxUsers: *users, Faults: *faults, AzuriteRestarts: *restarts}
 	if *crash {
 		bin, err := os.Executable()
 		if err != nil {
@@ -46,6 +47,9 @@ func chaosCmd(ctx context.Context, args []string) error {
 			}
 			fmt.Print(res.Timeline)
 			fmt.Printf("%s: %d kills (%d mid-invocation), %d events delivered\n", res.Name, res.Kills, res.Interrupted, res.Deliveries)
+			for _, m := range res.Repeats {
+				fmt.Println("REPEAT", m)
+			}
 			for _, m := range res.Mismatches {
 				fmt.Println("MISMATCH", m)
 			}
@@ -59,8 +63,8 @@ func chaosCmd(ctx context.Context, args []string) error {
 		}
 		sum, err := chaos.RunCrash(ctx, *seed, gen, chaos.CrashOptions{Bin: bin, KillRate: *killRate}, *kills, 1, os.Stdout)
 		if sum != nil {
-			fmt.Printf("chaos --crash: %d scenarios (seed %d), %d kills (%d mid-invocation), %d events delivered, %d mismatches, %d violations, %s\n",
-				sum.Scenarios, *seed, sum.Kills, sum.Interrupted, sum.Deliveries, sum.Mismatches, sum.Violations, sum.Wall.Round(1e9))
+			fmt.Printf("chaos --crash: %d scenarios (seed %d), %d kills (%d mid-invocation), %d events delivered, %d mismatches, %d repeated alerts, %d violations, %s\n",
+				sum.Scenarios, *seed, sum.Kills, sum.Interrupted, sum.Deliveries, sum.Mismatches, sum.Repeats, sum.Violations, sum.Wall.Round(1e9))
 		}
 		if err != nil {
 			return err
@@ -113,8 +117,8 @@ func chaosCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("chaos: %d scenarios (seed %d), %d users, %d steps, %d events delivered, %d faults injected, %d violations in %d scenarios, %d errors, %s\n",
-		sum.Scenarios, *seed, sum.Users, sum.Steps, sum.Deliveries, sum.Faults, sum.Violations, len(sum.Failed), sum.Errors, sum.Wall.Round(1e9))
+	fmt.Printf("chaos: %d scenarios (seed %d), %d users, %d steps, %d events delivered, %d faults injected, %d Azurite restarts, %d violations in %d scenarios, %d errors, %s\n",
+		sum.Scenarios, *seed, sum.Users, sum.Steps, sum.Deliveries, sum.Faults, sum.Restarts, sum.Violations, len(sum.Failed), sum.Errors, sum.Wall.Round(1e9))
 	if werr != nil {
 		return werr
 	}

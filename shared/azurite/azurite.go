@@ -54,6 +54,10 @@ type Options struct {
 	Port int
 	// Log receives Azurite's stdout and stderr; nil discards them.
 	Log io.Writer
+	// Location, when set, persists the tables in this directory instead of
+	// memory, so a Restart is an outage, not a data loss (the shape of a
+	// storage service hiccup in Azure).
+	Location string
 }
 
 // Instance is a running Azurite table service.
@@ -66,8 +70,9 @@ type Instance struct {
 	// TableEndpoint set (aztables rejects UseDevelopmentStorage=true).
 	ConnectionString string
 
-	bin string
-	log io.Writer
+	bin      string
+	log      io.Writer
+	location string
 
 	// ops serializes Stop and Restart; mu guards proc.
 	ops  sync.Mutex
@@ -111,6 +116,7 @@ func Start(ctx context.Context, opts Options) (*Instance, error) {
 			}
 		}
 		in := newInstance(bin, port, opts.Log)
+		in.location = opts.Location
 		if err = in.start(ctx); err == nil {
 			return in, nil
 		}
@@ -138,10 +144,14 @@ func (in *Instance) start(ctx context.Context) error {
 	args := []string{
 		"--tableHost", "127.0.0.1",
 		"--tablePort", strconv.Itoa(in.Port),
-		"--inMemoryPersistence",
 		"--disableTelemetry",
 		"--silent",
 		"--tableKeepAliveTimeout", "120",
+	}
+	if in.location != "" {
+		args = append(args, "--location", in.location)
+	} else {
+		args = append(args, "--inMemoryPersistence")
 	}
 	// Fail fast when another program holds the port (node would exit with
 	// EADDRINUSE only after a readiness probe or two).

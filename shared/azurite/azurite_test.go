@@ -119,3 +119,21 @@ func TestMissingBinary(t *testing.T) {
 		t.Fatalf("err %v does not wrap fs.ErrNotExist", err)
 	}
 }
+
+// With a Location, a restart is an outage, not a data loss.
+func TestRestartKeepsPersistedTables(t *testing.T) {
+	in, err := Start(context.Background(), Options{Location: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = in.Stop() })
+	if got := createTable(t, in, "kept"); got != http.StatusNoContent {
+		t.Fatalf("create table: %d", got)
+	}
+	if err := in.Restart(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := createTable(t, in, "kept"); got != http.StatusConflict {
+		t.Fatalf("after restart create table: %d, want 409 (the table survived)", got)
+	}
+}

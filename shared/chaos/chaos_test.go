@@ -85,3 +85,26 @@ func TestChaosShort(t *testing.T) {
 	}
 	fmt.Fprint(&out, "")
 }
+
+// TestAzuriteRestartMidRun: a scenario whose storage restarts between
+// steps (an outage; the data is kept) still keeps every invariant.
+func TestAzuriteRestartMidRun(t *testing.T) {
+	o := GenOptions{MaxUsers: 5, Faults: true, AzuriteRestarts: true}
+	var c *Case
+	for i := 0; c == nil; i++ {
+		if g := Generate(20261121, i, o); len(g.AzuriteRestarts) >= 2 && len(g.Scenario.Tenant.Users) >= 3 {
+			c = g
+		}
+	}
+	res, err := Play(context.Background(), c, "", "restart")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(res.Timeline, "Azurite restarted"); n != len(c.AzuriteRestarts) {
+		t.Fatalf("%d restarts in the timeline, want %d", n, len(c.AzuriteRestarts))
+	}
+	for _, v := range res.Violations {
+		t.Errorf("%s: %s", res.Name, v)
+	}
+	t.Logf("%s: %d users, %d deliveries, %d faults, %d Azurite restarts", res.Name, res.Users, res.Deliveries, res.Faults, res.Restarts)
+}

@@ -29,19 +29,22 @@ func TestCompareOutcomes(t *testing.T) {
 	base := Outcome{Mailbox: map[string]string{"a": "inactive/0"}, Holds: map[string]int{"a": 1},
 		Cases: map[string]string{"a": "inactive"}, Alerts: map[string]int{"x": 1}}
 	tests := []struct {
-		name string
-		got  Outcome
-		want int
+		name          string
+		got           Outcome
+		want, repeats int
 	}{
-		{"same", base, 0},
-		{"lost", Outcome{Mailbox: map[string]string{"a": "purged/10"}, Holds: base.Holds, Cases: base.Cases, Alerts: base.Alerts}, 1},
-		{"extra hold", Outcome{Mailbox: base.Mailbox, Holds: map[string]int{"a": 2}, Cases: base.Cases, Alerts: base.Alerts}, 1},
-		{"duplicate alert", Outcome{Mailbox: base.Mailbox, Holds: base.Holds, Cases: base.Cases, Alerts: map[string]int{"x": 2}}, 1},
-		{"missing alert", Outcome{Mailbox: base.Mailbox, Holds: base.Holds, Cases: base.Cases, Alerts: map[string]int{}}, 1},
+		{"same", base, 0, 0},
+		{"lost", Outcome{Mailbox: map[string]string{"a": "purged/10"}, Holds: base.Holds, Cases: base.Cases, Alerts: base.Alerts}, 1, 0},
+		{"extra hold", Outcome{Mailbox: base.Mailbox, Holds: map[string]int{"a": 2}, Cases: base.Cases, Alerts: base.Alerts}, 1, 0},
+		{"other case state", Outcome{Mailbox: base.Mailbox, Holds: base.Holds, Cases: map[string]string{"a": "protected"}, Alerts: base.Alerts}, 1, 0},
+		{"repeated alert", Outcome{Mailbox: base.Mailbox, Holds: base.Holds, Cases: base.Cases, Alerts: map[string]int{"x": 2}}, 0, 1},
+		{"missing alert", Outcome{Mailbox: base.Mailbox, Holds: base.Holds, Cases: base.Cases, Alerts: map[string]int{}}, 1, 0},
+		{"extra alert", Outcome{Mailbox: base.Mailbox, Holds: base.Holds, Cases: base.Cases, Alerts: map[string]int{"x": 1, "y": 1}}, 1, 0},
 	}
 	for _, tt := range tests {
-		if got := compareOutcomes(base, tt.got); len(got) != tt.want {
-			t.Errorf("%s: %d mismatches %q, want %d", tt.name, len(got), got, tt.want)
+		ms, reps := compareOutcomes(base, tt.got)
+		if len(ms) != tt.want || len(reps) != tt.repeats {
+			t.Errorf("%s: mismatches %q, repeats %q; want %d and %d", tt.name, ms, reps, tt.want, tt.repeats)
 		}
 	}
 }

@@ -38,6 +38,10 @@ type GenOptions struct {
 	MaxUsers int
 	// Faults adds a random simulator fault configuration.
 	Faults bool
+	// AzuriteRestarts gives one scenario in ten one to three restarts of
+	// its storage between steps (drawn last: the other scenarios of a seed
+	// stay the same).
+	AzuriteRestarts bool
 }
 
 // Case is a generated scenario and what the generator knows about it, for
@@ -48,6 +52,9 @@ type Case struct {
 	Faults   *sim.Faults
 	// Users is the generator's model of each user's story, by UPN.
 	Users map[string]*UserModel
+	// AzuriteRestarts lists the steps before which the scenario's Azurite
+	// is restarted (an outage of the storage service, data kept).
+	AzuriteRestarts []int
 }
 
 // UserModel is what the generator decided for one user.
@@ -178,6 +185,12 @@ func Generate(seed uint64, i int, o GenOptions) *Case {
 		c.Faults = g.faults()
 	}
 	c.Scenario = normalize(sc)
+	if o.AzuriteRestarts && g.rng.IntN(10) == 0 {
+		for range 1 + g.rng.IntN(3) {
+			c.AzuriteRestarts = append(c.AzuriteRestarts, 1+g.rng.IntN(len(c.Scenario.Steps)-1))
+		}
+		sort.Ints(c.AzuriteRestarts)
+	}
 	return c
 }
 

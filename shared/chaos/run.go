@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,6 +27,7 @@ type Result struct {
 	Steps      int
 	Deliveries int // messages delivered to the handler, redeliveries included
 	Faults     int64
+	Restarts   int // Azurite restarts
 	Violations []Violation
 	Timeline   string
 	Wall       time.Duration
@@ -37,8 +39,40 @@ type Result struct {
 const RetryDelay = 20 * time.Millisecond
 
 // Play runs c on a fresh stack over the Azurite at conn, tables prefixed
-// prefix, and checks the invariants.
+// prefix, and checks the invariants. A case with Azurite restarts gets an
+// Azurite of its own, persisted to disk, so the restarts hit no other run.
 func Play(ctx context.Context, c *Case, conn, prefix string) (*Result, error) {
+	if len(c.AzuriteRestarts) == 0 {
+		return play(ctx, c, conn, prefix, nil)
+	}
+	dir, err := os.MkdirTemp("", "holdfast-chaos-azurite-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	az, err := azurite.Start(ctx, azurite.Options{Location: dir})
+	if err != nil {
+		return nil, fmt.Errorf("azurite: %w", err)
+	}
+	defer az.Stop()
+	return play(ctx, c, az.ConnectionString, prefix, az)
+}
+
+// azuriteAutosave is how often disk-mode Azurite saves (5 s, measured in
+// the Azurite reference); a restart waits it out so it is an outage, not
+// the loss of the last writes, which Table Storage never does.
+const azuriteAutosave = 5 * time.Second
+
+func restartPersisted(ctx context.Context, az *azurite.Instance) error {
+	select {
+	case <-time.After(azuriteAutosave + time.Second):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return az.Restart(ctx)
+}
+
+func play(ctx context.Context, c *Case, conn, prefix string, az *azurite.Instance) (*Result, error) {
 	st, err := localstack.Start(ctx, localstack.Options{Start: c.Scenario.Start, Settings: c.Scenario.Settings,
 		AzuriteConnectionString: conn, TablePrefix: prefix, Log: zerolog.Nop(), RetryDelay: RetryDelay})
 	if err != nil {
@@ -55,7 +89,22 @@ func Play(ctx context.Context, c *Case, conn, prefix string) (*Result, error) {
 	}
 	var tl strings.Builder
 	wall := time.Now()
-	rep, err := (&runner.Runner{Stack: st, Out: &tl}).Run(ctx, c.Scenario)
+	run := &runner.Runner{Stack: st, Out: &tl}
+	if len(c.AzuriteRestarts) > 0 {
+		if az == nil {
+			return nil, fmt.Errorf("%s: Azurite restarts need PlayOn with its Azurite", c.Scenario.Name)
+		}
+		run.BeforeStep = func(ctx context.Context, i int) error {
+			for _, at := range c.AzuriteRestarts {
+				if at == i {
+					fmt.Fprintf(&tl, "%s  Azurite restarted (storage outage)\n", st.Clock.Now().Format("2006-01-02 15:04"))
+					return restartPersisted(ctx, az)
+				}
+			}
+			return nil
+		}
+	}
+	rep, err := run.Run(ctx, c.Scenario)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w\n%s", c.Scenario.Name, err, tl.String())
 	}
@@ -64,7 +113,7 @@ func Play(ctx context.Context, c *Case, conn, prefix string) (*Result, error) {
 	st.Sim.SetFaults(sim.Faults{})
 	stats := st.Sim.Stats()
 	res := &Result{Name: c.Scenario.Name, Users: len(c.Scenario.Tenant.Users), Steps: len(c.Scenario.Steps),
-		Deliveries: rep.Stats.Events, Faults: stats.Throttled + stats.Unavailable, Timeline: tl.String(), Wall: time.Since(wall)}
+		Deliveries: rep.Stats.Events, Faults: stats.Throttled + stats.Unavailable, Restarts: len(c.AzuriteRestarts), Timeline: tl.String(), Wall: time.Since(wall)}
 	res.Violations = Check(ctx, c, st, rep, res.Timeline)
 	return res, nil
 }
@@ -96,6 +145,7 @@ type Summary struct {
 	Steps      int           `json:"steps"`
 	Deliveries int           `json:"deliveries"`
 	Faults     int64         `json:"faults"`
+	Restarts   int           `json:"azuriteRestarts"`
 	Violations int           `json:"violations"`
 	Failed     []string      `json:"failed,omitempty"`
 	Errors     int           `json:"errors"`
@@ -172,6 +222,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 				sum.Steps += res.Steps
 				sum.Deliveries += res.Deliveries
 				sum.Faults += res.Faults
+				sum.Restarts += res.Restarts
 				if len(res.Violations) > 0 {
 					sum.Violations += len(res.Violations)
 					sum.Failed = append(sum.Failed, res.Name)

@@ -86,6 +86,9 @@ type Runner struct {
 	Out   io.Writer // readable timeline; io.Discard for none
 	// SweepEvery is the ExpirySweep schedule on the virtual clock.
 	SweepEvery time.Duration
+	// BeforeStep, when set, runs before step i (0-based) is played: fault
+	// injection between steps, such as a storage outage.
+	BeforeStep func(ctx context.Context, i int) error
 
 	sc          *scenario.Scenario
 	rejected    int
@@ -124,7 +127,12 @@ func (r *Runner) Run(ctx context.Context, sc *scenario.Scenario) (*Report, error
 	}
 	rep := &Report{Scenario: sc.Name, OK: true, Users: map[string]UserReport{}}
 	r.printf("scenario %q: %d users, %d steps", sc.Name, len(sc.Tenant.Users), len(sc.Steps))
-	for _, st := range sc.Steps {
+	for i, st := range sc.Steps {
+		if r.BeforeStep != nil {
+			if err := r.BeforeStep(ctx, i); err != nil {
+				return nil, fmt.Errorf("before step %d: %w", i, err)
+			}
+		}
 		if err := r.advance(ctx, sc.Start.Add(st.Offset())); err != nil {
 			return nil, err
 		}
