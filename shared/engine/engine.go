@@ -224,7 +224,7 @@ func (e *Engine) schedule(ctx context.Context, r *record, now time.Time) error {
 			break
 		}
 	}
-	if len(r.Outbox) > 0 || r.Case.State == retention.StateFailing {
+	if len(r.Outbox) > 0 || r.Case.State == retention.StateFailing || r.Rescue != nil {
 		retry := now.Add(retention.RetryInterval)
 		if next.IsZero() || retry.Before(next) {
 			next = retry

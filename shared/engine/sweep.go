@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -84,7 +85,7 @@ func (e *Engine) work(ctx context.Context, key string) error {
 	}
 	now := e.d.Clock.Now()
 	pl := retention.PlanCase(&r.Case, e.d.Policy, now, len(r.Outbox))
-	if len(pl.Actions) == 0 {
+	if len(pl.Actions) == 0 && r.Rescue == nil {
 		return e.schedule(ctx, r, now)
 	}
 	if r.leasedByOther(e.d.Instance, now) {
@@ -120,7 +121,19 @@ func (e *Engine) work(ctx context.Context, key string) error {
 	}
 	t := &tx{e: e, now: now, actor: "sweep"}
 	var actErr error
+	if r.Rescue != nil && !slices.ContainsFunc(acts, func(a retention.Action) bool { return a.Kind == retention.ActRescue }) {
+		// A rescue whose attempt was cut off, and whose case an event has
+		// since settled (the rescue's own notifications): record it.
+		if err := e.refresh(ctx, r, t); err != nil {
+			actErr = err
+		} else {
+			actErr = e.finishRescue(ctx, r, t)
+		}
+	}
 	for _, a := range acts {
+		if actErr != nil {
+			break
+		}
 		if err := e.act(ctx, r, a, t); err != nil {
 			actErr = err
 			break
@@ -255,12 +268,8 @@ func (e *Engine) rescue(ctx context.Context, r *record, t *tx) error {
 		return err
 	}
 	if !retention.NeedsRescue(c) {
-		if r.Rescue != nil && (c.RescuedAt == nil || c.RescuedAt.Before(r.Rescue.At)) && c.DeletedAt == nil && c.Licensed {
-			// The account is back although no commit says so: an attempt
-			// of this rescue was cut off after acting (or an admin acted
-			// meanwhile). Finish its record rather than lose it.
-			t.log("rescue", "ok", "account found restored and licensed: completing the rescue started at "+r.Rescue.At.Format(time.RFC3339))
-			return e.rescued(ctx, r, t)
+		if err := e.finishRescue(ctx, r, t); err != nil {
+			return err
 		}
 		e.settle(r, nil, t)
 		return nil
@@ -327,6 +336,24 @@ func (e *Engine) rescue(ctx context.Context, r *record, t *tx) error {
 	}
 	c.HoldEnabled, c.HoldEffectiveAt = false, nil // place it again and start the window
 	return e.rescued(ctx, r, t)
+}
+
+// finishRescue completes the record of a rescue that an interrupted
+// attempt carried out: the account is back although no commit says so (or
+// an admin brought it back meanwhile). The record, the hold and the alert
+// are finished rather than lost. A no-op without a pending intent.
+func (e *Engine) finishRescue(ctx context.Context, r *record, t *tx) error {
+	c := &r.Case
+	if r.Rescue == nil || retention.NeedsRescue(c) || c.DeletedAt != nil || !c.Licensed ||
+		c.RescuedAt != nil && !c.RescuedAt.Before(r.Rescue.At) {
+		return nil
+	}
+	t.log("rescue", "ok", "account found restored and licensed: completing the rescue started at "+r.Rescue.At.Format(time.RFC3339))
+	if err := e.rescued(ctx, r, t); err != nil {
+		return err
+	}
+	e.settle(r, nil, t)
+	return nil
 }
 
 // rescued places the hold on a rescued account and records the rescue.
