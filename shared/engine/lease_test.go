@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/holdfast/holdfast/shared/app"
 	"github.com/holdfast/holdfast/shared/azurite"
 	"github.com/holdfast/holdfast/shared/engine"
 	"github.com/holdfast/holdfast/shared/events"
@@ -75,5 +77,101 @@ func TestLeaseAfterCrash(t *testing.T) {
 	}
 	if !a.Sim.Mailboxes()["ann@contoso.test"].LitigationHold {
 		t.Fatal("no Litigation Hold after the redelivery")
+	}
+}
+
+// TestRescueCutOff: an instance dies in the middle of a rescue (licence
+// re-assigned, hold not yet placed, nothing committed) and the rescue's own
+// directory notifications reach another instance before the next sweep.
+// The next sweep must still place the hold and record the rescue, with the
+// alert a crash-free run sends (same id), once.
+func TestRescueCutOff(t *testing.T) {
+	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	az := azurite.ForTest(t)
+	ctx := context.Background()
+	a, err := localstack.Start(ctx, localstack.Options{Start: start, AzuriteConnectionString: az.ConnectionString,
+		TablePrefix: "cutoff", Log: zerolog.Nop(), Instance: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := localstack.Start(ctx, localstack.Options{Start: start, AzuriteConnectionString: az.ConnectionString,
+		TablePrefix: "cutoff", Log: zerolog.Nop(), Instance: "b", Sim: a.Sim, Clock: a.Clock, SimURL: a.SimURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	const upn = "ann@contoso.test"
+	if err := a.Sim.Load(sim.TenantSpec{Users: []sim.UserSpec{{UPN: upn, Licenses: []string{"ENTERPRISEPACK"}, MailboxItems: 10}}}); err != nil {
+		t.Fatal(err)
+	}
+	deliver := func(s *localstack.Stack) {
+		t.Helper()
+		for _, ev := range a.Sim.DrainEvents() {
+			var head struct {
+				ID string `json:"id"`
+			}
+			if err := json.Unmarshal(ev, &head); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Deliver(ctx, app.FnOnDirectoryEvent, head.ID, ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Licence removed, no hold: a 30-day clock; the rescue is due 72 h
+	// before it.
+	if err := a.Sim.Admin(ctx, sim.AdminAction{Action: "removeLicense", UPN: upn}); err != nil {
+		t.Fatal(err)
+	}
+	deliver(a)
+	deadline := start.Add(30 * 24 * time.Hour)
+	a.Clock.Set(deadline.Add(-72 * time.Hour))
+
+	// Instance a rescues: the licence goes back, then it dies inside
+	// Set-Mailbox.
+	a.Sim.SetFaults(sim.Faults{Rules: map[string]sim.FaultRule{"Set-Mailbox": {Latency: "3s"}}})
+	dying, cancel := context.WithTimeout(ctx, 700*time.Millisecond)
+	_, _ = a.App.Engine.Sweep(dying)
+	cancel()
+	a.Sim.SetFaults(sim.Faults{})
+	time.Sleep(3 * time.Second) // let the abandoned Set-Mailbox finish or not, as it would
+	if !a.Sim.Mailboxes()[upn].Licensed {
+		t.Fatal("the cut-off rescue did not re-assign the licence; the test needs it to")
+	}
+	// The licence notification reaches instance b first.
+	deliver(b)
+	// b's next sweeps, after a's lease ran out.
+	for i := 1; i <= 3; i++ {
+		b.Clock.Set(deadline.Add(-72*time.Hour + time.Duration(i)*5*time.Minute))
+		if _, err := b.App.Engine.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mb := a.Sim.Mailboxes()[upn]
+	if !mb.LitigationHold {
+		t.Fatal("no Litigation Hold after the rescue was completed")
+	}
+	if n := a.Sim.HoldRequests(upn); n != 1 {
+		t.Errorf("%d hold requests, want 1", n)
+	}
+	key, err := b.App.Engine.FindCase(ctx, upn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("%s:rescued:%d", key, deadline.Unix())
+	n := 0
+	for _, s := range []*localstack.Stack{a, b} {
+		for _, al := range s.App.Recorder.Alerts() {
+			if al.Kind == "rescued" {
+				n++
+				if al.ID != want {
+					t.Errorf("rescued alert id %q, want %q", al.ID, want)
+				}
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d rescued alerts, want 1", n)
 	}
 }
