@@ -56,12 +56,12 @@ func TestCrashShort(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var out strings.Builder
-	sum, err := RunCrash(ctx, 20260302, GenOptions{MaxUsers: 2}, CrashOptions{Bin: bin, KillRate: 0.25}, 5, 1, &out)
+	sum, err := RunCrash(ctx, 20260302, GenOptions{MaxUsers: 3}, CrashOptions{Bin: bin, KillRate: 0.25}, 20, 1, &out)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	t.Logf("%+v\n%s", *sum, out.String())
-	if sum.Kills < 5 {
+	if sum.Kills < 20 {
 		t.Fatalf("only %d kills", sum.Kills)
 	}
 	if sum.Interrupted == 0 {
