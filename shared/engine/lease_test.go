@@ -16,6 +16,7 @@ import (
 	"github.com/holdfast/holdfast/shared/events"
 	"github.com/holdfast/holdfast/shared/localstack"
 	"github.com/holdfast/holdfast/shared/sim"
+	"github.com/holdfast/holdfast/shared/store"
 )
 
 // TestLeaseAfterCrash: an instance that dies while it holds an HR-event
@@ -173,5 +174,18 @@ func TestRescueCutOff(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("%d rescued alerts, want 1", n)
+	}
+	rescues := 0
+	err = b.App.Store.ListAudit(ctx, key, func(r store.AuditRecord) error {
+		if r.Action == "rescue" && r.Result == "ok" {
+			rescues++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rescues != 1 {
+		t.Errorf("%d rescue rows in the audit trail, want 1", rescues)
 	}
 }

@@ -348,7 +348,7 @@ func (e *Engine) finishRescue(ctx context.Context, r *record, t *tx) error {
 		c.RescuedAt != nil && !c.RescuedAt.Before(r.Rescue.At) {
 		return nil
 	}
-	t.log("rescue", "ok", "account found restored and licensed: completing the rescue started at "+r.Rescue.At.Format(time.RFC3339))
+	t.log("rescueFound", "ok", "account found restored and licensed: completing the rescue started at "+r.Rescue.At.Format(time.RFC3339))
 	if err := e.rescued(ctx, r, t); err != nil {
 		return err
 	}
