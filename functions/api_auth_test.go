@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/holdfast/holdfast/shared/app"
+	"github.com/holdfast/holdfast/shared/clock"
+	"github.com/holdfast/holdfast/shared/config"
+	"github.com/holdfast/holdfast/shared/customhandler"
+)
+
+// TestApiRequiresFunctionKey: in Azure mode the admin Api answers 401
+// unless the host authenticated the caller with a function or admin key
+// (the WebJobsAuthLevel identity it attaches), whatever else the request
+// carries.
+func TestApiRequiresFunctionKey(t *testing.T) {
+	identity := func(authType string, authenticated bool, level string) json.RawMessage {
+		b, _ := json.Marshal(map[string]any{
+			"AuthenticationType": authType, "IsAuthenticated": authenticated,
+			"Claims": []map[string]string{{"Type": "http://schemas.microsoft.com/2017/07/functions/claims/authlevel", "Value": level}},
+		})
+		return b
+	}
+	tests := []struct {
+		name string
+		mode config.Mode
+		ids  []json.RawMessage
+		hdr  http.Header
+		want int
+	}{
+		{"no identity", config.ModeAzure, nil, nil, http.StatusUnauthorized},
+		{"a key header the host did not vouch for", config.ModeAzure, nil, http.Header{"X-Functions-Key": {"guess"}}, http.StatusUnauthorized},
+		{"anonymous level", config.ModeAzure, []json.RawMessage{identity("WebJobsAuthLevel", true, "Anonymous")}, nil, http.StatusUnauthorized},
+		{"not authenticated", config.ModeAzure, []json.RawMessage{identity("WebJobsAuthLevel", false, "Function")}, nil, http.StatusUnauthorized},
+		{"another authentication type", config.ModeAzure, []json.RawMessage{identity("Bearer", true, "Function")}, nil, http.StatusUnauthorized},
+		{"malformed identity", config.ModeAzure, []json.RawMessage{json.RawMessage(`"x"`)}, nil, http.StatusUnauthorized},
+		{"function key", config.ModeAzure, []json.RawMessage{identity("WebJobsAuthLevel", true, "Function")}, nil, http.StatusOK},
+		{"admin key", config.ModeAzure, []json.RawMessage{identity("WebJobsAuthLevel", true, "Admin")}, nil, http.StatusOK},
+		{"local mode", config.ModeLocal, nil, nil, http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &app.Functions{Mode: tt.mode, Clock: clock.System{}}
+			body, err := customhandler.EncodeHTTP(app.FnApi, "req", customhandler.HTTPRequest{
+				Method: "GET", URL: "https://holdfast.azurewebsites.net/api/holdfast/health",
+				Params: map[string]string{"path": "health"}, Headers: tt.hdr, Identities: tt.ids,
+			}, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			inv, err := customhandler.DecodeEnvelope(app.FnApi, body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := f.Handlers()[app.FnApi](context.Background(), inv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, ok := resp.Outputs["res"].(customhandler.HTTPOutput)
+			if !ok {
+				t.Fatalf("response outputs %v", resp.Outputs)
+			}
+			if out.StatusCode != tt.want {
+				t.Fatalf("status %d (%s), want %d", out.StatusCode, out.Body, tt.want)
+			}
+		})
+	}
+}
