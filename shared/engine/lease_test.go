@@ -19,25 +19,35 @@ import (
 	"github.com/holdfast/holdfast/shared/store"
 )
 
+// twoInstances starts two engines (a, b) on one Azurite, one simulator and
+// one clock, as two Functions instances of one app.
+func twoInstances(t *testing.T, start time.Time, prefix string) (a, b *localstack.Stack) {
+	t.Helper()
+	az := azurite.ForTest(t)
+	ctx := context.Background()
+	a, err := localstack.Start(ctx, localstack.Options{Start: start, AzuriteConnectionString: az.ConnectionString,
+		TablePrefix: prefix, Log: zerolog.Nop(), Instance: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Close)
+	b, err = localstack.Start(ctx, localstack.Options{Start: start, AzuriteConnectionString: az.ConnectionString,
+		TablePrefix: prefix, Log: zerolog.Nop(), Instance: "b", Sim: a.Sim, Clock: a.Clock, SimURL: a.SimURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return a, b
+}
+
 // TestLeaseAfterCrash: an instance that dies while it holds an HR-event
 // lease must not stall the message's redelivery on another instance, while
 // a different message for the same case still waits for the lease.
 func TestLeaseAfterCrash(t *testing.T) {
 	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	az := azurite.ForTest(t)
 	ctx := context.Background()
-	a, err := localstack.Start(ctx, localstack.Options{Start: start, AzuriteConnectionString: az.ConnectionString,
-		TablePrefix: "lease", Log: zerolog.Nop(), Instance: "a"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := localstack.Start(ctx, localstack.Options{Start: start, AzuriteConnectionString: az.ConnectionString,
-		TablePrefix: "lease", Log: zerolog.Nop(), Instance: "b", Sim: a.Sim, Clock: a.Clock, SimURL: a.SimURL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a, b := twoInstances(t, start, "lease")
+	var err error
 	if err := a.Sim.Load(sim.TenantSpec{Users: []sim.UserSpec{
 		{UPN: "ann@contoso.test", Licenses: []string{"ENTERPRISEPACK"}, MailboxItems: 10},
 	}}); err != nil {
@@ -88,20 +98,9 @@ func TestLeaseAfterCrash(t *testing.T) {
 // alert a crash-free run sends (same id), once.
 func TestRescueCutOff(t *testing.T) {
 	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	az := azurite.ForTest(t)
 	ctx := context.Background()
-	a, err := localstack.Start(ctx, localstack.Options{Start: start, AzuriteConnectionString: az.ConnectionString,
-		TablePrefix: "cutoff", Log: zerolog.Nop(), Instance: "a"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := localstack.Start(ctx, localstack.Options{Start: start, AzuriteConnectionString: az.ConnectionString,
-		TablePrefix: "cutoff", Log: zerolog.Nop(), Instance: "b", Sim: a.Sim, Clock: a.Clock, SimURL: a.SimURL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a, b := twoInstances(t, start, "cutoff")
+	var err error
 	const upn = "ann@contoso.test"
 	if err := a.Sim.Load(sim.TenantSpec{Users: []sim.UserSpec{{UPN: upn, Licenses: []string{"ENTERPRISEPACK"}, MailboxItems: 10}}}); err != nil {
 		t.Fatal(err)
