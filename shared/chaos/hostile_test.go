@@ -1,7 +1,6 @@
 package chaos
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +17,8 @@ import (
 	"github.com/holdfast/holdfast/shared/scenario"
 	"github.com/holdfast/holdfast/shared/scenario/runner"
 	"github.com/holdfast/holdfast/shared/store"
+
+	"github.com/holdfast/holdfast/shared/events/eventstest"
 )
 
 const hostileDir = "../events/testdata/hostile"
@@ -26,23 +27,13 @@ type hostileFile struct{ name, queue, code string }
 
 func hostileFiles(t *testing.T) []hostileFile {
 	t.Helper()
-	f, err := os.Open(filepath.Join(hostileDir, "README"))
+	es, err := eventstest.ReadManifest(hostileDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	var out []hostileFile
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		parts := strings.Fields(line)
-		if len(parts) != 3 {
-			t.Fatalf("README line %q: want file queue code", line)
-		}
-		out = append(out, hostileFile{parts[0], parts[1], parts[2]})
+	for _, e := range es {
+		out = append(out, hostileFile{e.File, e.Queue, e.Want})
 	}
 	if len(out) < 50 {
 		t.Fatalf("only %d hostile files listed", len(out))

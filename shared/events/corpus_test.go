@@ -1,20 +1,19 @@
 package events
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/holdfast/holdfast/shared/events/eventstest"
 )
 
-// manifestEntry is one line of testdata/{valid,hostile}/README:
-// "file queue want", where want is a Kind (valid) or a Rejection code (hostile).
+// manifestEntry is one line of testdata/{valid,hostile}/README.
 type manifestEntry struct {
 	file  string
 	queue Queue
@@ -23,48 +22,13 @@ type manifestEntry struct {
 
 func readManifest(t testing.TB, dir string) []manifestEntry {
 	t.Helper()
-	f, err := os.Open(filepath.Join(dir, "README"))
+	es, err := eventstest.ReadManifest(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	var out []manifestEntry
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		parts := strings.Fields(line)
-		if len(parts) != 3 {
-			t.Fatalf("%s/README: bad line %q", dir, line)
-		}
-		out = append(out, manifestEntry{parts[0], Queue(parts[1]), parts[2]})
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	// Every .json file has an entry and every entry a file, so a case cannot
-	// be added without an expectation, or silently dropped.
-	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	listed := map[string]bool{}
-	for _, e := range out {
-		if listed[e.file] {
-			t.Errorf("%s/README lists %s twice", dir, e.file)
-		}
-		listed[e.file] = true
-	}
-	for _, f := range files {
-		if !listed[filepath.Base(f)] {
-			t.Errorf("%s has no README entry", f)
-		}
-		delete(listed, filepath.Base(f))
-	}
-	for f := range listed {
-		t.Errorf("%s/README lists missing file %s", dir, f)
+	out := make([]manifestEntry, len(es))
+	for i, e := range es {
+		out[i] = manifestEntry{e.File, Queue(e.Queue), e.Want}
 	}
 	return out
 }
