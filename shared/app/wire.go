@@ -147,7 +147,7 @@ func Wire(ctx context.Context, cfg config.Config, o Options) (*Stack, error) {
 	}
 	s.Engine = engine.New(engine.Deps{
 		TenantID: cfg.TenantID, ClientState: cfg.GraphClientState, Directory: s.Graph, Exchange: s.Exchange, Store: s.Store,
-		Alerts: notify.NewDispatcher(o.Log, channels...), Clock: o.Clock, Policy: pol, Log: o.Log, Instance: instance,
+		Alerts: notify.NewDispatcher(o.Log, channels...).WithClock(o.Clock.Now), Clock: o.Clock, Policy: pol, Log: o.Log, Instance: instance,
 	})
 	s.Functions = &Functions{Engine: s.Engine, Reader: s.Store, Mode: cfg.Mode, Clock: o.Clock}
 	return s, nil

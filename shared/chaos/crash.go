@@ -435,6 +435,9 @@ func RunCrash(ctx context.Context, seed uint64, gen GenOptions, o CrashOptions, 
 		for _, v := range res.Violations {
 			fmt.Fprintf(out, "VIOLATION %s: %s\n", res.Name, v)
 		}
+		if len(res.Mismatches)+len(res.Violations) > 0 {
+			fmt.Fprintf(out, "timeline of the crash run of %s:\n%s", res.Name, res.Timeline)
+		}
 	}
 	sum.Wall = time.Since(wall)
 	return &sum, ctx.Err()

@@ -58,7 +58,7 @@ type Dispatcher struct {
 	log      zerolog.Logger
 	channels []Channel
 	retry    RetryPolicy
-	now      func() time.Time // real time: backoff and cooldown are about the network
+	now      func() time.Time // the cooldown's clock (see WithClock); backoff sleeps are real time
 
 	mu        sync.Mutex
 	delivered map[string]map[int]bool // alert id -> indexes of channels that have it
@@ -78,6 +78,16 @@ func NewDispatcher(log zerolog.Logger, channels ...Channel) *Dispatcher {
 		coolUntil: map[int]time.Time{},
 		coolErr:   map[int]error{},
 	}
+}
+
+// WithClock sets the clock the cooldown is measured on (default time.Now)
+// and returns d. The app passes its own clock: the same as time.Now in
+// Azure, and on a virtual clock the cooldown then spans sweeps the way it
+// does in production (a sweep every 5 minutes outlasts a 1-minute
+// cooldown), rather than hundreds of sweeps played within one wall minute.
+func (d *Dispatcher) WithClock(now func() time.Time) *Dispatcher {
+	d.now = now
+	return d
 }
 
 // WithRetry sets the retry policy (zero fields keep their defaults) and

@@ -79,8 +79,7 @@ func (c *manualClock) advance(d time.Duration) {
 
 func withClock(d *Dispatcher) (*Dispatcher, *manualClock) {
 	c := &manualClock{t: time.Date(2026, 3, 8, 9, 0, 0, 0, time.UTC)}
-	d.now = c.now
-	return d, c
+	return d.WithClock(c.now), c
 }
 
 func TestDispatcherRetriesFlakyChannel(t *testing.T) {
