@@ -86,6 +86,10 @@ type Runner struct {
 	Out   io.Writer // readable timeline; io.Discard for none
 	// SweepEvery is the ExpirySweep schedule on the virtual clock.
 	SweepEvery time.Duration
+	// Drain, when set, plays on for this long after the last step, firing
+	// the sweeps that fall due (a crash harness lets work that a kill left
+	// pending at the end finish, as the next sweeps would in production).
+	Drain time.Duration
 	// BeforeStep, when set, runs before step i (0-based) is played: fault
 	// injection between steps, such as a storage outage.
 	BeforeStep func(ctx context.Context, i int) error
@@ -138,6 +142,11 @@ func (r *Runner) Run(ctx context.Context, sc *scenario.Scenario) (*Report, error
 		}
 		if err := r.step(ctx, st, rep); err != nil {
 			return nil, fmt.Errorf("step %d (%s): %w", st.Index(), st.At, err)
+		}
+	}
+	if r.Drain > 0 {
+		if err := r.advance(ctx, r.Stack.Clock.Now().Add(r.Drain)); err != nil {
+			return nil, fmt.Errorf("after the last step: %w", err)
 		}
 	}
 	if err := r.collect(ctx, rep); err != nil {
