@@ -60,6 +60,11 @@ type Options struct {
 	Location string
 }
 
+// DiskAutosave is how often Azurite with a Location saves its tables
+// (measured: every 5 s). A write acknowledged less than this before a
+// restart may be lost; wait it out for a restart that loses nothing.
+const DiskAutosave = 5 * time.Second
+
 // Instance is a running Azurite table service.
 type Instance struct {
 	// Port is the table service port on 127.0.0.1.

@@ -130,6 +130,7 @@ func TestRestartKeepsPersistedTables(t *testing.T) {
 	if got := createTable(t, in, "kept"); got != http.StatusNoContent {
 		t.Fatalf("create table: %d", got)
 	}
+	time.Sleep(DiskAutosave + time.Second)
 	if err := in.Restart(context.Background()); err != nil {
 		t.Fatal(err)
 	}

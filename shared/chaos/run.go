@@ -58,14 +58,11 @@ func Play(ctx context.Context, c *Case, conn, prefix string) (*Result, error) {
 	return play(ctx, c, az.ConnectionString, prefix, az)
 }
 
-// azuriteAutosave is how often disk-mode Azurite saves (5 s, measured in
-// the Azurite reference); a restart waits it out so it is an outage, not
-// the loss of the last writes, which Table Storage never does.
-const azuriteAutosave = 5 * time.Second
-
 func restartPersisted(ctx context.Context, az *azurite.Instance) error {
 	select {
-	case <-time.After(azuriteAutosave + time.Second):
+	// Wait out the autosave: the restart is then an outage, not the loss
+	// of the last writes, which Table Storage never does.
+	case <-time.After(azurite.DiskAutosave + time.Second):
 	case <-ctx.Done():
 		return ctx.Err()
 	}
