@@ -72,12 +72,7 @@ type record struct {
 	Case       retention.Case `json:"case"`
 	SeenEvents []string       `json:"seenEvents,omitempty"`
 	Outbox     []notify.Alert `json:"outbox,omitempty"`
-	LeaseOwner string         `json:"leaseOwner,omitempty"`
-	LeaseUntil *time.Time     `json:"leaseUntil,omitempty"`
-	// LeaseMessage and LeaseDelivery name the delivery an HR-event lease
-	// was taken for (see takesOver).
-	LeaseMessage  string `json:"leaseMessage,omitempty"`
-	LeaseDelivery int    `json:"leaseDelivery,omitempty"`
+	lease
 	// Rescue is the write-ahead intent of a rescue (see rescueIntent).
 	Rescue *rescueIntent `json:"rescue,omitempty"`
 	// Indexed lists the user references already written to the index.
@@ -94,6 +89,17 @@ type record struct {
 type rescueIntent struct {
 	At       time.Time `json:"at"`
 	Deadline time.Time `json:"deadline"`
+}
+
+// lease is who works on a case until when; its fields sit flat in the
+// stored record. The zero value is no lease.
+type lease struct {
+	LeaseOwner string     `json:"leaseOwner,omitempty"`
+	LeaseUntil *time.Time `json:"leaseUntil,omitempty"`
+	// LeaseMessage and LeaseDelivery name the delivery an HR-event lease
+	// was taken for (see takesOver).
+	LeaseMessage  string `json:"leaseMessage,omitempty"`
+	LeaseDelivery int    `json:"leaseDelivery,omitempty"`
 }
 
 // leaseWait bounds how long an HR event waits for another instance's lease
@@ -121,7 +127,7 @@ func (e *Engine) unlease(ctx context.Context, key string) {
 	if err != nil || r.isNew || r.LeaseOwner != e.d.Instance {
 		return
 	}
-	r.LeaseOwner, r.LeaseUntil, r.LeaseMessage, r.LeaseDelivery = "", nil, "", 0
+	r.lease = lease{}
 	_ = e.save(ctx, r, &tx{e: e, now: e.d.Clock.Now(), actor: "lease"})
 }
 
@@ -338,15 +344,14 @@ func (e *Engine) HandleMessage(ctx context.Context, m Message) (Outcome, error) 
 				continue
 			}
 			until := now.Add(leaseFor)
-			r.LeaseOwner, r.LeaseUntil = e.d.Instance, &until
-			r.LeaseMessage, r.LeaseDelivery = m.MessageID, m.DeliveryCount
+			r.lease = lease{LeaseOwner: e.d.Instance, LeaseUntil: &until, LeaseMessage: m.MessageID, LeaseDelivery: m.DeliveryCount}
 			if err := e.save(ctx, r, &tx{e: e, now: now, actor: "lease"}); err != nil {
 				if errors.Is(err, store.ErrConflict) {
 					continue
 				}
 				return Outcome{}, fmt.Errorf("lease case %s: %w", key, err)
 			}
-			r.LeaseOwner, r.LeaseUntil, r.LeaseMessage, r.LeaseDelivery = "", nil, "", 0 // released by the commit below
+			r.lease = lease{} // released by the commit below
 		}
 		open, err := e.apply(ctx, r, ev, t)
 		if err != nil {
@@ -439,16 +444,18 @@ func (e *Engine) resolveUser(ctx context.Context, ev events.Event) (string, erro
 // reconciliation back to the case.
 func (e *Engine) index(ctx context.Context, r *record) error {
 	c := &r.Case
-	refs := []struct{ kind, value string }{{"upn", r.Case.UPN}, {"employeeId", r.Case.EmployeeID}, {"exchangeGuid", r.Case.ExchangeGUID}}
-	if c.DeletedAt == nil && c.UserPurgedAt == nil && c.Deadline == nil && !c.MailboxInactive && c.MailboxPurgedAt == nil && c.State != retention.StateProtected {
-		if c.State != retention.StateReleased && c.State != retention.StateBlocked {
-			return nil
-		}
+	type ref struct{ kind, value string }
+	refs := []ref{{"exchangeGuid", c.ExchangeGUID}}
+	switch {
+	case c.DeletedAt != nil || c.UserPurgedAt != nil || c.Deadline != nil || c.MailboxInactive || c.MailboxPurgedAt != nil || c.State == retention.StateProtected:
+		refs = append(refs, ref{"upn", c.UPN}, ref{"employeeId", c.EmployeeID})
+	case c.State == retention.StateReleased || c.State == retention.StateBlocked:
 		// A decided case must own its mailbox at once: if the user is then
 		// deleted and purged unannounced, Reconcile finds only the mailbox,
 		// and without this row would open a second case with the default
 		// policy (rescuing what HR released, or replaying the HR event).
-		refs = refs[2:]
+	default:
+		return nil
 	}
 	for _, ref := range refs {
 		if ref.value == "" || r.Case.DeletedAt != nil && ref.kind == "upn" && !strings.Contains(ref.value, "@") {

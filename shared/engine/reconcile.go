@@ -28,6 +28,20 @@ type ReconcileResult struct {
 	Elapsed      time.Duration
 }
 
+// count tallies one observed case.
+func (r *ReconcileResult) count(out string, err error) {
+	switch {
+	case err != nil:
+		r.Errors++
+	case out == "new":
+		r.NewCases++
+	case out == "changed":
+		r.Corrected++
+	default:
+		r.Unchanged++
+	}
+}
+
 func (r ReconcileResult) String() string {
 	return fmt.Sprintf("reconcile: %d deleted users, %d unlicensed, %d soft-deleted and %d inactive mailboxes; %d new cases, %d corrected, %d unchanged, %d past saving, %d errors in %s",
 		r.DeletedUsers, r.Unlicensed, r.SoftDeleted, r.Inactive, r.NewCases, r.Corrected, r.Unchanged, r.PastSaving, r.Errors, r.Elapsed.Round(time.Millisecond))
@@ -55,16 +69,7 @@ func (e *Engine) Reconcile(ctx context.Context, progress Progress) (ReconcileRes
 		}
 		seen[objectID] = true
 		out, err := e.Observe(ctx, objectID, "reconcile")
-		switch {
-		case err != nil:
-			res.Errors++
-		case out == "new":
-			res.NewCases++
-		case out == "changed":
-			res.Corrected++
-		default:
-			res.Unchanged++
-		}
+		res.count(out, err)
 	}
 	err := e.d.Directory.ListDeletedUsers(ctx, func(u tenant.User) error {
 		res.DeletedUsers++
@@ -97,16 +102,7 @@ func (e *Engine) Reconcile(ctx context.Context, progress Progress) (ReconcileRes
 				c.UPN = m.PrimarySMTPAddress
 			}
 		})
-		switch {
-		case err != nil:
-			res.Errors++
-		case out == "new":
-			res.NewCases++
-		case out == "changed":
-			res.Corrected++
-		default:
-			res.Unchanged++
-		}
+		res.count(out, err)
 	}
 	// Licence removals whose notification was lost: an active mailbox whose
 	// user holds no licence is in its grace period. One paged read of each

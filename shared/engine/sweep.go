@@ -112,7 +112,7 @@ func (e *Engine) work(ctx context.Context, key string) error {
 		acts = append(acts, a)
 	}
 	until := now.Add(leaseFor)
-	r.LeaseOwner, r.LeaseUntil, r.LeaseMessage, r.LeaseDelivery = e.d.Instance, &until, "", 0
+	r.lease = lease{LeaseOwner: e.d.Instance, LeaseUntil: &until}
 	if err := e.save(ctx, r, lt); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return errLeased
@@ -154,7 +154,7 @@ func (e *Engine) work(ctx context.Context, key string) error {
 		c.Failures, c.LastError = 0, ""
 		r.Rescue = nil
 	}
-	r.LeaseOwner, r.LeaseUntil, r.LeaseMessage, r.LeaseDelivery = "", nil, "", 0
+	r.lease = lease{}
 	if err := e.schedule(ctx, r, now); err != nil {
 		return err
 	}
