@@ -47,6 +47,12 @@ func classify(status int, code, msg string) error {
 	lc := strings.ToLower(code)
 	lm := strings.ToLower(msg)
 	switch {
+	// An expired delta token: 400 syncStateNotFound for directory objects
+	// (Microsoft 365 Dev Blog, 2020-07-03), 410 Gone with syncStateNotFound or
+	// resyncRequired elsewhere (Learn: delta query overview). Checked before
+	// 404 so a 410 is never read as "no such object".
+	case lc == "syncstatenotfound" || lc == "resyncrequired" || lc == "syncstateinvalid" || status == http.StatusGone:
+		return tenant.ErrDeltaExpired
 	case status == http.StatusNotFound || lc == "request_resourcenotfound" || lc == "resourcenotfound":
 		return tenant.ErrNotFound
 	case status == http.StatusTooManyRequests:

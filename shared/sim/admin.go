@@ -23,8 +23,10 @@ var ErrAdmin = errors.New("sim: admin action refused")
 // purgeUser (hard delete from the recycle bin), removeMailbox (Exchange-side
 // Remove-Mailbox: no notification), placeHold, removeHold, resyncUser (a new
 // synced, licensed user arrives with the same UPN and ExchangeGuid) and
-// disableAccount/enableAccount. Directory changes emit notifications like
-// their Graph counterparts.
+// disableAccount/enableAccount, and removeSubscription /
+// removeSubscriptionNotify (Graph drops every live subscription; silently, as
+// Learn documents for users, or with a subscriptionRemoved lifecycle event).
+// Directory changes emit notifications like their Graph counterparts.
 func (s *Sim) Admin(ctx context.Context, a AdminAction) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -131,6 +133,10 @@ func (s *Sim) Admin(ctx context.Context, a AdminAction) error {
 		}
 		active.AccountEnabled = a.Action == "enableAccount"
 		s.emit(active, "updated", now)
+	case "removeSubscription", "removeSubscriptionNotify":
+		if !s.removeSubscriptions(now, a.Action == "removeSubscriptionNotify") {
+			return fail("no live subscription")
+		}
 	default:
 		return fail("unknown action")
 	}

@@ -15,15 +15,34 @@ const subscriptionLifetime = 41760 * time.Minute
 // creations and licence changes as updated; only a permanent deletion is
 // deleted. Notifications carry ids only.
 func (s *Sim) emit(u *user, changeType string, t time.Time) {
+	// Every change is tracked for users/delta, whether or not a
+	// subscription is live to announce it.
+	s.deltaVer++
+	u.deltaVer = s.deltaVer
+	if !s.subsOwned {
+		// No subscription was ever created through the API: the operator's
+		// subscription of older setups, treated as renewed continuously (it
+		// always expires a full lifetime after the event).
+		s.userEvent(u, changeType, t, s.subID, s.opts.ClientState, t.Add(subscriptionLifetime))
+		return
+	}
+	// Graph notifies every live subscription whose changeType covers the
+	// change, one notification each; an expired or removed subscription
+	// notifies nobody.
+	for _, sub := range s.subs {
+		if sub.liveAt(t) && sub.covers(changeType) {
+			s.userEvent(u, changeType, t, sub.ID, sub.ClientState, sub.Expires)
+		}
+	}
+}
+
+func (s *Sim) userEvent(u *user, changeType string, t time.Time, subID, clientState string, expires time.Time) {
 	typ := "Microsoft.Graph.UserUpdated"
 	if changeType == "deleted" {
 		typ = "Microsoft.Graph.UserDeleted"
 	}
 	s.seq++
 	ts := t.UTC().Format(time.RFC3339Nano)
-	// The subscription is treated as renewed continuously: it always
-	// expires a full lifetime after the event.
-	exp := t.Add(subscriptionLifetime).UTC().Format(time.RFC3339Nano)
 	ev := map[string]any{
 		"id":              s.newGUID(),
 		"type":            typ,
@@ -34,7 +53,7 @@ func (s *Sim) emit(u *user, changeType string, t time.Time) {
 		"specversion":     "1.0",
 		"data": map[string]any{
 			"changeType":  changeType,
-			"clientState": s.opts.ClientState,
+			"clientState": clientState,
 			"resource":    "Users/" + u.ID,
 			"resourceData": map[string]any{
 				"@odata.type":    "#Microsoft.Graph.User",
@@ -44,8 +63,8 @@ func (s *Sim) emit(u *user, changeType string, t time.Time) {
 				"eventTime":      ts,
 				"sequenceNumber": s.seq,
 			},
-			"subscriptionExpirationDateTime": exp,
-			"subscriptionId":                 s.subID,
+			"subscriptionExpirationDateTime": expires.UTC().Format(time.RFC3339Nano),
+			"subscriptionId":                 subID,
 			"tenantId":                       s.opts.TenantID,
 		},
 	}

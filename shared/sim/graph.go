@@ -57,7 +57,17 @@ func routeGraph(method string, segs []string) (string, graphHandler, gresp) {
 		h  graphHandler
 	}
 	var routes map[string]route
+	isDelta := func(s string) bool { return s == "delta" || s == "delta()" || s == "microsoft.graph.delta()" }
 	switch {
+	case len(segs) == 2 && segs[0] == "users" && isDelta(segs[1]):
+		routes = map[string]route{"GET": {"usersDelta", (*Sim).gUsersDelta}}
+	case len(segs) == 1 && segs[0] == "subscriptions":
+		routes = map[string]route{"GET": {"listSubscriptions", (*Sim).gListSubscriptions}, "POST": {"createSubscription", (*Sim).gCreateSubscription}}
+	case len(segs) == 2 && segs[0] == "subscriptions":
+		routes = map[string]route{"GET": {"getSubscription", (*Sim).gGetSubscription}, "PATCH": {"renewSubscription", (*Sim).gPatchSubscription},
+			"DELETE": {"deleteSubscription", (*Sim).gDeleteSubscription}}
+	case len(segs) == 3 && segs[0] == "subscriptions" && segs[2] == "reauthorize":
+		routes = map[string]route{"POST": {"reauthorizeSubscription", (*Sim).gReauthorizeSubscription}}
 	case len(segs) == 1 && segs[0] == "users":
 		routes = map[string]route{"GET": {"listUsers", (*Sim).gListUsers}}
 	case len(segs) == 2 && segs[0] == "users":

@@ -89,6 +89,7 @@ func (s *Sim) advanceLocked() {
 		s.fire(e.obj, t)
 		s.touch(e.obj)
 	}
+	s.subscriptionsDue(now)
 }
 
 func (s *Sim) fire(obj any, t time.Time) {

@@ -117,6 +117,7 @@ type user struct {
 	disableAt                  *time.Time // New-Mailbox -InactiveMailbox: disabled without a licence by then
 	created                    time.Time
 	lastRemoved                []*sku // for assignLicense without a SKU
+	deltaVer                   int64  // Sim.deltaVer at the user's last change (users/delta)
 }
 
 func (u *user) hasExchange() bool {

@@ -86,7 +86,12 @@ type Sim struct {
 	holdReqs map[*mailbox]int
 	hooks    []func(RequestInfo)
 	subID    string
-	failNext bool // Faults.RestoreFailOnce armed
+	// Graph subscriptions created through the API (subscriptions.go); once
+	// there is one, only live subscriptions notify.
+	subs      []*subscription
+	subsOwned bool
+	deltaVer  int64 // users/delta change counter
+	failNext  bool  // Faults.RestoreFailOnce armed
 }
 
 // New returns a simulator with the default SKUs and no users.

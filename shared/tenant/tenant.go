@@ -161,3 +161,20 @@ func (s RestoreStatus) Terminal() bool {
 	}
 	return false
 }
+
+// ErrDeltaExpired: a delta token is no longer accepted (Graph answers
+// syncStateNotFound / resyncRequired); the caller must start a full round.
+var ErrDeltaExpired = errors.New("delta token expired")
+
+// Subscription is a Microsoft Graph change-notification subscription.
+type Subscription struct {
+	ID                 string
+	Resource           string
+	ChangeType         string
+	NotificationURL    string
+	LifecycleURL       string
+	ClientState        string
+	ApplicationID      string
+	CreatorID          string
+	ExpirationDateTime time.Time
+}
