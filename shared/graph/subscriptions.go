@@ -204,8 +204,24 @@ func (c *Client) UsersDelta(ctx context.Context, link string, fn func(DeltaUser)
 // anything unreadable counts as "deleted" (the stronger claim, so the user
 // is re-read rather than assumed restorable).
 func removedReason(v any) string {
-	if obj, ok := v.(*absser.UntypedObject); ok {
-		if s, ok := obj.GetValue()["reason"].(*absser.UntypedString); ok && s.GetValue() != nil {
+	var r any
+	switch o := v.(type) {
+	case map[string]any: // Kiota's JSON parse node keeps raw values
+		r = o["reason"]
+	case *absser.UntypedObject:
+		r = o.GetValue()["reason"]
+	}
+	switch s := r.(type) {
+	case *string:
+		if s != nil && *s != "" {
+			return *s
+		}
+	case string:
+		if s != "" {
+			return s
+		}
+	case *absser.UntypedString:
+		if s.GetValue() != nil {
 			return *s.GetValue()
 		}
 	}
