@@ -195,7 +195,14 @@ func checkAccepted(t testing.TB, q Queue, ev Event) {
 		t.Errorf("accepted without id or source: %+v", ev)
 	}
 	u := ev.User
-	if u.ObjectID == "" && u.UPN == "" && u.EmployeeID == "" {
+	switch {
+	case ev.Kind == KindSubscriptionLifecycle:
+		// About holdfast's subscription, not a user: it must name the
+		// subscription instead.
+		if ev.Lifecycle == nil || !isGUID(ev.Lifecycle.SubscriptionID) || u != (UserRef{}) {
+			t.Errorf("lifecycle event accepted without a subscription id or with a user: %+v", ev)
+		}
+	case u.ObjectID == "" && u.UPN == "" && u.EmployeeID == "":
 		t.Errorf("accepted without a user: %+v", ev)
 	}
 	if u.ObjectID != "" && (!isGUID(u.ObjectID) || strings.ToLower(u.ObjectID) != u.ObjectID) {

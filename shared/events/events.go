@@ -38,6 +38,9 @@ const (
 	KindUserRestored         Kind = "userRestored"
 	KindUserChanged          Kind = "userChanged" // Graph UserUpdated: re-read the user (soft deletes arrive this way)
 	KindUserPurged           Kind = "userPurged"  // Graph UserDeleted: permanently deleted
+	// KindSubscriptionLifecycle: a Graph lifecycle notification about
+	// holdfast's own subscription (Event.Lifecycle says which).
+	KindSubscriptionLifecycle Kind = "subscriptionLifecycle"
 )
 
 // CloudEvents types holdfast accepts.
@@ -50,6 +53,10 @@ const (
 	TypeUserRestored         = "io.holdfast.directory.userRestored"
 	TypeGraphUserUpdated     = "Microsoft.Graph.UserUpdated"
 	TypeGraphUserDeleted     = "Microsoft.Graph.UserDeleted"
+	// Lifecycle notifications as Event Grid delivers them (Learn: "Receive
+	// Microsoft Graph change notifications through Azure Event Grid").
+	TypeGraphSubscriptionReauthorizationRequired = "Microsoft.Graph.SubscriptionReauthorizationRequired"
+	TypeGraphSubscriptionRemoved                 = "Microsoft.Graph.SubscriptionRemoved"
 )
 
 // Queue is the Service Bus queue a message arrived on.
@@ -92,6 +99,7 @@ type Event struct {
 	OccurredAt     time.Time   // when it happened: removedAt/deletedAt/restoredAt, Graph eventTime, else Time
 	DeletionSource string      // userDeleted: "entra" or "exchange"
 	Sequence       int64       // Graph sequenceNumber when present
+	Lifecycle      *Lifecycle  // KindSubscriptionLifecycle only
 }
 
 // Options tune Decode.
@@ -137,13 +145,16 @@ func lookupType(t string) (typeInfo, bool) {
 		return typeInfo{KindUserChanged, QueueDirectory, (*decoder).graphUser}, true
 	case TypeGraphUserDeleted:
 		return typeInfo{KindUserPurged, QueueDirectory, (*decoder).graphUser}, true
+	case TypeGraphSubscriptionReauthorizationRequired, TypeGraphSubscriptionRemoved:
+		return typeInfo{KindSubscriptionLifecycle, QueueDirectory, (*decoder).graphLifecycle}, true
 	}
 	return typeInfo{}, false
 }
 
 func knownTypes() []string {
 	return []string{TypeOffboarding, TypeOffboardingCancelled, TypeRehire, TypeLicenseRemoved,
-		TypeUserDeleted, TypeUserRestored, TypeGraphUserUpdated, TypeGraphUserDeleted}
+		TypeUserDeleted, TypeUserRestored, TypeGraphUserUpdated, TypeGraphUserDeleted,
+		TypeGraphSubscriptionReauthorizationRequired, TypeGraphSubscriptionRemoved}
 }
 
 // decoder carries one Decode call's state.
@@ -325,7 +336,7 @@ func unknownType(typ string) *Rejection {
 	}
 	if strings.HasPrefix(typ, "Microsoft.Graph.") {
 		if strings.HasPrefix(typ, "Microsoft.Graph.Subscription") {
-			return reject(CodeUnsupportedType, "type", "Microsoft Graph lifecycle event %s: holdfast does not act on it, but the Graph subscription needs attention (renew or reauthorize it, then run Reconcile)", quote(typ))
+			return reject(CodeUnsupportedType, "type", "Microsoft Graph lifecycle event %s: holdfast acts on %s and %s only; check its subscription with holdfast status", quote(typ), TypeGraphSubscriptionReauthorizationRequired, TypeGraphSubscriptionRemoved)
 		}
 		return reject(CodeUnsupportedType, "type", "Microsoft Graph event type %s is not supported: holdfast handles user events only (%s, %s); remove other resources such as groups from the Graph subscription", quote(typ), TypeGraphUserUpdated, TypeGraphUserDeleted)
 	}
