@@ -25,7 +25,13 @@ type ReconcileResult struct {
 	Unchanged    int `json:"unchanged"`
 	PastSaving   int `json:"pastSaving"`
 	Errors       int `json:"errors"`
-	Elapsed      time.Duration
+	// UsersRead counts the active-user entries read from the directory
+	// (a full list, or only a delta round's changes); UsersPass says which:
+	// "list", "full" (a delta round from scratch, first run or expired
+	// link) or "incremental".
+	UsersRead int    `json:"usersRead"`
+	UsersPass string `json:"usersPass"`
+	Elapsed   time.Duration
 }
 
 // count tallies one observed case.
@@ -43,8 +49,8 @@ func (r *ReconcileResult) count(out string, err error) {
 }
 
 func (r ReconcileResult) String() string {
-	return fmt.Sprintf("reconcile: %d deleted users, %d unlicensed, %d soft-deleted and %d inactive mailboxes; %d new cases, %d corrected, %d unchanged, %d past saving, %d errors in %s",
-		r.DeletedUsers, r.Unlicensed, r.SoftDeleted, r.Inactive, r.NewCases, r.Corrected, r.Unchanged, r.PastSaving, r.Errors, r.Elapsed.Round(time.Millisecond))
+	return fmt.Sprintf("reconcile: %d deleted users, %d unlicensed, %d soft-deleted and %d inactive mailboxes; %d new cases, %d corrected, %d unchanged, %d past saving, %d errors; %d users read (%s) in %s",
+		r.DeletedUsers, r.Unlicensed, r.SoftDeleted, r.Inactive, r.NewCases, r.Corrected, r.Unchanged, r.PastSaving, r.Errors, r.UsersRead, r.UsersPass, r.Elapsed.Round(time.Millisecond))
 }
 
 // Progress is called as the inventory advances (for the CLI's display).
@@ -105,28 +111,11 @@ func (e *Engine) Reconcile(ctx context.Context, progress Progress) (ReconcileRes
 		res.count(out, err)
 	}
 	// Licence removals whose notification was lost: an active mailbox whose
-	// user holds no licence is in its grace period. One paged read of each
-	// side, not a call per user.
-	withMailbox := map[string]bool{}
-	err = e.d.Exchange.ListMailboxes(ctx, tenant.ScopeActive, func(m tenant.Mailbox) error {
-		if m.ExternalDirectoryObjectID != "" {
-			withMailbox[strings.ToLower(m.ExternalDirectoryObjectID)] = true
-		}
-		return ctx.Err()
-	})
-	if err != nil {
-		return res, fmt.Errorf("list mailboxes: %w", err)
-	}
-	err = e.d.Directory.ListUsers(ctx, func(u tenant.User) error {
-		if len(u.AssignedSKUs) == 0 && withMailbox[strings.ToLower(u.ID)] {
-			res.Unlicensed++
-			observe(u.ID)
-			progress("unlicensed mailboxes", res.Unlicensed)
-		}
-		return ctx.Err()
-	})
-	if err != nil {
-		return res, fmt.Errorf("list users: %w", err)
+	// user holds no licence is in its grace period. With a stored users
+	// delta link only the users that changed since the last run are read;
+	// otherwise one paged read of each side, not a call per user.
+	if err := e.reconcileUsers(ctx, &res, observe, progress); err != nil {
+		return res, err
 	}
 	for _, inv := range []struct {
 		scope tenant.MailboxScope

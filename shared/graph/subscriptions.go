@@ -140,21 +140,13 @@ func toSubscription(s models.Subscriptionable) tenant.Subscription {
 	return out
 }
 
-// DeltaUser is one entry of a users delta round: a user as it is now, or,
-// when Removed is set, only the id of a user that left the active set
-// ("changed": soft-deleted, restorable; "deleted": gone for good).
-type DeltaUser struct {
-	User    tenant.User
-	Removed string
-}
-
 // UsersDelta runs one round of GET /users/delta: from the start when link is
 // empty (every user), else from a deltaLink a previous round returned (only
 // what changed since). It calls fn for every entry, follows
 // @odata.nextLink, and returns the round's @odata.deltaLink. An expired
 // link yields an error wrapping tenant.ErrDeltaExpired.
 // Permission: User.Read.All.
-func (c *Client) UsersDelta(ctx context.Context, link string, fn func(DeltaUser) error) (string, error) {
+func (c *Client) UsersDelta(ctx context.Context, link string, fn func(tenant.DeltaUser) error) (string, error) {
 	var (
 		page users.DeltaGetResponseable
 		err  error
@@ -175,7 +167,7 @@ func (c *Client) UsersDelta(ctx context.Context, link string, fn func(DeltaUser)
 			return "", translate("users delta", err)
 		}
 		for _, u := range page.GetValue() {
-			d := DeltaUser{User: toUser(u)}
+			d := tenant.DeltaUser{User: toUser(u)}
 			if r, ok := u.GetAdditionalData()["@removed"]; ok {
 				d.Removed = removedReason(r)
 			}

@@ -111,7 +111,7 @@ func TestSimUsersDelta(t *testing.T) {
 	ctx := context.Background()
 	calls := c.Calls()
 	full := 0
-	link, err := c.UsersDelta(ctx, "", func(d graph.DeltaUser) error {
+	link, err := c.UsersDelta(ctx, "", func(d tenant.DeltaUser) error {
 		if d.Removed != "" || d.User.UserPrincipalName == "" {
 			t.Errorf("full round entry %+v", d)
 		}
@@ -130,8 +130,8 @@ func TestSimUsersDelta(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got := map[string]graph.DeltaUser{}
-	link2, err := c.UsersDelta(ctx, link, func(d graph.DeltaUser) error { got[d.User.ID] = d; return nil })
+	got := map[string]tenant.DeltaUser{}
+	link2, err := c.UsersDelta(ctx, link, func(d tenant.DeltaUser) error { got[d.User.ID] = d; return nil })
 	if err != nil || len(got) != 2 {
 		t.Fatalf("incremental: %d entries, %v", len(got), err)
 	}
@@ -148,11 +148,11 @@ func TestSimUsersDelta(t *testing.T) {
 	}
 	// Nothing changed: an empty round. An old link has expired.
 	n := 0
-	if _, err := c.UsersDelta(ctx, link2, func(graph.DeltaUser) error { n++; return nil }); err != nil || n != 0 {
+	if _, err := c.UsersDelta(ctx, link2, func(tenant.DeltaUser) error { n++; return nil }); err != nil || n != 0 {
 		t.Fatalf("quiet round: %d, %v", n, err)
 	}
 	vc.Advance(8 * 24 * time.Hour)
-	if _, err := c.UsersDelta(ctx, link2, func(graph.DeltaUser) error { return nil }); !errors.Is(err, tenant.ErrDeltaExpired) {
+	if _, err := c.UsersDelta(ctx, link2, func(tenant.DeltaUser) error { return nil }); !errors.Is(err, tenant.ErrDeltaExpired) {
 		t.Fatalf("expired link: %v", err)
 	}
 }

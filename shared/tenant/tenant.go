@@ -178,3 +178,11 @@ type Subscription struct {
 	CreatorID          string
 	ExpirationDateTime time.Time
 }
+
+// DeltaUser is one entry of a users delta round: a user as it is now, or,
+// when Removed is set, only the id of a user that left the active set
+// ("changed": soft-deleted, restorable; "deleted": gone for good).
+type DeltaUser struct {
+	User    User
+	Removed string
+}

@@ -1,0 +1,127 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/holdfast/holdfast/shared/store"
+	"github.com/holdfast/holdfast/shared/tenant"
+)
+
+// deltaDirectory is the Graph users delta query; optional, so a Directory
+// without it reconciles with full listings.
+type deltaDirectory interface {
+	UsersDelta(ctx context.Context, link string, fn func(tenant.DeltaUser) error) (string, error)
+}
+
+// stateStore keeps the delta link between runs; optional like deltaDirectory.
+type stateStore interface {
+	LoadState(ctx context.Context, name string) (store.StateRecord, error)
+	SaveState(ctx context.Context, rec store.StateRecord) (string, error)
+}
+
+// DeltaStateName is the state row holding the users delta link.
+const DeltaStateName = "usersDelta"
+
+type deltaState struct {
+	Link string `json:"link"`
+}
+
+// reconcileUsers finds unlicensed users who still have a mailbox. With a
+// delta link from the last run it reads only the users that changed since
+// (and observes those without a licence, and those that left); without
+// one, or when Graph says the link expired, it lists every user and every
+// active mailbox and stores a fresh link for next time.
+func (e *Engine) reconcileUsers(ctx context.Context, res *ReconcileResult, observe func(string), progress Progress) error {
+	dd, okD := e.d.Directory.(deltaDirectory)
+	ss, okS := e.d.Store.(stateStore)
+	if !okD || !okS {
+		res.UsersPass = "list"
+		_, err := e.reconcileUsersFull(ctx, res, observe, progress, func(fn func(tenant.DeltaUser) error) (string, error) {
+			return "", e.d.Directory.ListUsers(ctx, func(u tenant.User) error { return fn(tenant.DeltaUser{User: u}) })
+		})
+		return err
+	}
+	rec, err := ss.LoadState(ctx, DeltaStateName)
+	if err != nil {
+		return fmt.Errorf("load delta link: %w", err)
+	}
+	var st deltaState
+	if len(rec.Data) > 0 {
+		if err := json.Unmarshal(rec.Data, &st); err != nil {
+			st = deltaState{} // unreadable: start over, the safe side
+		}
+	}
+	save := func(link string) error {
+		b, _ := json.Marshal(deltaState{Link: link})
+		rec.Data = b
+		_, err := ss.SaveState(ctx, rec)
+		if errors.Is(err, store.ErrConflict) {
+			return nil // a concurrent reconcile stored its own link; either will do
+		}
+		return err
+	}
+	if st.Link != "" {
+		res.UsersPass = "incremental"
+		link, err := dd.UsersDelta(ctx, st.Link, func(d tenant.DeltaUser) error {
+			res.UsersRead++
+			// A user that left the active set, or one without a licence,
+			// may have a mailbox on a clock: observe reads both sides.
+			if d.Removed != "" || len(d.User.AssignedSKUs) == 0 {
+				res.Unlicensed++
+				observe(d.User.ID)
+				progress("changed users", res.UsersRead)
+			}
+			return ctx.Err()
+		})
+		switch {
+		case errors.Is(err, tenant.ErrDeltaExpired):
+			res.UsersRead = 0 // start over below
+		case err != nil:
+			return fmt.Errorf("users delta: %w", err)
+		default:
+			return save(link)
+		}
+	}
+	res.UsersPass = "full"
+	link, err := e.reconcileUsersFull(ctx, res, observe, progress, func(fn func(tenant.DeltaUser) error) (string, error) {
+		return dd.UsersDelta(ctx, "", fn)
+	})
+	if err != nil {
+		return err
+	}
+	return save(link)
+}
+
+// reconcileUsersFull reads every active mailbox, then every user (through
+// list), and observes the users without a licence who have a mailbox.
+func (e *Engine) reconcileUsersFull(ctx context.Context, res *ReconcileResult, observe func(string), progress Progress,
+	list func(func(tenant.DeltaUser) error) (string, error)) (string, error) {
+	withMailbox := map[string]bool{}
+	err := e.d.Exchange.ListMailboxes(ctx, tenant.ScopeActive, func(m tenant.Mailbox) error {
+		if m.ExternalDirectoryObjectID != "" {
+			withMailbox[strings.ToLower(m.ExternalDirectoryObjectID)] = true
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return "", fmt.Errorf("list mailboxes: %w", err)
+	}
+	link, err := list(func(d tenant.DeltaUser) error {
+		res.UsersRead++
+		u := d.User
+		if d.Removed == "" && len(u.AssignedSKUs) == 0 && withMailbox[strings.ToLower(u.ID)] {
+			res.Unlicensed++
+			observe(u.ID)
+			progress("unlicensed mailboxes", res.Unlicensed)
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return "", fmt.Errorf("list users: %w", err)
+	}
+	return link, nil
+}
