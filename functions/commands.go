@@ -23,6 +23,7 @@ import (
 	"github.com/holdfast/holdfast/shared/logging"
 	"github.com/holdfast/holdfast/shared/servicebus"
 	"github.com/holdfast/holdfast/shared/sim"
+	"github.com/holdfast/holdfast/shared/subscription"
 )
 
 func hostFunctionTimeout(hostJSON []byte) (time.Duration, error) {
@@ -213,4 +214,81 @@ func readAll(r io.Reader) ([]byte, error) {
 		return nil, errors.New("input larger than 1 MiB")
 	}
 	return b, nil
+}
+
+// statusCmd shows the Graph subscription holdfast owns: state, expiry, the
+// last notification received and the last reconcile, from Table Storage
+// (no Graph call). Exit 1 when the subscription is missing, failing or
+// expiring, so a monitor can run it.
+func statusCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print the status as JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := config.FromEnv()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "holdfast:", err)
+		return exitError(2)
+	}
+	log := logging.New(os.Stderr, cfg.LogLevel, secretValues())
+	cred, err := cliCredential(cfg.Mode == config.ModeAzure)
+	if err != nil {
+		return err
+	}
+	stack, err := app.Wire(ctx, cfg, app.Options{Log: log, Credential: cred})
+	if err != nil {
+		return err
+	}
+	defer stack.Close()
+	st, err := stack.Subscription.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		b, _ := json.MarshalIndent(st, "", "  ")
+		fmt.Println(string(b))
+	} else {
+		fmt.Print(formatStatus(st))
+	}
+	switch st.State {
+	case "missing", "failing", "expiring":
+		return exitError(1)
+	}
+	return nil
+}
+
+func formatStatus(st subscription.Status) string {
+	when := func(t *time.Time) string {
+		if t == nil {
+			return "never"
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "subscription      %s\n", st.State)
+	if st.SubscriptionID != "" {
+		fmt.Fprintf(&b, "id                %s\n", st.SubscriptionID)
+	}
+	fmt.Fprintf(&b, "expires           %s", when(st.Expires))
+	if st.ExpiresIn != "" {
+		fmt.Fprintf(&b, " (in %s)", st.ExpiresIn)
+	}
+	fmt.Fprintf(&b, "\nlast renewal      %s (%d renewals, %d recreations)\n", when(st.LastRenewal), st.Renewals, st.Recreations)
+	fmt.Fprintf(&b, "last notification %s\n", when(st.LastNotification))
+	fmt.Fprintf(&b, "last reconcile    %s", when(st.LastReconcile))
+	if st.LastReconcileRes != "" {
+		fmt.Fprintf(&b, "  %s", st.LastReconcileRes)
+	}
+	b.WriteString("\n")
+	if st.LastFailure != "" {
+		fmt.Fprintf(&b, "last failure      %s  %s\n", when(st.LastFailureAt), st.LastFailure)
+	}
+	if st.LastLifecycle != "" {
+		fmt.Fprintf(&b, "last lifecycle    %s  %s\n", when(st.LastLifecycleAt), st.LastLifecycle)
+	}
+	if st.LastGapFrom != nil {
+		fmt.Fprintf(&b, "last gap          %s .. %s (reconciled)\n", when(st.LastGapFrom), when(st.LastGapTo))
+	}
+	return b.String()
 }

@@ -25,6 +25,7 @@ Usage:
   holdfast publish --queue NAME --file EVENT.json
                                       send an event to a Service Bus queue (managed identity or connection string)
   holdfast reconcile                  inventory the tenant and open cases for what no event announced
+  holdfast status [--json]            the Graph subscription holdfast owns: state, expiry, last notification, last reconcile
   holdfast cases [--all]              cases at risk or needing a human, soonest deadline first
   holdfast case UPN|KEY               one case: its record and audit timeline
   holdfast restore UPN --to TARGET    copy a soft-deleted or inactive mailbox into TARGET (New-MailboxRestoreRequest)
@@ -82,6 +83,8 @@ func run(ctx context.Context, args []string) error {
 		return reconcileCmd(ctx, args)
 	case "cases":
 		return casesCmd(ctx, args)
+	case "status":
+		return statusCmd(ctx, args)
 	case "case":
 		return caseCmd(ctx, args)
 	case "release", "restore", "recover":

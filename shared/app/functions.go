@@ -22,6 +22,7 @@ import (
 	"github.com/holdfast/holdfast/shared/events"
 	"github.com/holdfast/holdfast/shared/retention"
 	"github.com/holdfast/holdfast/shared/store"
+	"github.com/holdfast/holdfast/shared/subscription"
 	"github.com/holdfast/holdfast/shared/tenant"
 )
 
@@ -31,6 +32,7 @@ const (
 	FnOnDirectoryEvent = "OnDirectoryEvent"
 	FnExpirySweep      = "ExpirySweep"
 	FnReconcile        = "Reconcile"
+	FnSubscription     = "SubscriptionRenewal"
 	FnApi              = "Api"
 )
 
@@ -54,6 +56,9 @@ type Functions struct {
 	Reader Reader
 	Mode   config.Mode
 	Clock  interface{ Now() time.Time }
+	// Subscription owns holdfast's Graph subscription; its Reconcile wraps
+	// the engine's with health records and the notification-gap alert.
+	Subscription *subscription.Manager
 }
 
 // Handlers maps each function folder name to its handler.
@@ -63,6 +68,7 @@ func (f *Functions) Handlers() map[string]customhandler.HandlerFunc {
 		FnOnDirectoryEvent: f.queue(QueueDirectory),
 		FnExpirySweep:      f.sweep,
 		FnReconcile:        f.reconcile,
+		FnSubscription:     f.subscription,
 		FnApi:              f.api,
 	}
 }
@@ -76,7 +82,7 @@ func (f *Functions) Register(s *customhandler.Server) {
 
 // FunctionNames lists the functions in a stable order.
 func FunctionNames() []string {
-	return []string{FnOnOffboarding, FnOnDirectoryEvent, FnExpirySweep, FnReconcile, FnApi}
+	return []string{FnOnOffboarding, FnOnDirectoryEvent, FnExpirySweep, FnReconcile, FnSubscription, FnApi}
 }
 
 func (f *Functions) queue(q string) customhandler.HandlerFunc {
@@ -128,11 +134,23 @@ func (f *Functions) reconcile(ctx context.Context, inv *customhandler.Invocation
 	if _, err := inv.Timer("timer"); err != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Msg("timer payload unreadable; reconciling anyway")
 	}
-	res, err := f.Engine.Reconcile(ctx, nil)
+	res, err := f.Subscription.Reconcile(ctx, "timer")
 	if err != nil {
 		return customhandler.Response{}, err
 	}
 	return customhandler.Response{Logs: []string{res.String()}, ReturnValue: res}, nil
+}
+
+func (f *Functions) subscription(ctx context.Context, inv *customhandler.Invocation) (customhandler.Response, error) {
+	if _, err := inv.Timer("timer"); err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("timer payload unreadable; checking the subscription anyway")
+	}
+	rep, err := f.Subscription.Ensure(ctx)
+	if err != nil {
+		// Alerted and recorded; the next run retries.
+		return customhandler.Response{}, err
+	}
+	return customhandler.Response{Logs: []string{rep.String()}, ReturnValue: rep}, nil
 }
 
 // authLevelClaim is the claim the Functions host puts on a request it let
@@ -186,7 +204,7 @@ func (f *Functions) api(ctx context.Context, inv *customhandler.Invocation) (cus
 	parts := strings.Split(path, "/")
 	switch {
 	case path == "" || path == "health":
-		return httpOut(http.StatusOK, map[string]any{"status": "ok", "time": f.Clock.Now()}), nil
+		return f.apiHealth(ctx)
 	case path == "cases":
 		return f.apiCases(ctx, req)
 	case len(parts) == 2 && parts[0] == "cases":
@@ -199,6 +217,26 @@ func (f *Functions) api(ctx context.Context, inv *customhandler.Invocation) (cus
 		return f.apiAdmin(ctx, req, parts[1], parts[2])
 	}
 	return httpOut(http.StatusNotFound, map[string]string{"error": "no route " + path}), nil
+}
+
+// apiHealth reports the process and the Graph subscription: its state,
+// expiry, the last notification received and the last reconcile. A missing,
+// failing or expiring subscription makes the status "degraded" (still 200:
+// holdfast works, through Reconcile, without notifications).
+func (f *Functions) apiHealth(ctx context.Context) (customhandler.Response, error) {
+	out := map[string]any{"status": "ok", "time": f.Clock.Now()}
+	if f.Subscription != nil {
+		st, err := f.Subscription.Status(ctx)
+		if err != nil {
+			return customhandler.Response{}, err
+		}
+		out["subscription"] = st
+		switch st.State {
+		case "missing", "failing", "expiring":
+			out["status"] = "degraded"
+		}
+	}
+	return httpOut(http.StatusOK, out), nil
 }
 
 // CaseSummary is one row of GET cases.

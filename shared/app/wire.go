@@ -20,6 +20,7 @@ import (
 	"github.com/holdfast/holdfast/shared/retention"
 	"github.com/holdfast/holdfast/shared/servicebus"
 	"github.com/holdfast/holdfast/shared/store"
+	"github.com/holdfast/holdfast/shared/subscription"
 )
 
 // Stack is a wired holdfast: what `serve` runs and what the local stack
@@ -31,7 +32,9 @@ type Stack struct {
 	Graph     *graph.Client
 	Exchange  *exo.Client
 	Functions *Functions
-	Counter   *store.Counter
+	// Subscription owns the Graph change-notification subscription.
+	Subscription *subscription.Manager
+	Counter      *store.Counter
 	// Recorder sees every alert in local mode (the local stack reports
 	// them); it stays empty in Azure.
 	Recorder *notify.Recorder
@@ -145,10 +148,18 @@ func Wire(ctx context.Context, cfg config.Config, o Options) (*Stack, error) {
 	if instance == "" {
 		instance, _ = os.Hostname()
 	}
+	alerts := notify.NewDispatcher(o.Log, channels...).WithClock(o.Clock.Now)
 	s.Engine = engine.New(engine.Deps{
 		TenantID: cfg.TenantID, ClientState: cfg.GraphClientState, Directory: s.Graph, Exchange: s.Exchange, Store: s.Store,
-		Alerts: notify.NewDispatcher(o.Log, channels...).WithClock(o.Clock.Now), Clock: o.Clock, Policy: pol, Log: o.Log, Instance: instance,
+		Alerts: alerts, Clock: o.Clock, Policy: pol, Log: o.Log, Instance: instance,
 	})
-	s.Functions = &Functions{Engine: s.Engine, Reader: s.Store, Mode: cfg.Mode, Clock: o.Clock}
+	s.Subscription = subscription.New(subscription.Options{
+		NotificationURL: cfg.Subscription.NotificationURL, ClientState: cfg.GraphClientState,
+		AlertMargin: cfg.Subscription.AlertMargin, Instance: instance,
+	}, subscription.Deps{Graph: s.Graph, Store: s.Store, Reconciler: s.Engine, Alerts: alerts, Clock: o.Clock, Log: o.Log})
+	if s.Subscription.Configured() {
+		s.Engine.WatchSubscription(s.Subscription)
+	}
+	s.Functions = &Functions{Engine: s.Engine, Reader: s.Store, Mode: cfg.Mode, Clock: o.Clock, Subscription: s.Subscription}
 	return s, nil
 }

@@ -51,6 +51,9 @@ func Settings() []Setting {
 		{Name: "HOLDFAST_EXCHANGE_BASE_URL", Default: "https://outlook.office365.com", Doc: "Exchange Online admin API base URL"},
 		{Name: "HOLDFAST_SWEEP_SCHEDULE", Default: "0 */5 * * * *", Doc: "NCRONTAB schedule of ExpirySweep"},
 		{Name: "HOLDFAST_RECONCILE_SCHEDULE", Default: "0 0 */6 * * *", Doc: "NCRONTAB schedule of Reconcile"},
+		{Name: "HOLDFAST_SUBSCRIPTION_SCHEDULE", Default: "0 30 */6 * * *", Doc: "NCRONTAB schedule of SubscriptionRenewal (creates/renews holdfast's Graph subscription)"},
+		{Name: "HOLDFAST_GRAPH_NOTIFICATION_URL", Doc: "Event Grid partner topic of the Graph subscription holdfast owns: EventGrid:?azuresubscriptionid=...&resourcegroup=...&partnertopic=...&location=... (empty: holdfast manages no subscription)"},
+		{Name: "HOLDFAST_SUBSCRIPTION_ALERT_MARGIN", Default: "3d", Doc: "alert when the Graph subscription will expire within this"},
 		{Name: "HOLDFAST_DEFAULT_RETENTION", Default: "retain", Doc: "decision for a leaver with no HR decision: retain or release"},
 		{Name: "HOLDFAST_HOLD_DURATION_DAYS", Default: "0", Doc: "Litigation Hold duration in days; 0 is unlimited"},
 		{Name: "HOLDFAST_HOLD_PROPAGATION", Default: "60m", Doc: "how long a new hold takes to be in effect"},
@@ -91,6 +94,8 @@ type Config struct {
 
 	SweepSchedule     string
 	ReconcileSchedule string
+	// Subscription is the Graph subscription holdfast owns.
+	Subscription Subscription
 
 	Policy Policy
 	Alerts Alerts
@@ -100,6 +105,13 @@ type Config struct {
 	// ClockURL, local mode only: the simulator whose GET /_sim/clock
 	// gives the time (empty: the system clock).
 	ClockURL string
+}
+
+// Subscription configures the Graph change-notification subscription.
+type Subscription struct {
+	Schedule        string
+	NotificationURL string // empty: holdfast manages no subscription
+	AlertMargin     time.Duration
 }
 
 // Policy is the retention policy configured by app settings.
@@ -219,7 +231,17 @@ func Load(getenv Getenv) (Config, error) {
 
 	c.SweepSchedule = get("HOLDFAST_SWEEP_SCHEDULE")
 	c.ReconcileSchedule = get("HOLDFAST_RECONCILE_SCHEDULE")
-	for name, v := range map[string]string{"HOLDFAST_SWEEP_SCHEDULE": c.SweepSchedule, "HOLDFAST_RECONCILE_SCHEDULE": c.ReconcileSchedule} {
+	c.Subscription.Schedule = get("HOLDFAST_SUBSCRIPTION_SCHEDULE")
+	c.Subscription.NotificationURL = get("HOLDFAST_GRAPH_NOTIFICATION_URL")
+	if u := c.Subscription.NotificationURL; u != "" && !EventGridURL(u) {
+		bad("HOLDFAST_GRAPH_NOTIFICATION_URL", "must be EventGrid:?azuresubscriptionid=...&resourcegroup=...&partnertopic=...&location=... (an Event Grid partner topic)")
+	}
+	if d, err := ParseDuration(get("HOLDFAST_SUBSCRIPTION_ALERT_MARGIN")); err != nil || d <= 0 || d >= 29*24*time.Hour {
+		bad("HOLDFAST_SUBSCRIPTION_ALERT_MARGIN", "must be a positive duration under 29d")
+	} else {
+		c.Subscription.AlertMargin = d
+	}
+	for name, v := range map[string]string{"HOLDFAST_SWEEP_SCHEDULE": c.SweepSchedule, "HOLDFAST_RECONCILE_SCHEDULE": c.ReconcileSchedule, "HOLDFAST_SUBSCRIPTION_SCHEDULE": c.Subscription.Schedule} {
 		if len(strings.Fields(v)) != 6 {
 			bad(name, "must be a 6-field NCRONTAB expression, got %q", v)
 		}
@@ -352,4 +374,25 @@ func ParseDuration(s string) (time.Duration, error) {
 		total += d
 	}
 	return total, nil
+}
+
+// EventGridURL reports whether raw is the Event Grid partner-topic form of
+// a Graph notificationUrl (Learn: "Receive Microsoft Graph change
+// notifications through Azure Event Grid"): all four parameters present.
+func EventGridURL(raw string) bool {
+	const prefix = "eventgrid:?"
+	if len(raw) <= len(prefix) || !strings.EqualFold(raw[:len(prefix)], prefix) {
+		return false
+	}
+	q, err := url.ParseQuery(raw[len(prefix):])
+	if err != nil {
+		return false
+	}
+	have := map[string]bool{}
+	for k, v := range q {
+		if len(v) == 1 && strings.TrimSpace(v[0]) != "" {
+			have[strings.ToLower(k)] = true
+		}
+	}
+	return have["azuresubscriptionid"] && have["resourcegroup"] && have["partnertopic"] && have["location"]
 }

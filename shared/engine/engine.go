@@ -41,7 +41,22 @@ type Deps struct {
 // lives in the store.
 type Engine struct {
 	d Deps
+	// sub, when set, owns holdfast's Graph subscription: it receives the
+	// lifecycle notifications and hears of every Graph notification.
+	sub SubscriptionWatcher
 }
+
+// SubscriptionWatcher is what the engine tells about holdfast's Graph
+// subscription (package subscription implements it).
+type SubscriptionWatcher interface {
+	HandleLifecycle(ctx context.Context, lc events.Lifecycle) (string, error)
+	Seen(ctx context.Context, t time.Time)
+}
+
+// WatchSubscription hands lifecycle notifications to w. Call it while
+// wiring, before the engine handles messages; without a watcher lifecycle
+// notifications are rejected with a reason.
+func (e *Engine) WatchSubscription(w SubscriptionWatcher) { e.sub = w }
 
 // New returns an engine.
 func New(d Deps) *Engine {
@@ -288,6 +303,20 @@ func (e *Engine) HandleMessage(ctx context.Context, m Message) (Outcome, error) 
 		return e.reject(ctx, m, "invalid", err.Error(), "", now)
 	}
 	log := zerolog.Ctx(ctx).With().Str("eventId", ev.ID).Str("eventType", ev.Type).Logger()
+	if ev.Kind == events.KindSubscriptionLifecycle {
+		if e.sub == nil {
+			return e.reject(ctx, m, events.CodeUnsupportedType, "Graph lifecycle notification, but holdfast manages no subscription here (HOLDFAST_GRAPH_NOTIFICATION_URL is empty): renew or recreate the subscription by hand, then run Reconcile", "type", now)
+		}
+		line, err := e.sub.HandleLifecycle(ctx, *ev.Lifecycle)
+		if err != nil {
+			// Not completed: Service Bus redelivers, and the timer retries too.
+			return Outcome{}, fmt.Errorf("lifecycle %s for subscription %s: %w", ev.Lifecycle.Event, ev.Lifecycle.SubscriptionID, err)
+		}
+		return Outcome{Result: "lifecycle", Reason: line}, nil
+	}
+	if e.sub != nil && (ev.Kind == events.KindUserChanged || ev.Kind == events.KindUserPurged) {
+		e.sub.Seen(ctx, now)
+	}
 
 	objectID, err := e.resolveUser(ctx, ev)
 	if errors.Is(err, tenant.ErrNotFound) {
