@@ -104,6 +104,15 @@ type Expect struct {
 	// RestoredTo: the user's mailbox content was restored into this
 	// mailbox (UPN), whatever became of the source.
 	RestoredTo string `json:"restoredTo,omitempty"`
+	// LiveSubscriptions: the simulator's GET /v1.0/subscriptions lists
+	// exactly this many live subscriptions.
+	LiveSubscriptions *int `json:"liveSubscriptions,omitempty"`
+	// SubscriptionRenewals: holdfast renewed its subscription at least
+	// this many times; SubscriptionRecreations: it recreated it exactly
+	// this many times; SubscriptionState: holdfast status says this.
+	SubscriptionRenewals    *int   `json:"subscriptionRenewals,omitempty"`
+	SubscriptionRecreations *int   `json:"subscriptionRecreations,omitempty"`
+	SubscriptionState       string `json:"subscriptionState,omitempty"`
 }
 
 var offsetRE = regexp.MustCompile(`^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$`)
@@ -187,6 +196,12 @@ func Parse(b []byte) (*Scenario, error) {
 		case st.Admin != nil:
 			switch st.Admin.Action {
 			case "removeLicense", "assignLicense", "deleteUser", "restoreUser", "purgeUser", "removeMailbox", "removeHold", "resyncUser":
+			case "removeSubscription", "removeSubscriptionNotify":
+				// Graph drops holdfast's subscription: no user involved.
+				if st.Admin.UPN != "" {
+					return nil, fmt.Errorf("step %d: admin.action %s takes no upn", i, st.Admin.Action)
+				}
+				continue
 			default:
 				return nil, fmt.Errorf("step %d: admin.action %q is not supported", i, st.Admin.Action)
 			}

@@ -90,6 +90,10 @@ type Runner struct {
 	// the sweeps that fall due (a crash harness lets work that a kill left
 	// pending at the end finish, as the next sweeps would in production).
 	Drain time.Duration
+	// SubscriptionEvery is the SubscriptionRenewal schedule on the virtual
+	// clock (default 6h), fired only when the scenario's settings give
+	// holdfast a subscription to own (HOLDFAST_GRAPH_NOTIFICATION_URL).
+	SubscriptionEvery time.Duration
 	// BeforeStep, when set, runs before step i (0-based) is played: fault
 	// injection between steps, such as a storage outage.
 	BeforeStep func(ctx context.Context, i int) error
@@ -102,6 +106,8 @@ type Runner struct {
 	// it once per tick, so a timer still due after a sweep (its case leased
 	// by an instance that died) waits for the next tick, as in Azure.
 	lastSweep time.Time
+	// lastSub is the virtual time SubscriptionRenewal last fired.
+	lastSub time.Time
 	// lastHold is the wall time the simulator last received a Set-Mailbox
 	// enabling Litigation Hold (for the event-to-hold latency figure).
 	lastHold atomic.Int64
@@ -131,6 +137,16 @@ func (r *Runner) Run(ctx context.Context, sc *scenario.Scenario) (*Report, error
 	}
 	rep := &Report{Scenario: sc.Name, OK: true, Users: map[string]UserReport{}}
 	r.printf("scenario %q: %d users, %d steps", sc.Name, len(sc.Tenant.Users), len(sc.Steps))
+	if r.SubscriptionEvery == 0 {
+		r.SubscriptionEvery = 6 * time.Hour
+	}
+	if r.ownsSubscription() {
+		// The timer's first run, as at deployment: holdfast creates its
+		// subscription.
+		if err := r.subscriptionTimer(ctx); err != nil {
+			return nil, err
+		}
+	}
 	for i, st := range sc.Steps {
 		if r.BeforeStep != nil {
 			if err := r.BeforeStep(ctx, i); err != nil {
@@ -174,18 +190,28 @@ func (r *Runner) advance(ctx context.Context, target time.Time) error {
 		if err != nil {
 			return err
 		}
+		if r.ownsSubscription() {
+			subTick := r.lastSub.Add(r.SubscriptionEvery)
+			if subTick.Before(now) {
+				subTick = now
+			}
+			if !subTick.After(target) && (!ok || !r.sweepTick(now, next).Before(subTick)) {
+				r.Stack.Clock.Set(subTick)
+				if err := r.deliverDirectory(ctx, nil); err != nil {
+					return err
+				}
+				if err := r.subscriptionTimer(ctx); err != nil {
+					return err
+				}
+				if err := r.deliverDirectory(ctx, nil); err != nil {
+					return err
+				}
+				continue
+			}
+		}
 		if ok {
 			// The host fires the sweep on its schedule, not at the due time.
-			tick := next.Truncate(r.SweepEvery)
-			if tick.Before(next) {
-				tick = tick.Add(r.SweepEvery)
-			}
-			if tick.Before(now) {
-				tick = now
-			}
-			if !r.lastSweep.IsZero() && !tick.After(r.lastSweep) {
-				tick = r.lastSweep.Add(r.SweepEvery)
-			}
+			tick := r.sweepTick(now, next)
 			if !tick.After(target) {
 				r.Stack.Clock.Set(tick)
 				if err := r.deliverDirectory(ctx, nil); err != nil {
@@ -203,6 +229,43 @@ func (r *Runner) advance(ctx context.Context, target time.Time) error {
 		r.Stack.Clock.Set(target)
 		return r.deliverDirectory(ctx, nil)
 	}
+}
+
+// sweepTick is the sweep tick at which a timer due at next fires.
+func (r *Runner) sweepTick(now, next time.Time) time.Time {
+	tick := next.Truncate(r.SweepEvery)
+	if tick.Before(next) {
+		tick = tick.Add(r.SweepEvery)
+	}
+	if tick.Before(now) {
+		tick = now
+	}
+	if !r.lastSweep.IsZero() && !tick.After(r.lastSweep) {
+		tick = r.lastSweep.Add(r.SweepEvery)
+	}
+	return tick
+}
+
+func (r *Runner) ownsSubscription() bool {
+	return r.Stack.App.Subscription != nil && r.Stack.App.Subscription.Configured()
+}
+
+// subscriptionTimer fires SubscriptionRenewal as the host would.
+func (r *Runner) subscriptionTimer(ctx context.Context) error {
+	r.lastSub = r.Stack.Clock.Now()
+	resp, err := r.Stack.FireTimer(ctx, app.FnSubscription)
+	if err != nil {
+		// The function failed (recorded and alerted by holdfast); the host
+		// would run it again on schedule, and so does the runner.
+		r.printf("SubscriptionRenewal  failed: %v", err)
+		return nil
+	}
+	for _, l := range resp.Logs {
+		if !strings.HasPrefix(l, "subscription: none") {
+			r.printf("SubscriptionRenewal  %s", l)
+		}
+	}
+	return nil
 }
 
 func (r *Runner) nextTimer(ctx context.Context) (time.Time, bool, error) {
@@ -470,6 +533,28 @@ func (r *Runner) check(ctx context.Context, st scenario.Step) ExpectRow {
 			fail("%d %s action(s), want %d", n, e.Action, *e.ActionCount)
 		case e.ActionCount == nil && n == 0:
 			fail("no %s action", e.Action)
+		}
+	}
+	if e.LiveSubscriptions != nil {
+		if n := len(r.Stack.Sim.Subscriptions()); n != *e.LiveSubscriptions {
+			fail("%d live Graph subscription(s) in the simulator, want %d", n, *e.LiveSubscriptions)
+		}
+	}
+	if e.SubscriptionRenewals != nil || e.SubscriptionRecreations != nil || e.SubscriptionState != "" {
+		st, err := r.Stack.App.Subscription.Status(ctx)
+		switch {
+		case err != nil:
+			fail("subscription status: %v", err)
+		default:
+			if e.SubscriptionRenewals != nil && st.Renewals < *e.SubscriptionRenewals {
+				fail("%d subscription renewal(s), want at least %d", st.Renewals, *e.SubscriptionRenewals)
+			}
+			if e.SubscriptionRecreations != nil && st.Recreations != *e.SubscriptionRecreations {
+				fail("%d subscription recreation(s), want %d", st.Recreations, *e.SubscriptionRecreations)
+			}
+			if e.SubscriptionState != "" && st.State != e.SubscriptionState {
+				fail("subscription %s, want %s", st.State, e.SubscriptionState)
+			}
 		}
 	}
 	if e.HoldRequests != nil {
