@@ -24,6 +24,12 @@ param graphBaseUrl string = 'https://graph.microsoft.com/v1.0'
 param exchangeBaseUrl string = 'https://outlook.office365.com'
 param sweepSchedule string = '0 */5 * * * *'
 param reconcileSchedule string = '0 0 */6 * * *'
+@description('NCRONTAB schedule of SubscriptionRenewal, which creates and renews the Graph subscription holdfast owns.')
+param subscriptionSchedule string = '0 30 */6 * * *'
+@description('Event Grid partner topic of the Graph subscription: EventGrid:?azuresubscriptionid=...&resourcegroup=...&partnertopic=...&location=... (infra/graph-notifications.sh setup sets it). Empty: holdfast manages no subscription.')
+param graphNotificationUrl string = ''
+@description('Alert when the Graph subscription will expire within this (e.g. 3d).')
+param subscriptionAlertMargin string = '3d'
 @allowed(['retain', 'release'])
 param defaultRetention string = 'retain'
 @description('Litigation Hold duration in days; 0 is unlimited.')
@@ -38,7 +44,7 @@ param archiveTarget string = ''
 @description('Path of a policy JSON file inside the deployed package (e.g. policies.json); empty for none.')
 param policyFile string = ''
 @secure()
-@description('clientState of the Graph users subscription (infra/graph-notifications.sh prints it); notifications without it are rejected. Empty: not checked.')
+@description('clientState of the Graph users subscription holdfast creates (infra/graph-notifications.sh setup generates it); notifications without it are rejected. Empty: not checked.')
 param graphClientState string = ''
 @secure()
 @description('Teams incoming webhook / Workflows URL; stored in Key Vault, never in app settings. Empty disables the channel.')
@@ -152,6 +158,9 @@ var appSettings = [
   { name: 'HOLDFAST_EXCHANGE_BASE_URL', value: exchangeBaseUrl }
   { name: 'HOLDFAST_SWEEP_SCHEDULE', value: sweepSchedule }
   { name: 'HOLDFAST_RECONCILE_SCHEDULE', value: reconcileSchedule }
+  { name: 'HOLDFAST_SUBSCRIPTION_SCHEDULE', value: subscriptionSchedule }
+  { name: 'HOLDFAST_GRAPH_NOTIFICATION_URL', value: graphNotificationUrl }
+  { name: 'HOLDFAST_SUBSCRIPTION_ALERT_MARGIN', value: subscriptionAlertMargin }
   { name: 'HOLDFAST_DEFAULT_RETENTION', value: defaultRetention }
   { name: 'HOLDFAST_HOLD_DURATION_DAYS', value: holdDurationDays }
   { name: 'HOLDFAST_HOLD_PROPAGATION', value: holdPropagation }

@@ -369,8 +369,16 @@ func (s *Sim) Load(spec TenantSpec) error {
 	// Seeded history is not news: notifications it would produce are dropped.
 	nev := len(s.events)
 	defer func() { s.events = s.events[:nev] }()
+	// Active UPNs, lower-cased: the duplicate check is a map lookup, so
+	// seeding a 100,000-user tenant is linear.
+	active := map[string]bool{}
+	for _, u := range s.users {
+		if u.state == userActive {
+			active[strings.ToLower(u.UPN)] = true
+		}
+	}
 	for i, us := range spec.Users {
-		if err := s.seedUser(us, now); err != nil {
+		if err := s.seedUser(us, now, active); err != nil {
 			return fmt.Errorf("sim: users[%d] (%s): %w", i, us.UPN, err)
 		}
 	}
@@ -420,13 +428,16 @@ func (s *Sim) activeUserByUPN(upn string) *user {
 	return nil
 }
 
-func (s *Sim) seedUser(us UserSpec, now time.Time) error {
+func (s *Sim) seedUser(us UserSpec, now time.Time, active map[string]bool) error {
 	upn := strings.TrimSpace(us.UPN)
 	if upn == "" || !strings.Contains(upn, "@") {
 		return errors.New("upn must be user@domain")
 	}
-	if s.activeUserByUPN(upn) != nil {
+	if active[strings.ToLower(upn)] {
 		return errors.New("an active user with this UPN exists")
+	}
+	if us.Deleted == "" || us.Deleted == "unlicensed" {
+		active[strings.ToLower(upn)] = true
 	}
 	u := s.newUser(upn, us.DisplayName, now)
 	u.Department, u.EmployeeID, u.Synced = us.Department, us.EmployeeID, us.Synced
