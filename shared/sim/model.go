@@ -377,6 +377,17 @@ func (s *Sim) Load(spec TenantSpec) error {
 			active[strings.ToLower(u.UPN)] = true
 		}
 	}
+	// Mailbox keys and names taken (seeding), kept for this Load only: a
+	// name freed by a purge during seeding stays taken, which only renames
+	// a later seeded duplicate alias.
+	s.seeding = map[string]bool{}
+	for _, m := range s.mailbox {
+		s.seeding["k:"+strings.ToLower(m.reportKey)] = true
+		if m.state != mbPurged {
+			s.seeding["n:"+strings.ToLower(m.Name)] = true
+		}
+	}
+	defer func() { s.seeding = nil }()
 	for i, us := range spec.Users {
 		if err := s.seedUser(us, now, active); err != nil {
 			return fmt.Errorf("sim: users[%d] (%s): %w", i, us.UPN, err)
@@ -515,15 +526,24 @@ func (s *Sim) newUser(upn, display string, now time.Time) *user {
 // provision creates u's mailbox.
 func (s *Sim) provision(u *user, created time.Time) *mailbox {
 	alias := strings.SplitN(u.UPN, "@", 2)[0]
+	keyTaken, nameTaken := func(k string) bool { return s.mailboxByKey(k) != nil }, func(n string) bool { return s.mailboxByName(n) != nil }
+	if s.seeding != nil {
+		// Load: map lookups, so a 100,000-user tenant seeds in linear time.
+		keyTaken = func(k string) bool { return s.seeding["k:"+strings.ToLower(k)] }
+		nameTaken = func(n string) bool { return s.seeding["n:"+strings.ToLower(n)] }
+	}
 	key := u.UPN
 	n := 1
-	for s.mailboxByKey(key) != nil {
+	for keyTaken(key) {
 		n++
 		key = fmt.Sprintf("%s#%d", u.UPN, n)
 	}
 	name := alias
-	for i := 2; s.mailboxByName(name) != nil; i++ {
+	for i := 2; nameTaken(name); i++ {
 		name = fmt.Sprintf("%s%d", alias, i)
+	}
+	if s.seeding != nil {
+		s.seeding["k:"+strings.ToLower(key)], s.seeding["n:"+strings.ToLower(name)] = true, true
 	}
 	m := &mailbox{
 		reportKey: key, user: u, userID: u.ID, Guid: s.newGUID(), ExchangeGuid: s.newGUID(),

@@ -90,8 +90,9 @@ type Sim struct {
 	// there is one, only live subscriptions notify.
 	subs      []*subscription
 	subsOwned bool
-	deltaVer  int64 // users/delta change counter
-	failNext  bool  // Faults.RestoreFailOnce armed
+	deltaVer  int64           // users/delta change counter
+	seeding   map[string]bool // mailbox keys and names taken, during Load only
+	failNext  bool            // Faults.RestoreFailOnce armed
 }
 
 // New returns a simulator with the default SKUs and no users.
