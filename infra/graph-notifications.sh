@@ -2,24 +2,20 @@
 # Microsoft Graph user change notifications -> Event Grid partner topic ->
 # Service Bus queue directory-events, in the CloudEvents 1.0 schema.
 #
-# Bicep cannot express this: the partner topic is created by Microsoft Graph
-# when the Graph subscription is created (a Graph call, not an ARM resource),
-# and the event subscription can only be created once that topic exists.
+# The Graph subscription is holdfast's: its SubscriptionRenewal timer creates
+# it with holdfast's managed identity and renews it (docs/operations.md). The
+# operator does the Azure side once: authorize Microsoft Graph as a partner,
+# give holdfast the partner topic to use, then activate the topic Graph
+# creates and route it to the queue. Bicep cannot express this: the partner
+# topic appears only when the Graph subscription is created.
 #
-#   infra/graph-notifications.sh setup   # partner authorization, Graph subscription, topic, event subscription
-#   infra/graph-notifications.sh renew   # extend the Graph subscription (do this at least every 3 weeks)
-#   infra/graph-notifications.sh status  # show the Graph subscription and the partner topic
+#   infra/graph-notifications.sh setup   # once: partner authorization, settings, topic activation, event subscription
+#   infra/graph-notifications.sh status  # holdfast's subscription health and the partner topic
 #
 # Reads from the environment, or from the azd environment when azd is present:
 #   AZURE_RESOURCE_GROUP, AZURE_LOCATION, DIRECTORY_EVENTS_QUEUE_ID   (Bicep outputs)
 #   PARTNER_TOPIC     partner topic name (default holdfast-graph-users)
-#   GRAPH_SUBSCRIPTION_ID   set by `setup` (azd env) and used by `renew`
-#   GRAPH_TOKEN       optional bearer token for Graph; default: your az login
-#
-# The Graph subscription belongs to whoever creates it: with the default
-# (your az login) only you can renew it, and it stops if your account loses
-# access. Use an account meant for operations. Notifications are an early
-# warning only: the Reconcile timer (every 6 h) finds every leaver anyway.
+#   AZURE_FUNCTION_APP_NAME the function app (Bicep output), to run SubscriptionRenewal at once
 set -euo pipefail
 
 GRAPH_PARTNER_NAME=MicrosoftGraphAPI
@@ -27,9 +23,6 @@ GRAPH_PARTNER_NAME=MicrosoftGraphAPI
 # public deployment scripts; `az eventgrid partner configuration authorize
 # --partner-name MicrosoftGraphAPI` is the equivalent by name.
 GRAPH_PARTNER_ID=c02e0126-707c-436d-b6a1-175d2748fb58
-# Subscriptions on users may last at most 41,760 minutes (29 days); renew
-# well before that.
-LIFETIME_DAYS=28
 EVENT_SUBSCRIPTION=holdfast-directory-events
 
 env_get() {
@@ -43,24 +36,11 @@ env_get() {
 RG=$(env_get AZURE_RESOURCE_GROUP)
 LOCATION=$(env_get AZURE_LOCATION)
 QUEUE_ID=$(env_get DIRECTORY_EVENTS_QUEUE_ID)
+APP=$(env_get AZURE_FUNCTION_APP_NAME)
 TOPIC=$(env_get PARTNER_TOPIC); TOPIC=${TOPIC:-holdfast-graph-users}
 SUB_ID=$(az account show --query id -o tsv)
 
 need() { [ -n "$2" ] || { echo "missing $1 (see the header of $0)" >&2; exit 2; }; }
-
-graph() { # METHOD URL BODY [az rest options...]
-  local args=(--method "$1" --url "$2")
-  local headers=("Content-Type=application/json")
-  [ -n "${3:-}" ] && args+=(--body "$3")
-  local tok; tok=$(env_get GRAPH_TOKEN)
-  if [ -n "$tok" ]; then
-    headers+=("Authorization=Bearer $tok")
-    args+=(--skip-authorization-header)
-  fi
-  az rest "${args[@]}" --headers "${headers[@]}" "${@:4}"
-}
-
-expiry() { date -u -d "+${LIFETIME_DAYS} days" +%Y-%m-%dT%H:%M:%SZ; }
 
 setup() {
   need AZURE_RESOURCE_GROUP "$RG"; need AZURE_LOCATION "$LOCATION"; need DIRECTORY_EVENTS_QUEUE_ID "$QUEUE_ID"
@@ -76,30 +56,35 @@ setup() {
     --partner-registration-immutable-id "$GRAPH_PARTNER_ID" --partner-name "$GRAPH_PARTNER_NAME" \
     --authorization-expiration-date "$(date -u -d '+365 days' +%Y-%m-%d)" --output none
 
-  echo "3/6 Graph subscription on users (creates partner topic $TOPIC)"
+  echo "3/6 give holdfast the partner topic and a clientState, then provision"
   local url="EventGrid:?azuresubscriptionid=${SUB_ID}&resourcegroup=${RG}&partnertopic=${TOPIC}&location=${LOCATION}"
-  # The clientState is a shared secret holdfast checks on every notification
-  # (HOLDFAST_GRAPH_CLIENT_STATE); reuse the configured one when there is one.
-  local state; state=${HOLDFAST_GRAPH_CLIENT_STATE:-$(openssl rand -hex 16)}
-  local body
-  body=$(printf '{"changeType":"updated,deleted","notificationUrl":"%s","lifecycleNotificationUrl":"%s","resource":"users","expirationDateTime":"%s","clientState":"%s"}' \
-    "$url" "$url" "$(expiry)" "$state")
-  local id; id=$(graph POST https://graph.microsoft.com/v1.0/subscriptions "$body" --query id -o tsv)
-  need "Graph subscription id" "$id"
-  echo "    subscription $id (expires in ${LIFETIME_DAYS} days)"
-  command -v azd >/dev/null 2>&1 && azd env set GRAPH_SUBSCRIPTION_ID "$id" >/dev/null || echo "    export GRAPH_SUBSCRIPTION_ID=$id for renew"
+  # The clientState is a shared secret holdfast gives Graph and checks on
+  # every notification; keep an existing one.
+  local state; state=$(env_get HOLDFAST_GRAPH_CLIENT_STATE); state=${state:-$(openssl rand -hex 16)}
   if command -v azd >/dev/null 2>&1; then
+    azd env set HOLDFAST_GRAPH_NOTIFICATION_URL "$url" >/dev/null
     azd env set HOLDFAST_GRAPH_CLIENT_STATE "$state" >/dev/null
-    echo "    clientState saved as HOLDFAST_GRAPH_CLIENT_STATE: run 'azd provision' so holdfast checks it"
+    azd provision --no-prompt
   else
-    echo "    set the app setting HOLDFAST_GRAPH_CLIENT_STATE to the clientState you passed (or export it before running setup)"
+    echo "    set the app settings HOLDFAST_GRAPH_NOTIFICATION_URL=$url and HOLDFAST_GRAPH_CLIENT_STATE (a random secret), then press enter"
+    read -r _
   fi
 
-  echo "4/6 activate the partner topic"
-  for _ in $(seq 1 30); do
+  echo "4/6 holdfast creates its Graph subscription (SubscriptionRenewal); waiting for partner topic $TOPIC"
+  if [ -n "$APP" ]; then
+    # Run the timer function now rather than waiting for its schedule.
+    local key; key=$(az functionapp keys list -g "$RG" -n "$APP" --query masterKey -o tsv 2>/dev/null || true)
+    if [ -n "$key" ]; then
+      curl -fsS -X POST "https://${APP}.azurewebsites.net/admin/functions/SubscriptionRenewal" \
+        -H "x-functions-key: $key" -H 'Content-Type: application/json' -d '{"input":""}' >/dev/null || true
+    fi
+  fi
+  for _ in $(seq 1 60); do
     az eventgrid partner topic show -g "$RG" -n "$TOPIC" >/dev/null 2>&1 && break
-    sleep 10
+    sleep 30
   done
+  az eventgrid partner topic show -g "$RG" -n "$TOPIC" >/dev/null 2>&1 || {
+    echo "partner topic $TOPIC did not appear: check 'holdfast status' / GET /api/holdfast/health for the subscription error" >&2; exit 1; }
   az eventgrid partner topic activate -g "$RG" -n "$TOPIC" --output none
 
   echo "5/6 partner topic identity may send to directory-events (Service Bus has no SAS keys)"
@@ -113,8 +98,8 @@ setup() {
     --role "Azure Service Bus Data Sender" --scope "$QUEUE_ID" --output none
 
   echo "6/6 event subscription -> $QUEUE_ID (CloudEvents 1.0)"
-  # All event types on purpose: holdfast rejects lifecycle events
-  # (subscription needs renewing) with an alert, which is how you hear of them.
+  # All event types on purpose: lifecycle events (reauthorizationRequired,
+  # subscriptionRemoved) travel the same way and holdfast acts on them.
   az eventgrid partner topic event-subscription create -g "$RG" --partner-topic-name "$TOPIC" \
     --name "$EVENT_SUBSCRIPTION" \
     --event-delivery-schema cloudeventschemav1_0 \
@@ -122,29 +107,21 @@ setup() {
     --delivery-identity-endpoint-type servicebusqueue \
     --delivery-identity-endpoint "$QUEUE_ID" \
     --output none
-  echo "done. Renew before $(expiry): $0 renew"
-}
-
-renew() {
-  local id; id=$(env_get GRAPH_SUBSCRIPTION_ID)
-  need GRAPH_SUBSCRIPTION_ID "$id"
-  graph PATCH "https://graph.microsoft.com/v1.0/subscriptions/${id}" "{\"expirationDateTime\":\"$(expiry)\"}" --output none
-  echo "subscription $id now expires $(expiry)"
+  echo "done. holdfast renews the subscription itself; 'holdfast status' shows it."
 }
 
 status() {
-  local id; id=$(env_get GRAPH_SUBSCRIPTION_ID)
-  if [ -n "$id" ]; then
-    graph GET "https://graph.microsoft.com/v1.0/subscriptions/${id}" "" --query "{id:id, resource:resource, expires:expirationDateTime}" -o table
-  fi
   need AZURE_RESOURCE_GROUP "$RG"
+  if [ -n "$APP" ]; then
+    local key; key=$(az functionapp keys list -g "$RG" -n "$APP" --query functionKeys.default -o tsv 2>/dev/null || true)
+    [ -n "$key" ] && curl -fsS "https://${APP}.azurewebsites.net/api/holdfast/health?code=${key}" && echo
+  fi
   az eventgrid partner topic show -g "$RG" -n "$TOPIC" --query "{name:name, activationState:activationState, provisioningState:provisioningState}" -o table
   az eventgrid partner topic event-subscription list -g "$RG" --partner-topic-name "$TOPIC" --query "[].{name:name, state:provisioningState}" -o table
 }
 
 case "${1:-}" in
   setup) setup ;;
-  renew) renew ;;
   status) status ;;
-  *) sed -n '2,22p' "$0"; exit 2 ;;
+  *) sed -n '2,19p' "$0"; exit 2 ;;
 esac
