@@ -55,7 +55,13 @@ func (e *Engine) reconcileUsers(ctx context.Context, res *ReconcileResult, obser
 			st = deltaState{} // unreadable: start over, the safe side
 		}
 	}
+	errorsBefore := res.Errors
 	save := func(link string) error {
+		if res.Errors > errorsBefore {
+			// A changed user could not be observed: keep the old link so
+			// the next run reads the same changes again.
+			return nil
+		}
 		b, _ := json.Marshal(deltaState{Link: link})
 		rec.Data = b
 		_, err := ss.SaveState(ctx, rec)
