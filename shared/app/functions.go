@@ -134,7 +134,13 @@ func (f *Functions) reconcile(ctx context.Context, inv *customhandler.Invocation
 	if _, err := inv.Timer("timer"); err != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Msg("timer payload unreadable; reconciling anyway")
 	}
-	res, err := f.Subscription.Reconcile(ctx, "timer")
+	var res engine.ReconcileResult
+	var err error
+	if f.Subscription != nil {
+		res, err = f.Subscription.Reconcile(ctx, "timer")
+	} else {
+		res, err = f.Engine.Reconcile(ctx, nil)
+	}
 	if err != nil {
 		return customhandler.Response{}, err
 	}
@@ -144,6 +150,9 @@ func (f *Functions) reconcile(ctx context.Context, inv *customhandler.Invocation
 func (f *Functions) subscription(ctx context.Context, inv *customhandler.Invocation) (customhandler.Response, error) {
 	if _, err := inv.Timer("timer"); err != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Msg("timer payload unreadable; checking the subscription anyway")
+	}
+	if f.Subscription == nil {
+		return customhandler.Response{Logs: []string{"subscription: not wired"}}, nil
 	}
 	rep, err := f.Subscription.Ensure(ctx)
 	if err != nil {
