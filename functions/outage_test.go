@@ -18,6 +18,7 @@ import (
 	"github.com/holdfast/holdfast/shared/app"
 	"github.com/holdfast/holdfast/shared/azurite"
 	"github.com/holdfast/holdfast/shared/clock"
+	"github.com/holdfast/holdfast/shared/config"
 	"github.com/holdfast/holdfast/shared/customhandler"
 	"github.com/holdfast/holdfast/shared/sim"
 )
@@ -165,4 +166,44 @@ func TestServeRidesOutStorageDownAtStart(t *testing.T) {
 		t.Errorf("the handler process is gone: %v", err)
 	}
 	t.Logf("applied %v after storage came up, on delivery %d, same process", took.Round(time.Millisecond), delivery)
+}
+
+// Between attempts at opening the storage the handler fails fast: an
+// invocation inside the backoff window makes no network attempt, so a
+// burst of redeliveries during an outage costs nothing.
+func TestLazyOpensWithBackoff(t *testing.T) {
+	dead := freePort(t)
+	endpoint := "http://127.0.0.1:" + strconv.Itoa(dead) + "/" + azurite.AccountName
+	settings := map[string]string{
+		"HOLDFAST_MODE":              "local",
+		"HOLDFAST_TENANT_ID":         "6f1c2d3e-4b5a-4978-8a6b-0c1d2e3f4a5b",
+		"AzureWebJobsStorage":        "DefaultEndpointsProtocol=http;AccountName=" + azurite.AccountName + ";AccountKey=" + azurite.AccountKey + ";TableEndpoint=" + endpoint + ";",
+		"HOLDFAST_GRAPH_BASE_URL":    "http://127.0.0.1:" + strconv.Itoa(dead) + "/v1.0",
+		"HOLDFAST_EXCHANGE_BASE_URL": "http://127.0.0.1:" + strconv.Itoa(dead),
+	}
+	cfg, err := config.Load(func(n string) (string, bool) { v, ok := settings[n]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := app.Prepare(cfg, app.Options{Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	l := app.NewLazy(st, zerolog.Nop())
+	ctx := context.Background()
+	if err := l.Ready(ctx); !errors.Is(err, app.ErrUnavailable) {
+		t.Fatalf("first attempt: %v, want ErrUnavailable", err)
+	}
+	start := time.Now()
+	err = l.Ready(ctx)
+	if !errors.Is(err, app.ErrUnavailable) || !strings.Contains(err.Error(), "next attempt in") {
+		t.Fatalf("inside the backoff window: %v", err)
+	}
+	if took := time.Since(start); took > 50*time.Millisecond {
+		t.Errorf("a call inside the backoff window took %v: it tried the network", took)
+	}
+	if st.Functions != nil {
+		t.Error("functions wired without storage")
+	}
 }
