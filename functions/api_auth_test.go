@@ -17,7 +17,9 @@ import (
 // healthyReader answers the health probe; nothing else is read here.
 type healthyReader struct{ app.Reader }
 
-func (healthyReader) ListRejected(context.Context, int, func(store.RejectedEvent) error) error { return nil }
+func (healthyReader) ListRejected(context.Context, int, func(store.RejectedEvent) error) error {
+	return nil
+}
 
 // TestApiRequiresFunctionKey: in Azure mode the admin Api answers 401
 // unless the host authenticated the caller with a function or admin key

@@ -208,8 +208,8 @@ func (l *Lazy) alertGiveUp(ctx context.Context, queue string, s redelivery.State
 		ID: "retryBudgetSpent:" + queue + ":" + s.OriginalID, Kind: notify.KindRetryBudgetSpent, Severity: notify.SeverityCritical,
 		Action: fmt.Sprintf("message %s on %s failed for %s (%d deliveries, %d scheduled retries); Service Bus dead-letters it after its remaining deliveries",
 			s.OriginalID, queue, d.Spent.Round(time.Minute), s.Deliveries(), s.Retries),
-		Remedy: "fix the cause (" + oneLine(cause) + "), then run `holdfast deadletters --queue " + queue + " --replay " + s.OriginalID + "`",
-		At:     l.stack.Clock.Now(),
+		Remedy:  "fix the cause (" + oneLine(cause) + "), then run `holdfast deadletters --queue " + queue + " --replay " + s.OriginalID + "`",
+		At:      l.stack.Clock.Now(),
 		Details: map[string]string{"queue": queue, "messageId": s.OriginalID, "firstFailure": d.FirstFailure.UTC().Format(time.RFC3339)},
 	}
 	if err := l.stack.Alerts.Send(ctx, a); err != nil {
