@@ -47,7 +47,16 @@ type Lazy struct {
 
 	mu      sync.Mutex
 	alerted map[string]bool // original message ids whose budget alert went out
+	// The last queue outcomes (wall time): health reports a dependency
+	// that storage alone does not show (Graph, Exchange) from real
+	// traffic, without calls of its own.
+	lastOK, lastFail time.Time
+	lastCause        string
 }
+
+// failingFor is how long after a transient failure, with no success
+// since, health keeps answering 503.
+const failingFor = 5 * time.Minute
 
 // NewLazy serves s, which Prepare built (Open may or may not have run).
 func NewLazy(s *Stack, log zerolog.Logger) *Lazy {
@@ -133,7 +142,38 @@ func (l *Lazy) api(ctx context.Context, inv *customhandler.Invocation) (customha
 	if err := l.Ready(ctx); err != nil {
 		return httpOut(http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "reason": err.Error(), "time": l.stack.Clock.Now()}), nil
 	}
-	return l.stack.Functions.api(ctx, inv)
+	resp, err := l.stack.Functions.api(ctx, inv)
+	if req, rerr := inv.HTTPRequest("req"); err == nil && rerr == nil && strings.Trim(req.Params["path"], "/") == "health" {
+		if out, ok := resp.Outputs["res"].(customhandler.HTTPOutput); ok && out.StatusCode == http.StatusOK {
+			if cause, failing := l.failing(); failing {
+				return httpOut(http.StatusServiceUnavailable, map[string]any{"status": "unavailable",
+					"reason": "the last queue deliveries failed transiently: " + cause, "time": l.stack.Clock.Now()}), nil
+			}
+		}
+	}
+	return resp, err
+}
+
+// record notes a queue outcome for health.
+func (l *Lazy) record(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err == nil {
+		l.lastOK = time.Now()
+		return
+	}
+	l.lastFail, l.lastCause = time.Now(), oneLine(err)
+}
+
+// failing reports a transient failure within failingFor with no success
+// after it.
+func (l *Lazy) failing() (string, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.lastFail.After(l.lastOK) && time.Since(l.lastFail) < failingFor {
+		return l.lastCause, true
+	}
+	return "", false
 }
 
 func (l *Lazy) queue(name, queue string) customhandler.HandlerFunc {
@@ -141,7 +181,9 @@ func (l *Lazy) queue(name, queue string) customhandler.HandlerFunc {
 		err := l.Ready(ctx)
 		if err == nil {
 			var resp customhandler.Response
-			if resp, err = l.stack.Functions.Handlers()[name](ctx, inv); err == nil {
+			resp, err = l.stack.Functions.Handlers()[name](ctx, inv)
+			l.record(err)
+			if err == nil {
 				return resp, nil
 			}
 		}

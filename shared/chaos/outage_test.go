@@ -96,6 +96,25 @@ func deadLetters(t *testing.T, st *localstack.Stack) []deadletter.Letter {
 	return out
 }
 
+// healthStatus reads GET health through the host protocol.
+func healthStatus(t *testing.T, st *localstack.Stack) (int, string) {
+	t.Helper()
+	resp, err := st.CallAPI(context.Background(), "health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(resp.Outputs["res"])
+	var out struct {
+		StatusCode json.Number `json:"statusCode"`
+		Body       string      `json:"body"`
+	}
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	n, _ := out.StatusCode.Int64()
+	return int(n), out.Body
+}
+
 func heldUPNs(st *localstack.Stack, upns []string) []string {
 	mb := st.Sim.Mailboxes()
 	var held []string
@@ -131,8 +150,14 @@ func TestHourOutageDeadLettersNothing(t *testing.T) {
 	if st.Broker.Active(app.QueueHR) != len(upns) {
 		t.Fatalf("%d messages pending during the outage, want %d (one scheduled copy each)", st.Broker.Active(app.QueueHR), len(upns))
 	}
+	if code, body := healthStatus(t, st); code != 503 || !strings.Contains(body, "failed transiently") {
+		t.Errorf("health during the Exchange outage = %d %s, want 503 with the reason", code, body)
+	}
 	st.Sim.SetFaults(sim.Faults{})
 	playUntil(t, st, t0.Add(2*time.Hour), time.Minute, &total)
+	if code, body := healthStatus(t, st); code != 200 {
+		t.Errorf("health after the outage = %d %s", code, body)
+	}
 
 	if held := heldUPNs(st, upns); len(held) != len(upns) {
 		t.Errorf("held after the outage: %v, want all of %v", held, upns)
