@@ -274,6 +274,7 @@ func (m *Manager) ensure(ctx context.Context, renewNow bool, goneID string) (Rep
 					break
 				}
 				if err != nil {
+					m.expiring(ctx, r.SubscriptionID, now, exp)
 					if renewNow {
 						// Reauthorize at least, so the flow goes on until the
 						// next renewal attempt.
@@ -359,14 +360,22 @@ func (m *Manager) live(ctx context.Context, raw store.StateRecord, r Record, now
 		}
 		return Report{}, err
 	}
-	if exp.Sub(now) < m.o.AlertMargin {
-		m.alert(ctx, notify.Alert{ID: "subscription:expiring:" + r.SubscriptionID + ":" + exp.UTC().Format(time.RFC3339),
-			Kind: KindExpiring, Severity: notify.SeverityWarning, At: now,
-			State:  fmt.Sprintf("the Graph subscription on users expires %s (in %s)", exp.UTC().Format(time.RFC3339), exp.Sub(now).Round(time.Minute)),
-			Action: "holdfast keeps trying to renew it; Reconcile covers any gap",
-			Remedy: "check holdfast status and the app's User.Read.All permission"})
-	}
+	m.expiring(ctx, r.SubscriptionID, now, exp)
 	return Report{Action: action, Expires: exp}, nil
+}
+
+// expiring alerts when the live subscription expires within the margin
+// (normally unreachable: renewal starts a week ahead, so it means
+// renewals have been failing for days).
+func (m *Manager) expiring(ctx context.Context, id string, now, exp time.Time) {
+	if exp.Sub(now) >= m.o.AlertMargin {
+		return
+	}
+	m.alert(ctx, notify.Alert{ID: "subscription:expiring:" + id + ":" + exp.UTC().Format(time.RFC3339),
+		Kind: KindExpiring, Severity: notify.SeverityWarning, At: now,
+		State:  fmt.Sprintf("the Graph subscription on users expires %s (in %s)", exp.UTC().Format(time.RFC3339), exp.Sub(now).Round(time.Minute)),
+		Action: "holdfast keeps trying to renew it; Reconcile covers any gap",
+		Remedy: "check holdfast status and the app's User.Read.All permission"})
 }
 
 // failed records a failure and alerts (once per failure day).

@@ -30,7 +30,9 @@ type fakeGraph struct {
 	n       int
 	creates int
 	failAll error
-	slow    time.Duration // widens the race window of concurrent creates
+	// failRenew fails renewals only (reads still work).
+	failRenew error
+	slow      time.Duration // widens the race window of concurrent creates
 }
 
 func (g *fakeGraph) CreateSubscription(_ context.Context, s tenant.Subscription) (tenant.Subscription, error) {
@@ -85,6 +87,9 @@ func (g *fakeGraph) RenewSubscription(_ context.Context, id string, until time.T
 	defer g.mu.Unlock()
 	if g.failAll != nil {
 		return tenant.Subscription{}, g.failAll
+	}
+	if g.failRenew != nil {
+		return tenant.Subscription{}, g.failRenew
 	}
 	s, ok := g.live(id)
 	if !ok {
@@ -292,5 +297,36 @@ func TestNotConfiguredDoesNothing(t *testing.T) {
 	}
 	if errors.Is(err, store.ErrConflict) {
 		t.Fatal("unreachable")
+	}
+}
+
+func TestExpiringAlertWhenRenewalsFail(t *testing.T) {
+	f := setup(t)
+	m := f.manager("a")
+	ctx := context.Background()
+	if _, err := m.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.graph.failRenew = &tenant.ServiceError{Status: 503, Code: "serviceNotAvailable"}
+	// Daily runs: renewals fail from the week before expiry; inside the
+	// 3-day margin the expiring alert fires as well.
+	for day := 1; day <= 27; day++ {
+		f.clock.Advance(24 * time.Hour)
+		_, _ = m.Ensure(ctx)
+		k := f.kinds()
+		left := 29*24*time.Hour - time.Hour - time.Duration(day)*24*time.Hour
+		switch {
+		case left > 7*24*time.Hour && (k[subscription.KindFailing] > 0 || k[subscription.KindExpiring] > 0):
+			t.Fatalf("day %d (%s left): alerts before renewal was due: %v", day, left, k)
+		case left < 7*24*time.Hour && k[subscription.KindFailing] == 0:
+			t.Fatalf("day %d: no failing alert", day)
+		case left < 3*24*time.Hour && k[subscription.KindExpiring] == 0:
+			t.Fatalf("day %d (%s left): no expiring alert", day, left)
+		case left > 3*24*time.Hour && k[subscription.KindExpiring] > 0:
+			t.Fatalf("day %d (%s left): expiring alert outside the margin", day, left)
+		}
+	}
+	if st, _ := m.Status(ctx); st.State != "failing" {
+		t.Fatalf("state %s, want failing", st.State)
 	}
 }
