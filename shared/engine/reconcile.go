@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast/shared/events"
+	"github.com/holdfast/holdfast/shared/notify"
 	"github.com/holdfast/holdfast/shared/retention"
 	"github.com/holdfast/holdfast/shared/store"
 	"github.com/holdfast/holdfast/shared/tenant"
@@ -183,6 +184,14 @@ func (e *Engine) observe(ctx context.Context, objectID, actor string, seed func(
 		}
 		if !open {
 			return "none", nil
+		}
+		if isNew && actor == "reconcile" {
+			// A leaver no event announced: the notification pipe lost it.
+			// Queued on the case, so the alert survives a crash between the
+			// commit and its delivery.
+			e.alert(r, notify.Alert{ID: key + ":notificationGap", Kind: notify.KindNotificationGap, Severity: notify.SeverityWarning, At: now,
+				Action: "Reconcile opened the case; it is protected like any other",
+				Remedy: "no Graph notification announced this leaver: if no gap in the subscription is known (holdfast status) and holdfast was not just installed, check the Event Grid partner topic and its event subscription"})
 		}
 		// Any learned fact counts (a deletion that keeps the same deadline
 		// is still news the case must keep).

@@ -26,6 +26,9 @@ const (
 	KindPurged        = "purged"        // the mailbox is gone
 	KindRejectedEvent = "rejectedEvent" // an event was refused and kept for an admin
 	KindCaseFailing   = "caseFailing"   // a case keeps failing in the sweep
+	// KindNotificationGap: Reconcile opened a case no event announced
+	// (the Graph notification pipe lost it, or holdfast was just installed).
+	KindNotificationGap = "notificationGap"
 	// KindRetryBudgetSpent: a message failed transiently for the whole
 	// retry budget and goes to the dead-letter queue.
 	KindRetryBudgetSpent = "retryBudgetSpent"

@@ -53,9 +53,9 @@ const (
 
 // Alert kinds.
 const (
-	KindFailing  = "subscriptionFailing"  // creating or renewing failed
-	KindExpiring = "subscriptionExpiring" // the live subscription expires within the margin
-	KindGap      = "notificationGap"      // Reconcile found leavers no notification announced
+	KindFailing  = "subscriptionFailing"      // creating or renewing failed
+	KindExpiring = "subscriptionExpiring"     // the live subscription expires within the margin
+	KindGap      = notify.KindNotificationGap // Reconcile found a leaver no notification announced (raised by the engine, per case)
 )
 
 // Graph is the part of Microsoft Graph the manager uses.
@@ -412,9 +412,10 @@ func (m *Manager) reconcileGap(ctx context.Context, from, to time.Time) (engine.
 	return res, err
 }
 
-// Reconcile runs the engine's Reconcile, records it, and alerts when it
-// found leavers that no notification announced (why names the trigger:
-// "timer" or "gap").
+// Reconcile runs the engine's Reconcile and records it for health (why
+// names the trigger: "timer" or "gap"). Cases it opens for leavers no
+// notification announced carry a notificationGap alert (the engine queues
+// it on the case, so it survives a crash).
 func (m *Manager) Reconcile(ctx context.Context, why string) (engine.ReconcileResult, error) {
 	res, err := m.d.Reconciler.Reconcile(ctx, nil)
 	if err != nil {
@@ -423,16 +424,6 @@ func (m *Manager) Reconcile(ctx context.Context, why string) (engine.ReconcileRe
 	now := m.d.Clock.Now()
 	if uerr := m.update(ctx, func(r *Record) { r.LastReconcile, r.LastReconcileRes = ptr(now), why+": "+res.String() }); uerr != nil {
 		m.d.Log.Warn().Err(uerr).Msg("could not record the reconcile")
-	}
-	if res.NewCases > 0 {
-		state := fmt.Sprintf("Reconcile (%s) opened %d case(s) for leavers no notification announced", why, res.NewCases)
-		if why == "gap" {
-			state += ", after a gap in the Graph subscription"
-		}
-		m.alert(ctx, notify.Alert{ID: "subscription:gap:" + now.UTC().Format(time.RFC3339), Kind: KindGap,
-			Severity: notify.SeverityWarning, At: now, State: state,
-			Action: "the cases are open and protected like any other",
-			Remedy: "if no gap is known, check holdfast status, the Event Grid partner topic and its event subscription"})
 	}
 	return res, nil
 }
