@@ -17,6 +17,7 @@ import (
 	"github.com/holdfast/holdfast/shared/exo"
 	"github.com/holdfast/holdfast/shared/graph"
 	"github.com/holdfast/holdfast/shared/notify"
+	"github.com/holdfast/holdfast/shared/pacing"
 	"github.com/holdfast/holdfast/shared/retention"
 	"github.com/holdfast/holdfast/shared/servicebus"
 	"github.com/holdfast/holdfast/shared/store"
@@ -32,10 +33,17 @@ type Stack struct {
 	Exchange  *exo.Client
 	Functions *Functions
 	Counter   *store.Counter
+	// Pacers pace the Graph and Exchange clients to the tenant's budgets.
+	Pacers Pacers
 	// Recorder sees every alert in local mode (the local stack reports
 	// them); it stays empty in Azure.
 	Recorder *notify.Recorder
 	closers  []func()
+}
+
+// Pacers are the instance's request limiters, one per budget.
+type Pacers struct {
+	Exchange, GraphWrites, GraphReads *pacing.Limiter
 }
 
 // Close releases connections.
@@ -104,11 +112,20 @@ func Wire(ctx context.Context, cfg config.Config, o Options) (*Stack, error) {
 	if err != nil {
 		return nil, fmt.Errorf("table storage: %w", err)
 	}
-	s.Graph, err = graph.New(graph.Options{BaseURL: cfg.GraphBaseURL, Credential: cred, RetryDelay: o.RetryDelay})
+	// One limiter per budget for the whole instance: every concurrent
+	// invocation shares it, so the instance keeps to the tenant's budget.
+	s.Pacers = Pacers{
+		Exchange:    pacing.New("exchange", pacing.Unknown()),
+		GraphWrites: pacing.New("graph-writes", pacing.GraphWrites()),
+		GraphReads:  pacing.New("graph-reads", pacing.Unknown()),
+	}
+	s.Graph, err = graph.New(graph.Options{BaseURL: cfg.GraphBaseURL, Credential: cred, RetryDelay: o.RetryDelay,
+		Pacing: pacing.ByMethod(s.Pacers.GraphReads, s.Pacers.GraphWrites)})
 	if err != nil {
 		return nil, fmt.Errorf("graph: %w", err)
 	}
-	s.Exchange, err = exo.New(exo.Options{BaseURL: cfg.ExchangeBaseURL, TenantID: cfg.TenantID, Credential: cred, RetryDelay: o.RetryDelay})
+	s.Exchange, err = exo.New(exo.Options{BaseURL: cfg.ExchangeBaseURL, TenantID: cfg.TenantID, Credential: cred, RetryDelay: o.RetryDelay,
+		Pacer: s.Pacers.Exchange})
 	if err != nil {
 		return nil, fmt.Errorf("exchange: %w", err)
 	}
