@@ -69,6 +69,9 @@ type Options struct {
 	// for answers without Retry-After (the chaos harness shortens it: the
 	// retries still happen, the waits cost it wall time only).
 	RetryDelay time.Duration
+	// Unpaced leaves the Graph and Exchange clients without their limiters
+	// (the bench's before-and-after comparison); production always paces.
+	Unpaced bool
 }
 
 // PolicyFrom turns configuration into the domain policy.
@@ -119,13 +122,16 @@ func Wire(ctx context.Context, cfg config.Config, o Options) (*Stack, error) {
 		GraphWrites: pacing.New("graph-writes", pacing.GraphWrites()),
 		GraphReads:  pacing.New("graph-reads", pacing.Unknown()),
 	}
-	s.Graph, err = graph.New(graph.Options{BaseURL: cfg.GraphBaseURL, Credential: cred, RetryDelay: o.RetryDelay,
-		Pacing: pacing.ByMethod(s.Pacers.GraphReads, s.Pacers.GraphWrites)})
+	graphPacing, exoPacer := pacing.ByMethod(s.Pacers.GraphReads, s.Pacers.GraphWrites), s.Pacers.Exchange
+	if o.Unpaced {
+		graphPacing, exoPacer = nil, nil
+	}
+	s.Graph, err = graph.New(graph.Options{BaseURL: cfg.GraphBaseURL, Credential: cred, RetryDelay: o.RetryDelay, Pacing: graphPacing})
 	if err != nil {
 		return nil, fmt.Errorf("graph: %w", err)
 	}
 	s.Exchange, err = exo.New(exo.Options{BaseURL: cfg.ExchangeBaseURL, TenantID: cfg.TenantID, Credential: cred, RetryDelay: o.RetryDelay,
-		Pacer: s.Pacers.Exchange})
+		Pacer: exoPacer})
 	if err != nil {
 		return nil, fmt.Errorf("exchange: %w", err)
 	}

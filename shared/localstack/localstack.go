@@ -55,6 +55,8 @@ type Options struct {
 	// RetryDelay shortens the Graph and Exchange clients' backoff (see
 	// app.Options); zero keeps the production defaults.
 	RetryDelay time.Duration
+	// Unpaced wires the clients without their limiters (app.Options).
+	Unpaced bool
 }
 
 // Stack is a running local stack.
@@ -134,7 +136,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if o.Instance == "" {
 		o.Instance = "local"
 	}
-	s.App, err = app.Wire(ctx, cfg, app.Options{Clock: s.Clock, Log: o.Log, Instance: o.Instance, TablePrefix: o.TablePrefix, RetryDelay: o.RetryDelay})
+	s.App, err = app.Wire(ctx, cfg, app.Options{Clock: s.Clock, Log: o.Log, Instance: o.Instance, TablePrefix: o.TablePrefix, RetryDelay: o.RetryDelay, Unpaced: o.Unpaced})
 	if err != nil {
 		return nil, err
 	}
