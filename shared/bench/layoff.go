@@ -79,7 +79,7 @@ func (r *run) addLayoff(f layoffFigures, suffix string) {
 		Ceiling: ptr(f.floor.Seconds()), CeilingName: "floor s",
 		Note: fmt.Sprintf("%d retain events at concurrency %d: every hold set after %s, confirmed in effect by %d sweeps after %s; "+
 			"floor = %d Exchange requests served / %s per s (scaled budget %d per %s) = %s, Graph identity writes %d (3,000 per 150 s); "+
-			"HR events %s; time waiting in the pacer %s",
+			"HR events %s; time requests spent waiting in the pacers, summed %s",
 			f.n, r.o.Concurrency, f.held.Round(time.Millisecond), f.sweeps, f.inEffect.Round(time.Millisecond),
 			f.exServed, trim(rate), int(math.Round(rate*r.o.LayoffWindow.Seconds())), r.o.LayoffWindow, f.floor.Round(time.Millisecond),
 			f.graphWrites, f.outHR, f.paceWait.Round(time.Millisecond))}, strings.TrimSpace(tgt), met))
