@@ -148,6 +148,7 @@ func (r *run) layoffRun(ctx context.Context, unpaced bool) (layoffFigures, error
 	// In effect: past the propagation window the sweeps confirm each hold
 	// (one Get-Mailbox per case, under the same budget).
 	st.Clock.Advance(st.App.Config.Policy.HoldPropagation + time.Minute)
+	sw0, sr0 := st.App.Pacers.Exchange.Stats(), st.Sim.Stats()
 	for f.sweeps = 0; f.sweeps < f.n/1000+5; f.sweeps++ {
 		due := 0
 		if err := st.App.Store.DueTimers(ctx, st.Clock.Now(), 1, func(store.Timer) error { due++; return nil }); err != nil {
@@ -161,6 +162,9 @@ func (r *run) layoffRun(ctx context.Context, unpaced bool) (layoffFigures, error
 		}
 	}
 	f.inEffect = time.Since(start)
+	sw1, sr1 := st.App.Pacers.Exchange.Stats(), st.Sim.Stats()
+	fmt.Fprintf(r.o.Progress, "   sweeps: %s, %d Exchange requests, %s waiting in the pacer (summed), %d simulator requests, rate now %.0f/s\n",
+		(f.inEffect - f.held).Round(time.Millisecond), sw1.Requests-sw0.Requests, sw1.Waited-sw0.Waited, sr1.Total-sr0.Total, st.App.Pacers.Exchange.Rate())
 	s1 := st.Sim.Stats()
 	ex1, th1 := exchangeRequests(s1)
 	ex0, th0 := exchangeRequests(s0)

@@ -24,6 +24,7 @@ package pacing
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -33,7 +34,19 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"golang.org/x/time/rate"
+
+	"github.com/holdfast/holdfast/shared/tenant"
 )
+
+// ErrExhausted is returned by Wait when the budget would keep a request
+// waiting longer than MaxWait: better rescheduled by the caller (a
+// redelivery, the next sweep) than slept through inside an invocation. It
+// wraps tenant.ErrThrottled, which callers already handle that way.
+var ErrExhausted = fmt.Errorf("pacing: budget exhausted for longer than a request may wait: %w", tenant.ErrThrottled)
+
+// MaxWait is the longest a request waits for its turn; the Exchange client
+// likewise gives up on a Retry-After of more than a minute.
+const MaxWait = time.Minute
 
 // Budget is what a Limiter starts from.
 type Budget struct {
@@ -117,7 +130,8 @@ func (l *Limiter) Stats() Stats {
 }
 
 // Wait blocks until a request may leave, then counts it as in flight; every
-// successful Wait must be followed by one Done.
+// successful Wait must be followed by one Done. A wait longer than MaxWait
+// fails at once with ErrExhausted.
 func (l *Limiter) Wait(ctx context.Context) error {
 	start := l.now()
 	for {
@@ -128,15 +142,19 @@ func (l *Limiter) Wait(ctx context.Context) error {
 		if d <= 0 {
 			break
 		}
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if d > MaxWait {
+			return fmt.Errorf("%w: %s paused for %s", ErrExhausted, l.name, d.Round(time.Millisecond))
+		}
+		if err := sleep(ctx, d); err != nil {
+			return err
 		}
 	}
-	if err := l.lim.Wait(ctx); err != nil {
+	res := l.lim.Reserve()
+	if d := res.Delay(); d > MaxWait {
+		res.Cancel()
+		return fmt.Errorf("%w: %s queue is %s long", ErrExhausted, l.name, d.Round(time.Millisecond))
+	} else if err := sleep(ctx, d); err != nil {
+		res.Cancel()
 		return err
 	}
 	now := l.now()
@@ -148,6 +166,20 @@ func (l *Limiter) Wait(ctx context.Context) error {
 	l.requests.Add(1)
 	l.waited.Add(int64(now.Sub(start)))
 	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // tickLocked rolls the one-second send counters.

@@ -3,6 +3,7 @@ package pacing_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/holdfast/holdfast/shared/clock"
 	"github.com/holdfast/holdfast/shared/pacing"
 	"github.com/holdfast/holdfast/shared/sim"
+	"github.com/holdfast/holdfast/shared/tenant"
 )
 
 const tenantID = "4a1c2d9e-1111-4222-8333-944455566677"
@@ -183,5 +185,19 @@ func TestByMethod(t *testing.T) {
 	}
 	if got := w.Rate(); got != 20 {
 		t.Fatalf("Graph writes start at %.1f/s, want 3,000 per 150 s = 20/s", got)
+	}
+}
+
+func TestLongPausesFailFastAsThrottled(t *testing.T) {
+	l := pacing.New("exchange", pacing.Unknown())
+	_ = l.Wait(context.Background())
+	l.Done(answer(429, map[string]string{"Retry-After": "3600"}))
+	start := time.Now()
+	err := l.Wait(context.Background())
+	if !errors.Is(err, pacing.ErrExhausted) || !errors.Is(err, tenant.ErrThrottled) {
+		t.Fatalf("err %v, want ErrExhausted wrapping tenant.ErrThrottled", err)
+	}
+	if time.Since(start) > 100*time.Millisecond {
+		t.Fatal("an hour's pause was slept through, not refused")
 	}
 }
