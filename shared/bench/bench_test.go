@@ -95,3 +95,22 @@ func TestWriteJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestLayoffFloor(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		served    int64
+		perWindow int
+		writes    int64
+		want      time.Duration
+	}{
+		{"four windows, the last free", 4000, 1000, 0, 30 * time.Second},
+		{"a partial fifth window", 4001, 1000, 0, 40 * time.Second},
+		{"within one window", 999, 1000, 0, time.Millisecond},
+		{"Graph writes beyond the bucket bind", 1000, 1000, 4200, 60 * time.Second},
+	} {
+		if got := layoffFloor(tc.served, tc.perWindow, 10*time.Second, tc.writes); got != tc.want {
+			t.Errorf("%s: floor %s, want %s", tc.name, got, tc.want)
+		}
+	}
+}

@@ -78,7 +78,7 @@ func (r *run) addLayoff(f layoffFigures, suffix string) {
 	r.add(res(Result{Name: "layoff: time to every hold in effect / budget floor" + suffix, Value: ratio, Unit: "ratio",
 		Ceiling: ptr(f.floor.Seconds()), CeilingName: "floor s",
 		Note: fmt.Sprintf("%d retain events at concurrency %d: every hold set after %s, confirmed in effect by %d sweeps after %s; "+
-			"floor = %d Exchange requests served / %s per s (scaled budget %d per %s) = %s, Graph identity writes %d (3,000 per 150 s); "+
+			"floor = (windows for %d Exchange requests served at %s/s, scaled budget %d per %s, less the last) = %s; Graph identity writes %d (3,000 per 150 s); "+
 			"HR events %s; time requests spent waiting in the pacers, summed %s",
 			f.n, r.o.Concurrency, f.held.Round(time.Millisecond), f.sweeps, f.inEffect.Round(time.Millisecond),
 			f.exServed, trim(rate), int(math.Round(rate*r.o.LayoffWindow.Seconds())), r.o.LayoffWindow, f.floor.Round(time.Millisecond),
@@ -163,8 +163,8 @@ func (r *run) layoffRun(ctx context.Context, unpaced bool) (layoffFigures, error
 	}
 	f.inEffect = time.Since(start)
 	sw1, sr1 := st.App.Pacers.Exchange.Stats(), st.Sim.Stats()
-	fmt.Fprintf(r.o.Progress, "   sweeps: %s, %d Exchange requests, %s waiting in the pacer (summed), %d simulator requests, rate now %.0f/s\n",
-		(f.inEffect - f.held).Round(time.Millisecond), sw1.Requests-sw0.Requests, sw1.Waited-sw0.Waited, sr1.Total-sr0.Total, st.App.Pacers.Exchange.Rate())
+	fmt.Fprintf(r.o.Progress, "   holds set in %s; sweeps %s: %d Exchange requests, %s waiting in the pacer (summed), %d simulator requests\n",
+		f.held.Round(time.Millisecond), (f.inEffect - f.held).Round(time.Millisecond), sw1.Requests-sw0.Requests, (sw1.Waited - sw0.Waited).Round(time.Millisecond), sr1.Total-sr0.Total)
 	s1 := st.Sim.Stats()
 	ex1, th1 := exchangeRequests(s1)
 	ex0, th0 := exchangeRequests(s0)
@@ -174,7 +174,7 @@ func (r *run) layoffRun(ctx context.Context, unpaced bool) (layoffFigures, error
 		k := "graph:" + op
 		f.graphWrites += (s1.Requests[k] - s0.Requests[k]) - (s1.Throttles[k] - s0.Throttles[k])
 	}
-	f.floor = time.Duration(math.Max(float64(f.exServed)/r.o.LayoffRate, float64(f.graphWrites)/20) * float64(time.Second))
+	f.floor = layoffFloor(f.exServed, perWindow, r.o.LayoffWindow, f.graphWrites)
 	mbs := st.Sim.Mailboxes()
 	for _, u := range users {
 		if m, ok := mbs[u]; !ok || !m.LitigationHold || m.HoldEffectiveAt == nil || m.HoldEffectiveAt.After(st.Clock.Now()) {
@@ -229,6 +229,18 @@ func (r *run) layoffRun(ctx context.Context, unpaced bool) (layoffFigures, error
 		return f, fmt.Errorf("layoff: HR events %s", f.outHR)
 	}
 	return f, nil
+}
+
+// layoffFloor is the least wall time the budgets allow for what was
+// served. Exchange: fixed windows of perWindow, the first starting with
+// the run, and a window's requests may all go at its start, so the last
+// one costs nothing: (windows needed − 1) × window. Graph writes: a bucket
+// of 3,000 that is full at the start, refilled at 20/s.
+func layoffFloor(exServed int64, perWindow int, window time.Duration, graphWrites int64) time.Duration {
+	windows := (exServed + int64(perWindow) - 1) / int64(perWindow)
+	ex := time.Duration(max(windows-1, 0)) * window
+	gw := time.Duration(float64(max(graphWrites-3000, 0)) / 20 * float64(time.Second))
+	return max(ex, gw, time.Millisecond)
 }
 
 // rssSampler records the peak resident set of this process.

@@ -8,9 +8,12 @@
 // instance as a whole keeps to the budget. It learns from the answers:
 //
 //   - Rate-Limit-Limit / Rate-Limit-Remaining / Rate-Limit-Reset (Exchange
-//     admin API): the remaining budget, less the requests still in flight,
-//     is spread evenly until the reset; with nothing left, requests wait
-//     for the reset instant (millisecond precision, not whole seconds).
+//     admin API): requests go while the remaining budget, less the requests
+//     still in flight, is positive; with nothing left they wait for the
+//     reset instant (millisecond precision, not whole seconds), when a new
+//     window of Rate-Limit-Limit begins. Spending a fixed window at once
+//     and waiting for its end finishes a backlog sooner than spreading it
+//     evenly, and is never answered 429 by the window it counted.
 //   - 429 with Retry-After (or retry-after-ms): no request leaves before the
 //     time the service asked for, and without rate headers the rate drops
 //     to 90 % of what was being sent, then creeps back up by 0.5 % a second
@@ -117,11 +120,15 @@ func New(name string, b Budget) *Limiter {
 // Name is the label given to New.
 func (l *Limiter) Name() string { return l.name }
 
-// Rate is the current pace in requests per second (+Inf: unpaced).
+// Rate is the token bucket's pace in requests per second (+Inf: unpaced,
+// or paced by the service's window alone).
 func (l *Limiter) Rate() float64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return float64(l.lim.Limit())
+	if r := l.lim.Limit(); r != rate.Inf {
+		return float64(r)
+	}
+	return math.Inf(1)
 }
 
 // Stats returns the counters.
@@ -157,12 +164,27 @@ func (l *Limiter) Wait(ctx context.Context) error {
 		res.Cancel()
 		return err
 	}
-	now := l.now()
-	l.mu.Lock()
-	l.inflight++
-	l.tickLocked(now)
-	l.thisSec++
-	l.mu.Unlock()
+	// The service's own account of the window gates the request.
+	var now time.Time
+	for {
+		l.mu.Lock()
+		now = l.now()
+		d := l.gateLocked(now)
+		if d <= 0 {
+			l.inflight++
+			l.tickLocked(now)
+			l.thisSec++
+			l.mu.Unlock()
+			break
+		}
+		l.mu.Unlock()
+		if d > MaxWait {
+			return fmt.Errorf("%w: %s window spent for %s", ErrExhausted, l.name, d.Round(time.Millisecond))
+		}
+		if err := sleep(ctx, d); err != nil {
+			return err
+		}
+	}
 	l.requests.Add(1)
 	l.waited.Add(int64(now.Sub(start)))
 	return nil
@@ -181,6 +203,37 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// gateLocked returns how long a request must still wait for the window the
+// service described (0: it may go now).
+func (l *Limiter) gateLocked(now time.Time) time.Duration {
+	if d := l.until.Sub(now); d > 0 {
+		return d
+	}
+	if !l.headers || l.reset.IsZero() {
+		return 0
+	}
+	if !now.Before(l.reset.Add(resetMargin)) {
+		// The window is over: the next holds Rate-Limit-Limit again. Its
+		// end is known when the window length has been seen, otherwise the
+		// next answer tells.
+		l.remaining = l.limit
+		if l.window > 0 {
+			l.reset = l.reset.Add(l.window * (now.Sub(l.reset)/l.window + 1))
+		} else {
+			l.reset = time.Time{}
+			return 0
+		}
+	}
+	if l.remaining-l.inflight > 0 {
+		return 0
+	}
+	return l.reset.Add(resetMargin).Sub(now)
+}
+
+// resetMargin covers the skew between the service's clock, which names the
+// reset instant, and ours.
+const resetMargin = 50 * time.Millisecond
 
 // tickLocked rolls the one-second send counters.
 func (l *Limiter) tickLocked(now time.Time) {
@@ -204,8 +257,7 @@ func (l *Limiter) Done(resp *http.Response) {
 	}
 	h := resp.Header
 	if lim, rem, reset, ok := rateHeaders(h); ok {
-		l.headers = true
-		l.observeWindowLocked(now, lim, rem, reset)
+		l.observeWindowLocked(lim, rem, reset)
 	}
 	if resp.StatusCode == http.StatusTooManyRequests {
 		l.throttled.Add(1)
@@ -222,11 +274,15 @@ func (l *Limiter) Done(resp *http.Response) {
 	}
 }
 
-// observeWindowLocked paces by the service's own account of the window:
-// what remains, less what is in flight, spread until the reset.
-func (l *Limiter) observeWindowLocked(now time.Time, limit, remaining int, reset time.Time) {
+// observeWindowLocked records the service's account of the window. Answers
+// arrive out of order: within one window the lowest Remaining counts.
+func (l *Limiter) observeWindowLocked(limit, remaining int, reset time.Time) {
+	if !l.headers {
+		l.headers = true
+		l.setRateLocked(l.ceiling) // the window, not a learnt rate, paces now
+	}
 	switch {
-	case reset.After(l.reset.Add(time.Millisecond)):
+	case l.reset.IsZero() || reset.After(l.reset.Add(time.Millisecond)):
 		if !l.reset.IsZero() && reset.Sub(l.reset) < 24*time.Hour {
 			l.window = reset.Sub(l.reset)
 		}
@@ -234,28 +290,9 @@ func (l *Limiter) observeWindowLocked(now time.Time, limit, remaining int, reset
 	case reset.Before(l.reset.Add(-time.Millisecond)):
 		return // an answer from an earlier window, overtaken
 	default:
-		l.remaining = min(l.remaining, remaining) // answers arrive out of order
+		l.remaining = min(l.remaining, remaining)
 	}
 	l.limit = limit
-	avail := l.remaining - l.inflight
-	left := l.reset.Sub(now)
-	switch {
-	case left <= 0:
-		// The window the answer speaks of is over: pace at the learnt
-		// long-run rate if known.
-		if l.window > 0 {
-			l.setRateLocked(rate.Limit(float64(limit) / l.window.Seconds()))
-		}
-	case avail <= 0:
-		if l.reset.After(l.until) {
-			l.until = l.reset
-		}
-		if l.window > 0 {
-			l.setRateLocked(rate.Limit(float64(limit) / l.window.Seconds()))
-		}
-	default:
-		l.setRateLocked(rate.Limit(float64(avail) / left.Seconds()))
-	}
 }
 
 // decreaseLocked: a 429 without rate headers means the observed send rate is

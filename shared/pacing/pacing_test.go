@@ -79,7 +79,7 @@ func TestPacingKeepsToTheExchangeBudget(t *testing.T) {
 
 	l := pacing.New("exchange", pacing.Unknown())
 	ok, throttled := hammer(t, startSim(t, budget), pacing.Transport(http.DefaultTransport, func(*http.Request) *pacing.Limiter { return l }), 8, run)
-	t.Logf("paced: %d served, %d throttled, rate now %.0f/s", ok, throttled, l.Rate())
+	t.Logf("paced: %d served, %d throttled", ok, throttled)
 	if float64(throttled) > 0.01*float64(ok)+1 {
 		t.Errorf("paced client got %d 429s for %d served", throttled, ok)
 	}
@@ -148,13 +148,26 @@ func TestWaitsAreSubSecond(t *testing.T) {
 	}
 }
 
-func TestRemainingIsSpreadUntilReset(t *testing.T) {
+func TestRemainingGatesRequestsUntilReset(t *testing.T) {
 	l := pacing.New("x", pacing.Unknown())
 	_ = l.Wait(context.Background())
-	l.Done(answer(200, map[string]string{"Rate-Limit-Limit": "1000", "Rate-Limit-Remaining": "100",
-		"Rate-Limit-Reset": time.Now().Add(10 * time.Second).UTC().Format("2006-01-02T15:04:05.000Z")}))
-	if r := l.Rate(); r < 9 || r > 10.1 {
-		t.Fatalf("rate %.2f/s, want 100 left over 10 s = 10/s", r)
+	reset := time.Now().Add(300 * time.Millisecond)
+	l.Done(answer(200, map[string]string{"Rate-Limit-Limit": "10", "Rate-Limit-Remaining": "2",
+		"Rate-Limit-Reset": reset.UTC().Format("2006-01-02T15:04:05.000Z")}))
+	// Two left: two requests go at once and stay in flight.
+	for range 2 {
+		start := time.Now()
+		if err := l.Wait(context.Background()); err != nil || time.Since(start) > 50*time.Millisecond {
+			t.Fatalf("request with budget left waited %s (%v)", time.Since(start), err)
+		}
+	}
+	// The third waits for the reset, not a whole second more.
+	start := time.Now()
+	if err := l.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := time.Now(); got.Before(reset) || got.Sub(start) > 700*time.Millisecond {
+		t.Fatalf("third request left %s before the reset, after waiting %s", reset.Sub(got), got.Sub(start))
 	}
 }
 
