@@ -50,7 +50,11 @@ func benchCmd(ctx context.Context, args []string) error {
 	}
 	fmt.Println()
 	rep.Print(os.Stdout)
-	if err := rep.WriteJSON(*out); err != nil {
+	write := rep.WriteJSON
+	if len(o.Only) > 0 {
+		write = rep.MergeJSON // the other phases' figures stay
+	}
+	if err := write(*out); err != nil {
 		return err
 	}
 	fmt.Println("\nwrote", *out)

@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -273,6 +274,35 @@ func (rep *Report) Print(w io.Writer) {
 			fmt.Fprintf(w, "  %s: %s\n", r.Name, r.Note)
 		}
 	}
+}
+
+// MergeJSON writes the results to path over those already there: a figure
+// of this run replaces the one of the same name, every other figure stays
+// (a run of some phases, --only, keeps the rest of the file).
+func (rep *Report) MergeJSON(path string) error {
+	var old []Result
+	if b, err := os.ReadFile(path); err == nil {
+		if err := json.Unmarshal(b, &old); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	idx := map[string]int{}
+	for i, r := range old {
+		idx[r.Name] = i
+	}
+	for _, r := range rep.Results {
+		if i, ok := idx[r.Name]; ok {
+			old[i] = r
+			continue
+		}
+		idx[r.Name] = len(old)
+		old = append(old, r)
+	}
+	merged := *rep
+	merged.Results = old
+	return merged.WriteJSON(path)
 }
 
 // WriteJSON writes the results array to path, creating its directory.

@@ -114,3 +114,26 @@ func TestLayoffFloor(t *testing.T) {
 		}
 	}
 }
+
+func TestMergeJSONKeepsOtherFigures(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "results.json")
+	first := &Report{Results: []Result{{Name: "a", Value: 1}, {Name: "b", Value: 2}}}
+	if err := first.WriteJSON(path); err != nil {
+		t.Fatal(err)
+	}
+	second := &Report{Results: []Result{{Name: "b", Value: 20}, {Name: "c", Value: 3}}}
+	if err := second.MergeJSON(path); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []Result
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0].Value != 1 || got[1].Value != 20 || got[2].Name != "c" {
+		t.Fatalf("merged %+v", got)
+	}
+}
