@@ -17,7 +17,8 @@
 //   - 429 with Retry-After (or retry-after-ms): no request leaves before the
 //     time the service asked for, and without rate headers the rate drops
 //     to 90 % of what was being sent, then creeps back up by 0.5 % a second
-//     while answers succeed (additive increase, multiplicative decrease).
+//     while answers succeed; 30 seconds without a 429 and the learnt rate
+//     is forgotten.
 //
 // Policy plugs a Limiter into an azcore pipeline (the Exchange client);
 // Transport wraps an http.RoundTripper (the Graph client's Kiota
@@ -102,6 +103,7 @@ type Limiter struct {
 	secStart      time.Time
 	thisSec, prev int
 	lastGrow      time.Time
+	last429       time.Time
 
 	requests, throttled, waited atomic.Int64
 }
@@ -306,14 +308,23 @@ func (l *Limiter) decreaseLocked(now time.Time) {
 		next = 0.9 * cur
 	}
 	l.setRateLocked(max(next, 1))
-	l.lastGrow = now
+	l.lastGrow, l.last429 = now, now
 }
+
+// learntFor is how long a rate learnt from 429s holds without another 429.
+// A lone 429 at low traffic (a transient limit, another caller's burst)
+// must not pin the instance to a crawl when a layoff starts later.
+const learntFor = 30 * time.Second
 
 // increaseLocked grows a learnt rate by 0.5 % a second of success, up to the
 // documented ceiling.
 func (l *Limiter) increaseLocked(now time.Time) {
 	cur := l.lim.Limit()
 	if cur == rate.Inf || cur >= l.ceiling {
+		return
+	}
+	if now.Sub(l.last429) > learntFor {
+		l.setRateLocked(l.ceiling)
 		return
 	}
 	el := now.Sub(l.lastGrow)
