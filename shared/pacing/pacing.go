@@ -344,6 +344,11 @@ func (l *Limiter) setRateLocked(r rate.Limit) {
 		return
 	}
 	l.lim.SetLimit(r)
+	if r != rate.Inf && l.ceiling == rate.Inf {
+		// A learnt rate may bank 50 ms of requests, so a stall in the
+		// caller (a slow table write) is made up instead of lost.
+		l.lim.SetBurst(max(1, int(r/20)))
+	}
 }
 
 // rateHeaders reads Rate-Limit-Limit, Rate-Limit-Remaining and
