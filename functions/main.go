@@ -16,7 +16,9 @@ const usage = `holdfast: keeps leavers' Microsoft 365 mailboxes from being purge
 
 Usage:
   holdfast serve                      run the custom handler (default when FUNCTIONS_CUSTOMHANDLER_PORT is set)
-  holdfast dev [--scenario FILE]      run the local stack (Azurite, simulator, handler) and play the demo
+  holdfast dev [--scenario FILE] [--listen 127.0.0.1:PORT]
+                                      run the local stack (Azurite, simulator, handler) and play the demo;
+                                      with --listen, then serve the Api and dashboard until Ctrl-C
   holdfast scenario run FILE... [--report FILE] [--quiet]
                                       play scenario files against the local stack
   holdfast sim --listen 127.0.0.1:PORT [--tenant FILE] [--start RFC3339]

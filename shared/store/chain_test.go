@@ -61,3 +61,25 @@ func TestCommitChainsAudit(t *testing.T) {
 		t.Fatalf("a removed row verified: %v", err)
 	}
 }
+
+func TestRecordRun(t *testing.T) {
+	s, _ := open(t)
+	ctx := context.Background()
+	if _, err := s.LastRun(ctx, "sweep"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("before any run: %v", err)
+	}
+	for i, ok := range []bool{true, false} {
+		at := t0.Add(time.Duration(i) * time.Hour)
+		if err := s.RecordRun(ctx, store.Run{Name: "sweep", At: at, OK: ok, Summary: "n"}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.LastRun(ctx, "sweep")
+		if err != nil || !got.At.Equal(at.Truncate(100*time.Nanosecond)) || got.OK != ok {
+			t.Fatalf("run %d: %+v %v", i, got, err)
+		}
+	}
+	n := 0
+	if err := s.ListCases(ctx, func(store.CaseRecord) error { n++; return nil }); err != nil || n != 0 {
+		t.Fatalf("run rows listed as cases: %d %v", n, err)
+	}
+}
