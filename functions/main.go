@@ -32,6 +32,8 @@ Usage:
   holdfast restore UPN --to TARGET    copy a soft-deleted or inactive mailbox into TARGET (New-MailboxRestoreRequest)
   holdfast recover UPN [--upn NEW]    rehire path: restore the user, or recover the inactive mailbox into a new account
   holdfast release UPN --reason TEXT  stop protecting (audited); the clock is still watched and warned
+  holdfast verify-audit FILE [--head HASH] | --case UPN|KEY
+                                      check a case's audit hash chain (an export, JSON or CSV, or as stored); names the first bad row
   holdfast bench [--out FILE] [--skip-cold-build] [--skip-tests]
                                       measure figures against side-by-side ceilings (make bench)
   holdfast chaos --scenarios N --seed S [--users U] [--faults] [--out DIR] [--workers W] [--only I]
@@ -86,6 +88,8 @@ func run(ctx context.Context, args []string) error {
 		return casesCmd(ctx, args)
 	case "case":
 		return caseCmd(ctx, args)
+	case "verify-audit":
+		return verifyAuditCmd(ctx, args)
 	case "release", "restore", "recover":
 		return adminCaseCmd(ctx, cmd, args)
 	case "bench":

@@ -100,6 +100,7 @@ type Dashboard struct {
 	d    Deps
 	tmpl map[string]*template.Template
 	css  []byte
+	icon []byte
 }
 
 // New parses the embedded templates.
@@ -129,6 +130,9 @@ func New(d Deps) (*Dashboard, error) {
 	if db.css, err = files.ReadFile("static/style.css"); err != nil {
 		return nil, err
 	}
+	if db.icon, err = files.ReadFile("static/favicon.svg"); err != nil {
+		return nil, err
+	}
 	return db, nil
 }
 
@@ -144,13 +148,15 @@ func Handles(path string, req customhandler.HTTPRequest) bool {
 
 // securityHeaders go on every answer. No script is sent, so none is
 // allowed; forms may only post back here; nothing may frame the pages.
-// no-referrer keeps a function key in the URL from leaking to links.
+// same-origin keeps a function key in the URL from leaking to other
+// sites (no-referrer would also make browsers send "Origin: null" on the
+// forms, which the origin check refuses).
 func securityHeaders(ct string) map[string]string {
 	return map[string]string{
 		"Content-Type":            ct,
 		"Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
 		"X-Content-Type-Options":  "nosniff",
-		"Referrer-Policy":         "no-referrer",
+		"Referrer-Policy":         "same-origin",
 		"Cache-Control":           "no-store",
 		"X-Frame-Options":         "DENY",
 	}
@@ -209,6 +215,10 @@ func (db *Dashboard) Serve(ctx context.Context, req customhandler.HTTPRequest, p
 	switch {
 	case path == "ui/static/style.css":
 		o := out(http.StatusOK, "text/css; charset=utf-8", string(db.css))
+		o.Headers["Cache-Control"] = "max-age=300"
+		return o
+	case path == "ui/static/favicon.svg":
+		o := out(http.StatusOK, "image/svg+xml", string(db.icon))
 		o.Headers["Cache-Control"] = "max-age=300"
 		return o
 	case (path == "" || path == "ui" || path == "ui/calendar") && !post:

@@ -525,9 +525,8 @@ func (db *Dashboard) health(r *request) customhandler.HTTPOutput {
 		case err != nil:
 			c.Status, c.Detail = "unknown", err.Error()
 		default:
-			ago := db.d.Clock.Now().Sub(run.At).Round(time.Second)
 			c.OK = run.OK
-			c.Status = run.At.UTC().Format("2006-01-02 15:04 MST") + " (" + ago.String() + " ago)"
+			c.Status = run.At.UTC().Format("2006-01-02 15:04 MST") + " (" + ago(db.d.Clock.Now().Sub(run.At)) + ")"
 			if !run.OK {
 				c.Status += ", failed"
 			}
@@ -536,6 +535,21 @@ func (db *Dashboard) health(r *request) customhandler.HTTPOutput {
 		checks = append(checks, c)
 	}
 	return db.render(r, http.StatusOK, "health", map[string]any{"Checks": checks, "Mode": db.d.Mode})
+}
+
+// ago says how long ago, in the largest units that matter.
+func ago(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "in the future"
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return fmt.Sprintf("%d min ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h %d min ago", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%d days %d h ago", int(d.Hours())/24, int(d.Hours())%24)
 }
 
 var funcs = template.FuncMap{
