@@ -327,6 +327,14 @@ func TestDashboardInBrowser(t *testing.T) {
 	// bob was rescued: his case page shows the hold's evidence.
 	b.do("open bob", chromedp.Click(chromedp.Search(`//a[text()="bob@contoso.test"]`)), chromedp.WaitVisible(chromedp.CSS("#evidence-h")))
 	b.checkPage("case-rescued")
+	// The top of the page (evidence) as the viewport shows it, for the docs.
+	top, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(screenshotDir, "case-rescued-top.png"), top, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, sel := range []string{".ev-placed", ".ev-verified", ".ev-effective"} {
 		if v := b.text(sel); !strings.Contains(v, "2026") {
 			t.Errorf("bob's case page %s: %q, want a time", sel, v)

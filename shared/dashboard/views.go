@@ -100,11 +100,11 @@ func decode(rec store.CaseRecord) stored {
 // Row is one case on the calendar.
 type Row struct {
 	Key, UPN, Department, State, Reason, DeadlineKind string
-	Group                                              Group
-	GroupLabel                                         string
-	Deadline                                           time.Time
-	DaysLeft                                           float64
-	Urgency                                            string // CSS class by days left
+	Group                                             Group
+	GroupLabel                                        string
+	Deadline                                          time.Time
+	DaysLeft                                          float64
+	Urgency                                           string // CSS class by days left
 }
 
 // Week is the calendar's rows whose deadline falls in one week.
@@ -565,7 +565,9 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("Mon 2 Jan 2006 15:04 MST")
 	},
-	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"iso":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"stamp": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
+	"same":  strings.EqualFold,
 	"days": func(d float64) string {
 		switch {
 		case d < 0:
@@ -581,9 +583,9 @@ var funcs = template.FuncMap{
 		}
 		return s
 	},
-	"dict":  func(r *request, rows []Row) map[string]any { return map[string]any{"R": r, "Rows": rows} },
-	"deref": func(t *time.Time) time.Time { return *t },
-	"lower": strings.ToLower,
+	"dict":   func(r *request, rows []Row) map[string]any { return map[string]any{"R": r, "Rows": rows} },
+	"deref":  func(t *time.Time) time.Time { return *t },
+	"lower":  strings.ToLower,
 	"opList": func() []Op { return []Op{ops["restore"], ops["recover"], ops["release"]} },
 	"groups": func() []Count {
 		var out []Count
