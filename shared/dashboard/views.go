@@ -268,6 +268,7 @@ type CaseView struct {
 	Urgency    string
 	Timeline   []Entry
 	Pending    []notify.Alert
+	Delivered  []string // alert ids without the case key prefix
 	Chain      ChainStatus
 	Planned    []PlannedAction
 	HasPlans   bool
@@ -326,6 +327,9 @@ func (db *Dashboard) casePage(r *request, key string) customhandler.HTTPOutput {
 	}
 	for _, a := range audit {
 		v.Timeline = append(v.Timeline, Entry{a, kindOf(a)})
+	}
+	for _, id := range s.Case.AlertsSent {
+		v.Delivered = append(v.Delivered, strings.TrimPrefix(id, key+":"))
 	}
 	res, verr := auditchain.Verify(chainRows(rec, audit), rec.AuditHead)
 	v.Chain = ChainStatus{OK: verr == nil, Verified: res.Verified, Legacy: res.Legacy, Head: rec.AuditHead}
