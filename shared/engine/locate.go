@@ -211,7 +211,8 @@ func addressMatch(addr, upn, mail string, proxies []string) string {
 		return "mail"
 	}
 	for _, p := range proxies {
-		if kind, v, ok := strings.Cut(p, ":"); ok && strings.EqualFold(kind, "smtp") && strings.EqualFold(v, addr) {
+		// Learn's own example writes "SMTP: bob@contoso.com": tolerate the space.
+		if kind, v, ok := strings.Cut(p, ":"); ok && strings.EqualFold(strings.TrimSpace(kind), "smtp") && strings.EqualFold(strings.TrimSpace(v), addr) {
 			return "proxy address"
 		}
 	}

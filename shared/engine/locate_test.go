@@ -83,6 +83,7 @@ func TestAddressMatch(t *testing.T) {
 		{"a@x.test", "z@x.test", "a@x.test", nil, "mail"},
 		{"a@x.test", "z@x.test", "", []string{"X500:/o=a@x.test", "smtp:a@x.test"}, "proxy address"},
 		{"a@x.test", "z@x.test", "", []string{"X500:a@x.test", "sip:a@x.test"}, ""},
+		{"a@x.test", "z@x.test", "", []string{"SMTP: a@x.test"}, "proxy address"}, // as in Learn's example
 		{"a@x.test", "z@x.test", "", []string{"a@x.test"}, ""}, // no prefix: not a proxy address
 	} {
 		if got := addressMatch(tc.addr, tc.upn, tc.mail, tc.proxies); got != tc.want {
