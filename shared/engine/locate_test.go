@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast/shared/events"
+	"github.com/holdfast/holdfast/shared/retention"
+	"github.com/holdfast/holdfast/shared/store"
 	"github.com/holdfast/holdfast/shared/tenant"
 )
 
@@ -84,7 +86,7 @@ func TestAddressMatch(t *testing.T) {
 		{"a@x.test", "z@x.test", "", []string{"X500:/o=a@x.test", "smtp:a@x.test"}, "proxy address"},
 		{"a@x.test", "z@x.test", "", []string{"X500:a@x.test", "sip:a@x.test"}, ""},
 		{"a@x.test", "z@x.test", "", []string{"SMTP: a@x.test"}, "proxy address"}, // as in Learn's example
-		{"a@x.test", "z@x.test", "", []string{"a@x.test"}, ""}, // no prefix: not a proxy address
+		{"a@x.test", "z@x.test", "", []string{"a@x.test"}, ""},                    // no prefix: not a proxy address
 	} {
 		if got := addressMatch(tc.addr, tc.upn, tc.mail, tc.proxies); got != tc.want {
 			t.Errorf("addressMatch(%q, %q, %q, %v) = %q, want %q", tc.addr, tc.upn, tc.mail, tc.proxies, got, tc.want)
@@ -118,5 +120,97 @@ func TestPSQuote(t *testing.T) {
 		if got := psQuote(in); got != want {
 			t.Errorf("psQuote(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// deletedMailboxes is an Exchange whose soft-deleted and inactive
+// mailboxes are listed; nothing else is called by findMailbox.
+type deletedMailboxes struct {
+	Exchange
+	soft, inactive []tenant.Mailbox
+}
+
+func (x deletedMailboxes) ListMailboxes(ctx context.Context, scope tenant.MailboxScope, fn func(tenant.Mailbox) error) error {
+	list := x.soft
+	if scope == tenant.ScopeInactiveOnly {
+		list = x.inactive
+	}
+	for _, m := range list {
+		if err := fn(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// index is a Store with only the case index.
+type index struct {
+	Store
+	keys map[string]string // "kind:value" -> case key
+}
+
+func (s index) LookupIndex(ctx context.Context, kind, value string) (string, error) {
+	if k, ok := s.keys[kind+":"+strings.ToLower(value)]; ok {
+		return k, nil
+	}
+	return "", store.ErrNotFound
+}
+
+func TestFindMailbox(t *testing.T) {
+	at := func(d int) *time.Time { x := time.Date(2026, 3, d, 9, 0, 0, 0, time.UTC); return &x }
+	const (
+		orphanGUID = "aaaaaaaa-0000-0000-0000-000000000001"
+		ownedGUID  = "aaaaaaaa-0000-0000-0000-000000000002"
+		olderGUID  = "aaaaaaaa-0000-0000-0000-000000000003"
+		userID     = "bbbbbbbb-0000-0000-0000-000000000001"
+	)
+	x := deletedMailboxes{
+		soft: []tenant.Mailbox{
+			// Purged user: no ExternalDirectoryObjectId; known by an alias.
+			{ExchangeGUID: orphanGUID, PrimarySMTPAddress: "c.jones@contoso.test", DistinguishedName: "CN=cj",
+				EmailAddresses: []string{"SMTP:c.jones@contoso.test", "smtp:carl@contoso.test", "X500:/o=x/cn=carl@contoso.test"}, WhenSoftDeleted: at(3)},
+			// An older mailbox with the same address (the address was reused).
+			{ExchangeGUID: olderGUID, PrimarySMTPAddress: "c.jones@contoso.test", WhenSoftDeleted: at(1)},
+			// A user still in the recycle bin.
+			{ExchangeGUID: "aaaaaaaa-0000-0000-0000-000000000004", PrimarySMTPAddress: "dora@contoso.test", ExternalDirectoryObjectID: userID, WhenSoftDeleted: at(2)},
+		},
+		inactive: []tenant.Mailbox{
+			{ExchangeGUID: ownedGUID, PrimarySMTPAddress: "eve@contoso.test", WhenSoftDeleted: at(2)},
+		},
+	}
+	st := index{keys: map[string]string{"exchangeGuid:" + ownedGUID: "tenant_cccccccc-0000-0000-0000-000000000009"}}
+	e := &Engine{d: Deps{Exchange: x, Store: st}}
+	for _, tc := range []struct {
+		name     string
+		ref      events.UserRef
+		objectID string
+		seeded   bool
+	}{
+		{"alias in EmailAddresses, newest mailbox, keyed by ExchangeGuid", events.UserRef{UPN: "carl@contoso.test"}, orphanGUID, true},
+		{"primary address, newest of two", events.UserRef{UPN: "C.Jones@contoso.test"}, orphanGUID, true},
+		{"mailbox names its user", events.UserRef{UPN: "dora@contoso.test"}, userID, false},
+		{"object id through ExternalDirectoryObjectId", events.UserRef{ObjectID: strings.ToUpper(userID)}, userID, false},
+		{"inactive mailbox owned by a case", events.UserRef{UPN: "eve@contoso.test"}, "cccccccc-0000-0000-0000-000000000009", false},
+		{"an X500 address is not an e-mail address", events.UserRef{UPN: "/o=x/cn=carl@contoso.test"}, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := e.findMailbox(context.Background(), tc.ref)
+			if tc.objectID == "" {
+				if !errors.Is(err, tenant.ErrNotFound) {
+					t.Fatalf("got %+v, %v; want not found", got, err)
+				}
+				return
+			}
+			if err != nil || got.objectID != tc.objectID || (got.seed != nil) != tc.seeded {
+				t.Fatalf("got %+v, %v; want %s (seeded %v)", got, err, tc.objectID, tc.seeded)
+			}
+			if tc.seeded {
+				var c retention.Case
+				got.seed(&c)
+				if c.ExchangeGUID != orphanGUID || c.DistinguishedName != "CN=cj" || c.UPN != tc.ref.UPN {
+					t.Fatalf("seeded case %+v", c)
+				}
+			}
+		})
 	}
 }
