@@ -13,10 +13,12 @@ import (
 
 	"github.com/holdfast/holdfast/shared/clock"
 	"github.com/holdfast/holdfast/shared/config"
+	"github.com/holdfast/holdfast/shared/dashboard"
 	"github.com/holdfast/holdfast/shared/engine"
 	"github.com/holdfast/holdfast/shared/exo"
 	"github.com/holdfast/holdfast/shared/graph"
 	"github.com/holdfast/holdfast/shared/notify"
+	"github.com/holdfast/holdfast/shared/pacing"
 	"github.com/holdfast/holdfast/shared/redelivery"
 	"github.com/holdfast/holdfast/shared/retention"
 	"github.com/holdfast/holdfast/shared/servicebus"
@@ -39,6 +41,8 @@ type Stack struct {
 	// Recorder sees every alert in local mode (the local stack reports
 	// them); it stays empty in Azure.
 	Recorder *notify.Recorder
+	// Pacers pace the Graph and Exchange clients to the tenant's budgets.
+	Pacers Pacers
 	// Alerts dispatches to every configured channel; it works without
 	// storage (the retry-budget alert needs that).
 	Alerts *notify.Dispatcher
@@ -51,6 +55,11 @@ type Stack struct {
 	opts Options
 	cred azcore.TokenCredential
 	pol  retention.Policy
+}
+
+// Pacers are the instance's request limiters, one per budget.
+type Pacers struct {
+	Exchange, GraphWrites, GraphReads *pacing.Limiter
 }
 
 // RetryScheduler sends a copy of a message to a queue, invisible until at
@@ -85,6 +94,9 @@ type Options struct {
 	// Scheduler overrides the Service Bus retry scheduler (the local
 	// stack's broker).
 	Scheduler RetryScheduler
+	// Unpaced leaves the Graph and Exchange clients without their limiters
+	// (the bench's before-and-after comparison); production always paces.
+	Unpaced bool
 }
 
 // PolicyFrom turns configuration into the domain policy.
@@ -138,11 +150,23 @@ func Prepare(cfg config.Config, o Options) (*Stack, error) {
 	}
 	s := &Stack{Config: cfg, Counter: &store.Counter{}, Recorder: &notify.Recorder{}, Clock: o.Clock, opts: o, cred: cred}
 	var err error
-	s.Graph, err = graph.New(graph.Options{BaseURL: cfg.GraphBaseURL, Credential: cred, RetryDelay: o.RetryDelay})
+	// One limiter per budget for the whole instance: every concurrent
+	// invocation shares it, so the instance keeps to the tenant's budget.
+	s.Pacers = Pacers{
+		Exchange:    pacing.New("exchange", pacing.Unknown()),
+		GraphWrites: pacing.New("graph-writes", pacing.GraphWrites()),
+		GraphReads:  pacing.New("graph-reads", pacing.Unknown()),
+	}
+	graphPacing, exoPacer := pacing.ByMethod(s.Pacers.GraphReads, s.Pacers.GraphWrites), s.Pacers.Exchange
+	if o.Unpaced {
+		graphPacing, exoPacer = nil, nil
+	}
+	s.Graph, err = graph.New(graph.Options{BaseURL: cfg.GraphBaseURL, Credential: cred, RetryDelay: o.RetryDelay, Pacing: graphPacing})
 	if err != nil {
 		return nil, fmt.Errorf("graph: %w", err)
 	}
-	s.Exchange, err = exo.New(exo.Options{BaseURL: cfg.ExchangeBaseURL, TenantID: cfg.TenantID, Credential: cred, RetryDelay: o.RetryDelay})
+	s.Exchange, err = exo.New(exo.Options{BaseURL: cfg.ExchangeBaseURL, TenantID: cfg.TenantID, Credential: cred, RetryDelay: o.RetryDelay,
+		Pacer: exoPacer})
 	if err != nil {
 		return nil, fmt.Errorf("exchange: %w", err)
 	}
@@ -213,6 +237,10 @@ func (s *Stack) Open(ctx context.Context) error {
 	if s.Subscription.Configured() {
 		s.Engine.WatchSubscription(s.Subscription)
 	}
-	s.Functions = &Functions{Engine: s.Engine, Reader: s.Store, Mode: cfg.Mode, Clock: o.Clock, Subscription: s.Subscription}
+	s.Functions = &Functions{Engine: s.Engine, Reader: s.Store, Mode: cfg.Mode, Clock: o.Clock, Runs: s.Store, Subscription: s.Subscription}
+	s.Functions.Dashboard, err = dashboard.New(dashboard.Deps{Reader: s.Store, Admin: s.Engine, Clock: o.Clock, Mode: string(cfg.Mode)})
+	if err != nil {
+		return err
+	}
 	return nil
 }

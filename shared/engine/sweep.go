@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -31,6 +33,10 @@ const maxPerSweep = 2000
 // single case's work, shorter than the sweep interval.
 const leaseFor = 2 * time.Minute
 
+// sweepWorkers is how many cases one sweep works at once (as many as the
+// host's default maxConcurrentCalls gives events).
+const sweepWorkers = 8
+
 // Sweep processes every due timer: confirms holds, sends warnings, starts
 // rescues and checks deadlines. Two instances may sweep at once: a lease on
 // the case makes sure only one acts.
@@ -46,29 +52,59 @@ func (e *Engine) Sweep(ctx context.Context) (SweepResult, error) {
 		return res, fmt.Errorf("read due timers: %w", err)
 	}
 	res.Due = len(due)
-	done := map[string]bool{}
+	// Cases are worked sweepWorkers at a time: one after another, a sweep
+	// of thousands of hold confirmations (a layoff) runs far below the
+	// Exchange budget the pacer allows. Timers of one case stay with one
+	// worker, in due order.
+	byCase := map[string][]store.Timer{}
+	var order []string
 	for _, t := range due {
+		if _, seen := byCase[t.CaseKey]; !seen {
+			order = append(order, t.CaseKey)
+		}
+		byCase[t.CaseKey] = append(byCase[t.CaseKey], t)
+	}
+	var mu sync.Mutex
+	keys := make(chan string)
+	var wg sync.WaitGroup
+	for range min(sweepWorkers, len(order)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for key := range keys {
+				err := e.work(ctx, key)
+				mu.Lock()
+				switch {
+				case errors.Is(err, errLeased):
+					res.Skipped++
+				case err != nil:
+					res.Failed++
+				default:
+					res.Processed++
+				}
+				mu.Unlock()
+				if err != nil {
+					if !errors.Is(err, errLeased) {
+						zerolog.Ctx(ctx).Error().Err(err).Str("caseKey", key).Msg("sweep: case failed")
+					}
+					continue // keep the timers: the owner may crash, or the next sweep retries
+				}
+				for _, t := range byCase[key] {
+					if err := e.d.Store.DeleteTimer(ctx, t); err != nil && !errors.Is(err, store.ErrConflict) {
+						zerolog.Ctx(ctx).Warn().Err(err).Msg("sweep: delete timer")
+					}
+				}
+			}
+		}()
+	}
+	for _, key := range order {
 		if ctx.Err() != nil {
 			break
 		}
-		if !done[t.CaseKey] {
-			done[t.CaseKey] = true
-			switch err := e.work(ctx, t.CaseKey); {
-			case errors.Is(err, errLeased):
-				res.Skipped++
-				continue // keep the timer: the owner may crash
-			case err != nil:
-				res.Failed++
-				zerolog.Ctx(ctx).Error().Err(err).Str("caseKey", t.CaseKey).Msg("sweep: case failed")
-				continue
-			default:
-				res.Processed++
-			}
-		}
-		if err := e.d.Store.DeleteTimer(ctx, t); err != nil && !errors.Is(err, store.ErrConflict) {
-			zerolog.Ctx(ctx).Warn().Err(err).Msg("sweep: delete timer")
-		}
+		keys <- key
 	}
+	close(keys)
+	wg.Wait()
 	return res, nil
 }
 
@@ -274,7 +310,20 @@ func (e *Engine) rescue(ctx context.Context, r *record, t *tx) error {
 		e.settle(r, nil, t)
 		return nil
 	}
+	undoer, canUndo := e.d.Exchange.(AccountUndoer)
 	switch {
+	case canUndo && c.UserPurgedAt != nil && c.DeletionSource == retention.DeletedInExchange && c.ArchiveTarget == "" && c.ExchangeGUID != "" && c.UPN != "":
+		// Same source, account gone: Exchange creates a new one.
+		id, err := undoer.UndoSoftDeletedMailboxWithAccount(ctx, c.ExchangeGUID, c.UPN)
+		if err != nil {
+			return fmt.Errorf("rescue: Undo-SoftDeletedMailbox -WindowsLiveID: %w", err)
+		}
+		id = strings.ToLower(id)
+		if err := e.d.Store.PutIndex(ctx, "objectId", id, c.Key); err != nil {
+			return err
+		}
+		t.log("undoSoftDelete", "ok", "Undo-SoftDeletedMailbox -WindowsLiveID: mailbox removed in Exchange brought back into new account "+id)
+		c.PreviousObjectID, c.ObjectID, c.UserPurgedAt = c.ObjectID, id, nil
 	case retention.CopyToArchive(c):
 		// The user is gone for good, or policy prefers a copy: content
 		// goes into the archive target, monitored by the sweep.

@@ -39,6 +39,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 	"github.com/google/uuid"
+
+	"github.com/holdfast/holdfast/shared/pacing"
 )
 
 // Scope is the only token scope the client asks for.
@@ -79,6 +81,9 @@ type Options struct {
 	RetryDelay time.Duration
 	// PageSize is sent as Prefer: odata.maxpagesize (1-1000, default 1000).
 	PageSize int
+	// Pacer, when set, paces every attempt to the tenant's budget; one
+	// per instance, shared by every invocation (shared/pacing).
+	Pacer *pacing.Limiter
 }
 
 // Client runs Exchange Online cmdlets. It is safe for concurrent use.
@@ -145,6 +150,9 @@ func New(opts Options) (*Client, error) {
 		hc = &http.Client{Timeout: requestTimeout}
 	}
 	var perRetry []policy.Policy
+	if opts.Pacer != nil {
+		perRetry = append(perRetry, pacing.Policy(opts.Pacer))
+	}
 	if opts.Credential != nil {
 		perRetry = append(perRetry, runtime.NewBearerTokenPolicy(opts.Credential, []string{Scope},
 			&policy.BearerTokenOptions{InsecureAllowCredentialWithHTTP: loopback}))

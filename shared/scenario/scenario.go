@@ -104,6 +104,12 @@ type Expect struct {
 	// RestoredTo: the user's mailbox content was restored into this
 	// mailbox (UPN), whatever became of the source.
 	RestoredTo string `json:"restoredTo,omitempty"`
+	// Kept: the content survives, in the mailbox itself (not purged) or
+	// copied into another mailbox, with nothing lost.
+	Kept *bool `json:"kept,omitempty"`
+	// HoldDuration: the mailbox's LitigationHoldDuration ("Unlimited",
+	// "365.00:00:00").
+	HoldDuration string `json:"holdDuration,omitempty"`
 	// LiveSubscriptions: the simulator's GET /v1.0/subscriptions lists
 	// exactly this many live subscriptions.
 	LiveSubscriptions *int `json:"liveSubscriptions,omitempty"`
