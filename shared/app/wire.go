@@ -17,9 +17,11 @@ import (
 	"github.com/holdfast/holdfast/shared/exo"
 	"github.com/holdfast/holdfast/shared/graph"
 	"github.com/holdfast/holdfast/shared/notify"
+	"github.com/holdfast/holdfast/shared/observe"
 	"github.com/holdfast/holdfast/shared/retention"
 	"github.com/holdfast/holdfast/shared/servicebus"
 	"github.com/holdfast/holdfast/shared/store"
+	"github.com/holdfast/holdfast/shared/tenant"
 )
 
 // Stack is a wired holdfast: what `serve` runs and what the local stack
@@ -122,8 +124,16 @@ func Wire(ctx context.Context, cfg config.Config, o Options) (*Stack, error) {
 	if cfg.Alerts.TeamsWebhookURL != "" {
 		channels = append(channels, notify.NewTeams(cfg.Alerts.TeamsWebhookURL, nil))
 	}
+	observing := cfg.Actions == config.ActionsObserve
 	if cfg.Alerts.MailFrom != "" {
-		channels = append(channels, notify.NewMail(s.Graph, cfg.Alerts.MailFrom, cfg.Alerts.MailTo))
+		var mailer notify.Mailer = s.Graph
+		if observing {
+			// sendMail writes to the tenant (Sent Items): planned only.
+			mailer = observe.PlannedMailer{Planned: func(from string, m tenant.Mail) {
+				o.Log.Info().Str("subject", m.Subject).Int("recipients", len(m.To)).Msg("observe mode: alert mail not sent (would send through Graph sendMail)")
+			}}
+		}
+		channels = append(channels, notify.NewMail(mailer, cfg.Alerts.MailFrom, cfg.Alerts.MailTo))
 	}
 	if cfg.Mode == config.ModeAzure && (cfg.ServiceBusNamespace != "" || cfg.ServiceBusConnectionString != "") && cfg.Alerts.Topic != "" {
 		sb, err := servicebus.NewClient(cfg.ServiceBusConnectionString, cfg.ServiceBusNamespace, cred)
@@ -145,9 +155,20 @@ func Wire(ctx context.Context, cfg config.Config, o Options) (*Stack, error) {
 	if instance == "" {
 		instance, _ = os.Hostname()
 	}
+	var (
+		dir    engine.Directory = s.Graph
+		exch   engine.Exchange  = s.Exchange
+		alerts engine.Alerter   = notify.NewDispatcher(o.Log, channels...).WithClock(o.Clock.Now)
+	)
+	if observing {
+		// Observe-only rollout: reads pass through, writes become planned
+		// actions on the cases, alerts say that nothing was done.
+		dir, exch, alerts = observe.Directory{Directory: dir}, observe.Exchange{Exchange: exch}, observe.Alerter{Next: alerts}
+		o.Log.Warn().Msg("HOLDFAST_ACTIONS=observe: no tenant writes; holds, rescues and alert mail are recorded as planned actions")
+	}
 	s.Engine = engine.New(engine.Deps{
-		TenantID: cfg.TenantID, ClientState: cfg.GraphClientState, Directory: s.Graph, Exchange: s.Exchange, Store: s.Store,
-		Alerts: notify.NewDispatcher(o.Log, channels...).WithClock(o.Clock.Now), Clock: o.Clock, Policy: pol, Log: o.Log, Instance: instance,
+		TenantID: cfg.TenantID, ClientState: cfg.GraphClientState, Directory: dir, Exchange: exch, Store: s.Store,
+		Alerts: alerts, Clock: o.Clock, Policy: pol, Log: o.Log, Instance: instance,
 	})
 	s.Functions = &Functions{Engine: s.Engine, Reader: s.Store, Mode: cfg.Mode, Clock: o.Clock}
 	return s, nil

@@ -85,7 +85,8 @@ func (e *Engine) work(ctx context.Context, key string) error {
 	}
 	now := e.d.Clock.Now()
 	pl := retention.PlanCase(&r.Case, e.d.Policy, now, len(r.Outbox))
-	if len(pl.Actions) == 0 && r.Rescue == nil {
+	replayHold := r.pending(StepHold) && !r.Case.State.Terminal()
+	if len(pl.Actions) == 0 && r.Rescue == nil && !replayHold {
 		return e.schedule(ctx, r, now)
 	}
 	if r.leasedByOther(e.d.Instance, now) {
@@ -121,6 +122,7 @@ func (e *Engine) work(ctx context.Context, key string) error {
 	}
 	t := &tx{e: e, now: now, actor: "sweep"}
 	var actErr error
+	step, snap := StepRescue, r.snapshot(t)
 	if r.Rescue != nil && !slices.ContainsFunc(acts, func(a retention.Action) bool { return a.Kind == retention.ActRescue }) {
 		// A rescue whose attempt was cut off, and whose case an event has
 		// since settled (the rescue's own notifications): record it.
@@ -135,11 +137,28 @@ func (e *Engine) work(ctx context.Context, key string) error {
 			break
 		}
 		if err := e.act(ctx, r, a, t); err != nil {
-			actErr = err
+			actErr, step = err, stepOf(a.Kind)
 			break
 		}
 	}
+	if actErr == nil && replayHold {
+		// A hold observe-only mode planned: place it now if still needed.
+		step = StepHold
+		if actErr = e.refresh(ctx, r, t); actErr == nil {
+			if e.reviewPlanned(r, t); r.pending(StepHold) {
+				actErr = e.protect(ctx, r, t)
+			}
+		}
+	}
 	c := &r.Case
+	if planned, repeat := e.observed(r, t, step, actErr); planned {
+		// Planned, not failed: no failure count, no retry storm; the
+		// case is looked at again every observeRecheck.
+		if actErr = nil; repeat {
+			r.rollback(snap, t)
+		}
+	}
+	e.reviewPlanned(r, t)
 	if actErr != nil {
 		c.Failures++
 		c.LastError = actErr.Error()
