@@ -34,6 +34,9 @@ Usage:
                                       measure figures against side-by-side ceilings (make bench)
   holdfast chaos --scenarios N --seed S [--users U] [--faults] [--out DIR] [--workers W] [--only I]
                                       play randomized lifecycles and check the invariants (docs/reliability.md)
+  holdfast probe --tenant ID [--auth device-code|azure-cli|managed-identity] [--out PREFIX]
+                                      read-only survey of a tenant: every read holdfast depends on, compared
+                                      with docs/contracts.md; writes a shapes-only report (no personal data)
   holdfast version
 `
 
@@ -90,6 +93,8 @@ func run(ctx context.Context, args []string) error {
 		return benchCmd(ctx, args)
 	case "chaos":
 		return chaosCmd(ctx, args)
+	case "probe":
+		return probeCmd(ctx, args)
 	case "version":
 		fmt.Println("holdfast", version)
 		return nil
