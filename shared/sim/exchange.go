@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/holdfast/holdfast/shared/contract"
 )
 
 // exError is a cmdlet failure, rendered in the admin API's error shape:
@@ -294,20 +296,37 @@ func (s *Sim) invoke(c *cmdlet, name string, raw map[string]json.RawMessage) ([]
 	return c.run(s, p)
 }
 
+// exErrorBody renders a cmdlet failure in the captured admin API shape
+// (contract.ExoErrorBody; Microsoft365DSC issue 2998): a generic
+// error.message, details[0].code "Context" (not an ErrorCategory), the
+// exception class only inside details[0].message, and innererror naming the
+// OData wrapper, not the cmdlet's exception.
 func (s *Sim) exErrorBody(e *exError) map[string]any {
 	code := "BadRequest"
 	if e.status == http.StatusNotFound {
 		code = "NotFound"
 	}
-	return map[string]any{"error": map[string]any{
-		"code":    code,
-		"message": e.class + ": " + e.msg,
-		"details": []any{map[string]any{"code": strconv.Itoa(e.category), "target": e.target,
-			"message": e.errorID() + "|" + e.class + "|" + e.msg}},
-		"innererror": map[string]any{"message": e.msg, "type": e.class,
-			"internalexception": map[string]any{"message": e.msg, "type": e.class}},
+	body := contract.ExoErrorBody{Error: contract.ExoError{
+		Code:    code,
+		Message: "Error executing cmdlet",
+		Details: []contract.ExoErrorDetail{{Code: "Context", Target: e.target,
+			Message: e.errorID() + "|" + e.class + "|" + e.msg}},
+		InnerError: &contract.ExoInnerError{Message: "Error executing cmdlet",
+			Type:       "Microsoft.Exchange.Admin.OData.Core.ODataServiceException",
+			StackTrace: "   at Microsoft.Exchange.AdminApi.CommandInvocation.CommandInvocation.InvokeCommand(QueryContext queryContext, CmdletInvokeInputType cmdletInvokeInputType)"},
 	}}
+	b, _ := json.Marshal(body)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	// The header ExoHelper reads; its value form is UNVERIFIED (assumed:
+	// the short class name).
+	m[exceptionTypeKey] = e.class[strings.LastIndexByte(e.class, '.')+1:]
+	return m
 }
+
+// exceptionTypeKey carries the x-ExceptionType value from exErrorBody to
+// writeExchange; it is never serialised.
+const exceptionTypeKey = "\x00x-ExceptionType"
 
 func (s *Sim) writeExchange(w http.ResponseWriter, r *http.Request, status int, body map[string]any, retryAfter int) {
 	s.mu.Lock()
@@ -319,11 +338,9 @@ func (s *Sim) writeExchange(w http.ResponseWriter, r *http.Request, status int, 
 	if retryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(retryAfter))
 	}
-	if e, ok := body["error"].(map[string]any); ok {
-		if ie, ok := e["innererror"].(map[string]any); ok {
-			cls, _ := ie["type"].(string)
-			h.Set("x-ExceptionType", cls[strings.LastIndexByte(cls, '.')+1:])
-		}
+	if cls, ok := body[exceptionTypeKey].(string); ok {
+		h.Set("x-ExceptionType", cls)
+		delete(body, exceptionTypeKey)
 	}
 	b, _ := json.Marshal(body)
 	w.WriteHeader(status)
