@@ -791,7 +791,22 @@ func (s *Sim) xNewRestore(p params) ([]map[string]any, []string, *exError) {
 		sourceKey: source.reportKey, targetKey: target.reportKey, TargetRootFolder: trf,
 		SourceIsArchive: flags["SourceIsArchive"], TargetIsArchive: flags["TargetIsArchive"],
 		AllowLegacyDNMismatch: flags["AllowLegacyDNMismatch"], ConflictResolutionOption: cro,
-		ExcludeDumpster: flags["ExcludeDumpster"], status: "Queued", queuedAt: now, startAt: now.Add(time.Minute)}
+		ExcludeDumpster: flags["ExcludeDumpster"], status: "Queued", queuedAt: now}
+	// The Mailbox Replication Service queues requests: 1 to 15 minutes,
+	// fixed per request so runs repeat.
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(r.Guid))
+	r.startAt = now.Add(time.Minute + time.Duration(h.Sum32()%15)*time.Minute)
+	if len(s.nextScript) > 0 {
+		for _, st := range s.nextScript {
+			if st == "CompletedWithWarning" {
+				r.warning = true
+			} else {
+				r.script = append(r.script, st)
+			}
+		}
+		s.nextScript = nil
+	}
 	if flags["Suspend"] {
 		r.status = "Suspended"
 	}
@@ -813,10 +828,18 @@ func (s *Sim) restoreJSON(r *restoreReq) map[string]any {
 	}
 }
 
+// statusDetail values are UNVERIFIED beyond their names appearing in
+// public scripts; holdfast only records them.
 func statusDetail(r *restoreReq) string {
 	switch r.status {
 	case "InProgress":
 		return "CopyingMessages"
+	case "Retrying":
+		return "StalledDueToTarget_MdbAvailability"
+	case "Synced":
+		return "IncrementalSync"
+	case "CompletionInProgress":
+		return "Finalization"
 	case "Failed":
 		return "FailedOther"
 	}
@@ -837,7 +860,7 @@ func (s *Sim) statsJSON(r *restoreReq) map[string]any {
 	size := func(b int64) string { return fmt.Sprintf("%.3f MB (%s bytes)", float64(b)/(1<<20), commas(b)) }
 	transferred := int64(n) * itemBytes * int64(pct) / 100
 	var start, done, failed any
-	if r.status != "Queued" && r.status != "Suspended" {
+	if r.status != "Queued" && !(r.status == "Suspended" && r.startAt.IsZero()) {
 		start = exDate(r.startAt)
 	}
 	done = exDatePtr(r.completedAt)
@@ -962,7 +985,9 @@ func (s *Sim) xResumeRestore(p params) ([]map[string]any, []string, *exError) {
 	if xerr != nil {
 		return nil, nil, xerr
 	}
-	if r.status != "Failed" && r.status != "Suspended" {
+	// Learn: Resume-MailboxRestoreRequest resumes a request that was
+	// suspended or failed; AutoSuspended is the service's suspension.
+	if r.status != "Failed" && r.status != "Suspended" && r.status != "AutoSuspended" {
 		return nil, nil, opErr(id, "The request '%s' can't be resumed because it's %s.", id, r.status)
 	}
 	if r.source.state == mbPurged || r.target.state == mbPurged {
@@ -970,6 +995,7 @@ func (s *Sim) xResumeRestore(p params) ([]map[string]any, []string, *exError) {
 	}
 	now := s.now()
 	r.status, r.failedAt, r.failAt, r.failureType, r.failureMsg = "Queued", nil, nil, "", ""
+	r.troubleAt, r.resumeAt = nil, nil
 	r.startAt = now.Add(time.Minute)
 	s.touch(r)
 	return nil, nil, nil
@@ -985,7 +1011,7 @@ func (s *Sim) xRemoveRestore(p params) ([]map[string]any, []string, *exError) {
 		return nil, nil, xerr
 	}
 	r.removed = true
-	if r.status == "Queued" || r.status == "InProgress" {
+	if restoreActive(r.status) {
 		r.status = "Removed" // stops the schedule; content is not copied
 	}
 	return nil, nil, nil
