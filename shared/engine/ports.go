@@ -36,6 +36,7 @@ type Exchange interface {
 	NewRestoreRequest(ctx context.Context, r tenant.RestoreRequest) (tenant.RestoreStatus, error)
 	GetRestoreRequests(ctx context.Context, name string) ([]tenant.RestoreStatus, error)
 	GetRestoreStatistics(ctx context.Context, identity string) (tenant.RestoreStatus, error)
+	ResumeRestoreRequest(ctx context.Context, identity string) error
 	ListMailboxes(ctx context.Context, scope tenant.MailboxScope, fn func(tenant.Mailbox) error) error
 }
 

@@ -185,6 +185,13 @@ func (e *Engine) monitorRestore(ctx context.Context, r *record, t *tx) error {
 			done := now
 			j.CompletedAt = &done
 			j.PercentComplete = 100
+			if j.Status == retention.RestoreWarning {
+				// Done, but some items were skipped: the copy is not whole.
+				e.alert(r, notify.Alert{ID: fmt.Sprintf("%s:restoreWarning:%s", c.Key, j.Name), Kind: "restoreCompletedWithWarning", Severity: "warning",
+					Action: "the copy finished but Exchange skipped some items", At: now,
+					Remedy:  "review the skipped items with Get-MailboxRestoreRequestStatistics " + id + " -IncludeReport -IncludeSkippedItems before the source is purged",
+					Details: map[string]string{"request": j.Name, "statusDetail": j.StatusDetail}})
+			}
 		}
 		t.log("restoreStatus", "ok", fmt.Sprintf("%s: %s %d%% (%s)", j.Name, j.Status, j.PercentComplete, j.StatusDetail))
 		switch retention.JudgeRestore(*j, c.Deadline, now) {
@@ -201,6 +208,26 @@ func (e *Engine) monitorRestore(ctx context.Context, r *record, t *tx) error {
 				Action: "holdfast cannot finish the copy before the mailbox is purged", At: now,
 				Remedy:  "export the mailbox with a Purview content search now, or check the request with Get-MailboxRestoreRequestStatistics " + id,
 				Details: map[string]string{"request": j.Name, "status": j.Status, "percentComplete": fmt.Sprint(j.PercentComplete)}})
+		case retention.VerdictResume:
+			// The service suspended it (AutoSuspended); Learn's documented
+			// action is Resume-MailboxRestoreRequest. Bounded by
+			// MaxRestoreResumes, after which it is reported as stalled.
+			j.Resumes++
+			if err := e.d.Exchange.ResumeRestoreRequest(ctx, id); err != nil && !errors.Is(err, tenant.ErrNotFound) {
+				return fmt.Errorf("Resume-MailboxRestoreRequest %s: %w", j.Name, err)
+			}
+			t.log("restoreResume", "ok", fmt.Sprintf("Resume-MailboxRestoreRequest -Identity %s (%s, resume %d of %d)", id, j.StatusDetail, j.Resumes, retention.MaxRestoreResumes))
+		case retention.VerdictSuspended, retention.VerdictUnknown:
+			if j.Reported != j.Status {
+				j.Reported = j.Status
+				remedy := "holdfast never suspends its own requests: resume it with Resume-MailboxRestoreRequest -Identity " + id + " or remove it so holdfast starts a new attempt"
+				if retention.PhaseOf(j.Status) == retention.PhaseUnknown {
+					remedy = "Exchange reports a status holdfast does not know; check Get-MailboxRestoreRequestStatistics " + id + " -IncludeReport"
+				}
+				e.alert(r, notify.Alert{ID: fmt.Sprintf("%s:restoreStatus:%s:%s", c.Key, j.Name, j.Status), Kind: "restoreNeedsAttention", Severity: "warning",
+					Action: "holdfast keeps watching the request; it is reported as unable to finish if it is not done before the deadline", At: now,
+					Remedy: remedy, Details: map[string]string{"request": j.Name, "status": j.Status, "statusDetail": j.StatusDetail}})
+			}
 		case retention.VerdictStalled:
 			if !j.StallAlerted {
 				j.StallAlerted = true

@@ -265,7 +265,7 @@ func (c *Client) post(ctx context.Context, link, cmdlet string, body []byte) (pa
 		return page{}, fmt.Errorf("exo: %s: reading response: %w", cmdlet, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return page{}, parseError(resp.StatusCode, data)
+		return page{}, parseError(resp.StatusCode, resp.Header, data)
 	}
 	var p page
 	if len(bytes.TrimSpace(data)) == 0 {

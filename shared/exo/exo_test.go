@@ -347,8 +347,8 @@ func TestErrorParsing(t *testing.T) {
 			tenant.ErrHoldNotAllowed, "BadRequest", "Litigation hold isn't available for this mailbox because it doesn't have an Exchange Online Plan 2 license.", false},
 		{"refused purge", 400, exoError("BadRequest", "Ex9A1B2C|Microsoft.Exchange.Management.Tasks.RecipientTaskException|The mailbox is on hold and can't be permanently deleted.", "", "x"),
 			tenant.ErrRefused, "Ex9A1B2C", "The mailbox is on hold and can't be permanently deleted.", false},
-		{"unknown", 400, exoError("BadRequest", "ExAAAAAA|Microsoft.Exchange.Something|Weird.", "", "x"), nil, "ExAAAAAA", "Weird.", false},
-		{"non-JSON body", 502, "Bad Gateway from proxy", nil, "", "Bad Gateway from proxy", false},
+		{"unknown: transient, kept verbatim", 400, exoError("BadRequest", "ExAAAAAA|Microsoft.Exchange.Something|Weird.", "", "x"), tenant.ErrTransient, "ExAAAAAA", "Weird.", false},
+		{"non-JSON body", 502, "Bad Gateway from proxy", tenant.ErrTransient, "", "Bad Gateway from proxy", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -207,6 +207,16 @@ func (c *Client) GetRestoreStatistics(ctx context.Context, identity string) (ten
 	return *st, nil
 }
 
+// ResumeRestoreRequest runs Resume-MailboxRestoreRequest -Identity
+// (RequestGuid or Alias\Name), which Learn documents for requests that
+// were suspended or failed; holdfast uses it for AutoSuspended ones.
+func (c *Client) ResumeRestoreRequest(ctx context.Context, identity string) error {
+	if identity == "" {
+		return errors.New("exo: empty restore request identity")
+	}
+	return c.Invoke(ctx, "Resume-MailboxRestoreRequest", map[string]any{"Identity": identity}, discard)
+}
+
 // UndoSoftDeletedMailbox runs Undo-SoftDeletedMailbox -SoftDeletedObject.
 // It works within 30 days of Remove-Mailbox or Disable-Mailbox. The
 // -WindowsLiveID/-Password form (needed when the account went too) is not

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/holdfast/holdfast/shared/contract"
 )
 
 // exError is a cmdlet failure, rendered in the admin API's error shape:
@@ -294,20 +296,37 @@ func (s *Sim) invoke(c *cmdlet, name string, raw map[string]json.RawMessage) ([]
 	return c.run(s, p)
 }
 
+// exErrorBody renders a cmdlet failure in the captured admin API shape
+// (contract.ExoErrorBody; Microsoft365DSC issue 2998): a generic
+// error.message, details[0].code "Context" (not an ErrorCategory), the
+// exception class only inside details[0].message, and innererror naming the
+// OData wrapper, not the cmdlet's exception.
 func (s *Sim) exErrorBody(e *exError) map[string]any {
 	code := "BadRequest"
 	if e.status == http.StatusNotFound {
 		code = "NotFound"
 	}
-	return map[string]any{"error": map[string]any{
-		"code":    code,
-		"message": e.class + ": " + e.msg,
-		"details": []any{map[string]any{"code": strconv.Itoa(e.category), "target": e.target,
-			"message": e.errorID() + "|" + e.class + "|" + e.msg}},
-		"innererror": map[string]any{"message": e.msg, "type": e.class,
-			"internalexception": map[string]any{"message": e.msg, "type": e.class}},
+	body := contract.ExoErrorBody{Error: contract.ExoError{
+		Code:    code,
+		Message: "Error executing cmdlet",
+		Details: []contract.ExoErrorDetail{{Code: "Context", Target: e.target,
+			Message: e.errorID() + "|" + e.class + "|" + e.msg}},
+		InnerError: &contract.ExoInnerError{Message: "Error executing cmdlet",
+			Type:       "Microsoft.Exchange.Admin.OData.Core.ODataServiceException",
+			StackTrace: "   at Microsoft.Exchange.AdminApi.CommandInvocation.CommandInvocation.InvokeCommand(QueryContext queryContext, CmdletInvokeInputType cmdletInvokeInputType)"},
 	}}
+	b, _ := json.Marshal(body)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	// The header ExoHelper reads; its value form is UNVERIFIED (assumed:
+	// the short class name).
+	m[exceptionTypeKey] = e.class[strings.LastIndexByte(e.class, '.')+1:]
+	return m
 }
+
+// exceptionTypeKey carries the x-ExceptionType value from exErrorBody to
+// writeExchange; it is never serialised.
+const exceptionTypeKey = "\x00x-ExceptionType"
 
 func (s *Sim) writeExchange(w http.ResponseWriter, r *http.Request, status int, body map[string]any, retryAfter int) {
 	s.mu.Lock()
@@ -319,11 +338,9 @@ func (s *Sim) writeExchange(w http.ResponseWriter, r *http.Request, status int, 
 	if retryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(retryAfter))
 	}
-	if e, ok := body["error"].(map[string]any); ok {
-		if ie, ok := e["innererror"].(map[string]any); ok {
-			cls, _ := ie["type"].(string)
-			h.Set("x-ExceptionType", cls[strings.LastIndexByte(cls, '.')+1:])
-		}
+	if cls, ok := body[exceptionTypeKey].(string); ok {
+		h.Set("x-ExceptionType", cls)
+		delete(body, exceptionTypeKey)
 	}
 	b, _ := json.Marshal(body)
 	w.WriteHeader(status)
@@ -774,7 +791,22 @@ func (s *Sim) xNewRestore(p params) ([]map[string]any, []string, *exError) {
 		sourceKey: source.reportKey, targetKey: target.reportKey, TargetRootFolder: trf,
 		SourceIsArchive: flags["SourceIsArchive"], TargetIsArchive: flags["TargetIsArchive"],
 		AllowLegacyDNMismatch: flags["AllowLegacyDNMismatch"], ConflictResolutionOption: cro,
-		ExcludeDumpster: flags["ExcludeDumpster"], status: "Queued", queuedAt: now, startAt: now.Add(time.Minute)}
+		ExcludeDumpster: flags["ExcludeDumpster"], status: "Queued", queuedAt: now}
+	// The Mailbox Replication Service queues requests: 1 to 15 minutes,
+	// fixed per request so runs repeat.
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(r.Guid))
+	r.startAt = now.Add(time.Minute + time.Duration(h.Sum32()%15)*time.Minute)
+	if len(s.nextScript) > 0 {
+		for _, st := range s.nextScript {
+			if st == "CompletedWithWarning" {
+				r.warning = true
+			} else {
+				r.script = append(r.script, st)
+			}
+		}
+		s.nextScript = nil
+	}
 	if flags["Suspend"] {
 		r.status = "Suspended"
 	}
@@ -796,10 +828,18 @@ func (s *Sim) restoreJSON(r *restoreReq) map[string]any {
 	}
 }
 
+// statusDetail values are UNVERIFIED beyond their names appearing in
+// public scripts; holdfast only records them.
 func statusDetail(r *restoreReq) string {
 	switch r.status {
 	case "InProgress":
 		return "CopyingMessages"
+	case "Retrying":
+		return "StalledDueToTarget_MdbAvailability"
+	case "Synced":
+		return "IncrementalSync"
+	case "CompletionInProgress":
+		return "Finalization"
 	case "Failed":
 		return "FailedOther"
 	}
@@ -820,7 +860,7 @@ func (s *Sim) statsJSON(r *restoreReq) map[string]any {
 	size := func(b int64) string { return fmt.Sprintf("%.3f MB (%s bytes)", float64(b)/(1<<20), commas(b)) }
 	transferred := int64(n) * itemBytes * int64(pct) / 100
 	var start, done, failed any
-	if r.status != "Queued" && r.status != "Suspended" {
+	if r.status != "Queued" && !(r.status == "Suspended" && r.startAt.IsZero()) {
 		start = exDate(r.startAt)
 	}
 	done = exDatePtr(r.completedAt)
@@ -945,7 +985,9 @@ func (s *Sim) xResumeRestore(p params) ([]map[string]any, []string, *exError) {
 	if xerr != nil {
 		return nil, nil, xerr
 	}
-	if r.status != "Failed" && r.status != "Suspended" {
+	// Learn: Resume-MailboxRestoreRequest resumes a request that was
+	// suspended or failed; AutoSuspended is the service's suspension.
+	if r.status != "Failed" && r.status != "Suspended" && r.status != "AutoSuspended" {
 		return nil, nil, opErr(id, "The request '%s' can't be resumed because it's %s.", id, r.status)
 	}
 	if r.source.state == mbPurged || r.target.state == mbPurged {
@@ -953,6 +995,7 @@ func (s *Sim) xResumeRestore(p params) ([]map[string]any, []string, *exError) {
 	}
 	now := s.now()
 	r.status, r.failedAt, r.failAt, r.failureType, r.failureMsg = "Queued", nil, nil, "", ""
+	r.troubleAt, r.resumeAt = nil, nil
 	r.startAt = now.Add(time.Minute)
 	s.touch(r)
 	return nil, nil, nil
@@ -968,7 +1011,7 @@ func (s *Sim) xRemoveRestore(p params) ([]map[string]any, []string, *exError) {
 		return nil, nil, xerr
 	}
 	r.removed = true
-	if r.status == "Queued" || r.status == "InProgress" {
+	if restoreActive(r.status) {
 		r.status = "Removed" // stops the schedule; content is not copied
 	}
 	return nil, nil, nil

@@ -251,17 +251,17 @@ func TestRestoreRequestProgressesAndCopies(t *testing.T) {
 	stats := func() map[string]any {
 		return e.mustCmd("Get-MailboxRestoreRequestStatistics", map[string]any{"Identity": "keeper\\hf-ann"})[0]
 	}
-	e.advance(2 * time.Minute)
+	e.advance(16 * time.Minute) // queued 1 to 15 minutes
 	s1 := stats()
 	if s1["Status"] != "InProgress" {
-		t.Fatalf("after 2m: %v", s1)
+		t.Fatalf("after 16m: %v", s1)
 	}
 	e.advance(10 * time.Minute)
 	s2 := stats()
 	if s2["Status"] != "InProgress" || s2["PercentComplete"].(float64) <= s1["PercentComplete"].(float64) {
 		t.Fatalf("no progress: %v then %v", s1["PercentComplete"], s2["PercentComplete"])
 	}
-	e.advance(30 * time.Minute) // 3000 items: ~30 minutes
+	e.advance(30 * time.Minute) // 3000 items: ~30 minutes, then finalisation
 	byGUID := e.mustCmd("Get-MailboxRestoreRequestStatistics", map[string]any{"Identity": req[0]["RequestGuid"]})[0]
 	if byGUID["Status"] != "Completed" || byGUID["PercentComplete"].(float64) != 100 {
 		t.Fatalf("final: %v", byGUID)

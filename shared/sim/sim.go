@@ -87,6 +87,8 @@ type Sim struct {
 	hooks    []func(RequestInfo)
 	subID    string
 	failNext bool // Faults.RestoreFailOnce armed
+	// nextScript: Faults.RestoreStatuses for the next restore request.
+	nextScript []string
 }
 
 // New returns a simulator with the default SKUs and no users.

@@ -25,6 +25,11 @@ var (
 	// ErrRefused: the service refused the operation for a documented reason
 	// (e.g. Remove-Mailbox -PermanentlyDelete on a held mailbox).
 	ErrRefused = errors.New("refused")
+	// ErrTransient: the failure may pass; try again later. Adapters also
+	// give this kind to any failure they do not recognise
+	// (ServiceError.Unclassified): retrying a permanent error costs calls
+	// and an alert, while giving up on a transient one could lose a mailbox.
+	ErrTransient = errors.New("transient")
 )
 
 // ErrObserveOnly marks a tenant write that observe-only mode
@@ -62,10 +67,18 @@ type ServiceError struct {
 	Code    string // Graph error.code, or Exchange ErrorId
 	Message string // human message
 	Kind    error  // sentinel, or nil
+	// Unclassified: no rule matched; Kind is ErrTransient and Raw keeps
+	// what the service sent, so the audit shows it verbatim.
+	Unclassified bool
+	Raw          string
 }
 
 func (e *ServiceError) Error() string {
-	return e.Service + ": " + strconv.Itoa(e.Status) + " " + e.Code + ": " + e.Message
+	s := e.Service + ": " + strconv.Itoa(e.Status) + " " + e.Code + ": " + e.Message
+	if e.Unclassified {
+		s += " [unclassified, retried as transient; response: " + e.Raw + "]"
+	}
+	return s
 }
 
 // Unwrap lets errors.Is match the sentinel kind.
