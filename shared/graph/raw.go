@@ -28,7 +28,16 @@ type RawAnswer struct {
 // "directory/deletedItems/microsoft.graph.user"; an absolute nextLink of
 // the same host is accepted too.
 //
-// Graph: GET /users, /users/{id}, /users/{id}/licenseDetails, /users/delta, /directory/deletedItems/microsoft.graph.user, /subscribedSkus, /subscriptions (holdfast probe)
+// The paths holdfast probe reads:
+//
+// Graph: GET /users
+// Graph: GET /users/{id}
+// Graph: GET /users/{id}/licenseDetails
+// Graph: GET /directory/deletedItems/microsoft.graph.user
+// Graph: GET /directory/deletedItems/{id}/microsoft.graph.user
+// Graph: GET /subscribedSkus
+// Graph: GET /subscriptions
+// Graph: GET /users/delta
 func (c *Client) ReadRaw(ctx context.Context, path string, query url.Values) (RawAnswer, error) {
 	u, err := c.rawURL(path, query)
 	if err != nil {
