@@ -97,7 +97,10 @@ func TestReadsPassThrough(t *testing.T) {
 
 type captured struct{ got []notify.Alert }
 
-func (c *captured) Send(_ context.Context, a notify.Alert) error { c.got = append(c.got, a); return nil }
+func (c *captured) Send(_ context.Context, a notify.Alert) error {
+	c.got = append(c.got, a)
+	return nil
+}
 
 func TestAlertsSayObserveMode(t *testing.T) {
 	next := &captured{}

@@ -120,8 +120,8 @@ func TestRowsAgreeWithFixtures(t *testing.T) {
 	list, _ := json.Marshal(map[string]any{"value": []any{u}})
 	f := &fixtureReader{
 		graph: map[string]Answer{
-			"users":       {Status: 200, Body: list},
-			"users/" + url.PathEscape(u["id"].(string)): user,
+			"users": {Status: 200, Body: list},
+			"users/" + url.PathEscape(u["id"].(string)):   user,
 			"directory/deletedItems/microsoft.graph.user": fixture(t, "graph/list-deleted-users.json"),
 		},
 		exchange: map[string]Answer{
