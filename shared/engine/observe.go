@@ -180,7 +180,7 @@ func (e *Engine) reviewPlanned(r *record, t *tx) {
 			}
 		case StepRescue:
 			switch {
-			case c.RescuedAt != nil && !c.RescuedAt.Before(p.PlannedAt), c.State == retention.StateRescuing, c.State == retention.StateRestored:
+			case c.RescuedAt != nil && !c.RescuedAt.Before(p.PlannedAt), c.State == retention.StateRestored, restoreSince(c, p.PlannedAt):
 				status, note = PlannedDone, "rescued ("+string(c.State)+")"
 			case !retention.NeedsRescue(c):
 				status, note = PlannedMoot, "no rescue needed any more: "+string(c.State)+": "+c.Reason
@@ -212,6 +212,16 @@ func eventStep(k events.Kind) string {
 		return StepRehire
 	}
 	return StepUnknown
+}
+
+// restoreSince reports whether a restore request was submitted at or after t.
+func restoreSince(c *retention.Case, t time.Time) bool {
+	for _, j := range c.Restores {
+		if !j.StartedAt.Before(t) {
+			return true
+		}
+	}
+	return false
 }
 
 // stepOf names the step an engine action's writes belong to.

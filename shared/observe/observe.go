@@ -75,6 +75,11 @@ func (x Exchange) NewRestoreRequest(_ context.Context, r tenant.RestoreRequest) 
 		Detail: fmt.Sprintf("name=%s target=%s rootFolder=%q", r.Name, r.TargetMailbox, r.TargetRootFolder)}
 }
 
+// ResumeRestoreRequest is planned, not performed.
+func (x Exchange) ResumeRestoreRequest(_ context.Context, identity string) error {
+	return &tenant.PlannedWrite{Op: "Resume-MailboxRestoreRequest", Target: identity}
+}
+
 // Mailer is the Graph sendMail port of the mail alert channel.
 type Mailer interface {
 	SendMail(ctx context.Context, from string, m tenant.Mail) error

@@ -25,6 +25,7 @@ var (
 	writes = map[string]bool{
 		"RestoreDeletedUser": true, "SetAccountEnabled": true, "AssignLicenses": true,
 		"SetLitigationHold": true, "UndoSoftDeletedMailbox": true, "NewMailboxFromInactive": true, "NewRestoreRequest": true,
+		"ResumeRestoreRequest": true,
 	}
 )
 
