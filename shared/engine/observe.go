@@ -187,7 +187,7 @@ func (e *Engine) reviewPlanned(r *record, t *tx) {
 			}
 		default:
 			switch {
-			case c.RecoveredAt != nil && !c.RecoveredAt.Before(p.PlannedAt), c.State == retention.StateRescuing, c.State == retention.StateRestored,
+			case c.RecoveredAt != nil && !c.RecoveredAt.Before(p.PlannedAt), c.State == retention.StateRestored, restoreSince(c, p.PlannedAt),
 				c.DeletedAt == nil && c.MailboxPurgedAt == nil && !c.MailboxInactive:
 				status, note = PlannedDone, "the account is back"
 			case c.MailboxPurgedAt != nil || c.State.Terminal():

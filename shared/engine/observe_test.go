@@ -274,3 +274,46 @@ func casePlanned(t *testing.T, st *localstack.Stack, eng *engine.Engine, upn str
 	})
 	return planned, b.String()
 }
+
+// TestObserveAdminRestore: an admin's restore --to in observe-only mode is
+// decided and recorded as planned, and nothing is copied.
+func TestObserveAdminRestore(t *testing.T) {
+	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	az := azurite.ForTest(t)
+	ctx := context.Background()
+	st, err := localstack.Start(ctx, localstack.Options{Start: start, AzuriteConnectionString: az.ConnectionString,
+		TablePrefix: "observeadmin", Log: zerolog.Nop(), Settings: map[string]string{"HOLDFAST_ACTIONS": "observe"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	if err := st.Sim.Load(sim.TenantSpec{Users: []sim.UserSpec{
+		{UPN: "ben@contoso.test", Licenses: []string{"ENTERPRISEPACK"}, MailboxItems: 50, Deleted: "softDeleted", DeletedDaysAgo: 3},
+		{UPN: "vault@contoso.test", Licenses: []string{"ENTERPRISEPACK"}, MailboxItems: 1, LitigationHold: true},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	log := &requestLog{}
+	st.Sim.OnRequest(log.add)
+	eng := st.App.Engine
+	if _, err := eng.Reconcile(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	c, err := eng.RestoreTo(ctx, "ben@contoso.test", "vault@contoso.test", "tester")
+	if err != nil {
+		t.Fatalf("restore --to in observe mode: %v", err)
+	}
+	if c.State == "rescuing" {
+		t.Fatalf("case believes the restore started: %s", c.State)
+	}
+	planned, audit := casePlanned(t, st, eng, "ben@contoso.test")
+	if len(planned) != 1 || planned[0].Step != engine.StepAdmin || planned[0].Op != "New-MailboxRestoreRequest" || planned[0].Status != engine.PlannedPending {
+		t.Fatalf("planned %+v\n%s", planned, audit)
+	}
+	if w := log.writes(); len(w) > 0 {
+		t.Fatalf("observe mode wrote: %v", w)
+	}
+	if got := st.Sim.Mailboxes()["ben@contoso.test"].RestoredTo; len(got) > 0 {
+		t.Fatalf("content copied to %v in observe mode", got)
+	}
+}
