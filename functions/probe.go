@@ -51,10 +51,12 @@ func newTenantReader(graphURL, exchangeURL, tenantID string, cred azcore.TokenCr
 }
 
 // probeCredential is the admin's own sign-in, chosen by --auth.
-func probeCredential(auth, tenantID string) (azcore.TokenCredential, error) {
+// clientID, for device-code, is an app registration of the tenant with
+// the delegated read permissions (empty: azidentity's default public client).
+func probeCredential(auth, tenantID, clientID string) (azcore.TokenCredential, error) {
 	switch auth {
 	case "device-code":
-		return azidentity.NewDeviceCodeCredential(&azidentity.DeviceCodeCredentialOptions{TenantID: tenantID})
+		return azidentity.NewDeviceCodeCredential(&azidentity.DeviceCodeCredentialOptions{TenantID: tenantID, ClientID: clientID})
 	case "azure-cli":
 		return azidentity.NewAzureCLICredential(&azidentity.AzureCLICredentialOptions{TenantID: tenantID})
 	case "managed-identity":
@@ -76,6 +78,7 @@ func probeCmd(ctx context.Context, args []string) error {
 	auth := fs.String("auth", "device-code", "sign-in: device-code, azure-cli, managed-identity, or none (simulator on loopback)")
 	graphURL := fs.String("graph-url", graph.DefaultBaseURL, "Microsoft Graph base URL")
 	exchangeURL := fs.String("exchange-url", exo.DefaultBaseURL, "Exchange Online base URL")
+	clientID := fs.String("client-id", "", "device-code: client id of the tenant's app registration with the delegated read permissions (docs/permissions.md)")
 	out := fs.String("out", "holdfast-probe", "report path prefix: writes PREFIX.json and PREFIX.txt")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -83,7 +86,7 @@ func probeCmd(ctx context.Context, args []string) error {
 	if *tenantID == "" {
 		return errors.New("probe: --tenant is required")
 	}
-	cred, err := probeCredential(*auth, *tenantID)
+	cred, err := probeCredential(*auth, *tenantID, *clientID)
 	if err != nil {
 		return err
 	}

@@ -207,7 +207,7 @@ func TestProbeReportsMissingPermissions(t *testing.T) {
 			status = row.Status
 		}
 	}
-	if status != probe.StatusForbidden || len(rep.MissingPermissions) != 1 || !strings.Contains(rep.MissingPermissions[0], "Organization.Read.All") {
+	if status != probe.StatusForbidden || len(rep.MissingPermissions) != 1 || !strings.Contains(rep.MissingPermissions[0], "LicenseAssignment.Read.All") {
 		t.Fatalf("subscribedSkus %s, missing permissions %v", status, rep.MissingPermissions)
 	}
 }

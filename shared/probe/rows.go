@@ -83,12 +83,13 @@ var restoreStatuses = []string{"Queued", "InProgress", "CompletionInProgress", "
 	"Suspended", "Completed", "CompletedWithWarning", "Failed"}
 
 const (
-	graphUserRead    = "Graph application permission User.Read.All (granted with admin consent)"
-	graphDirRead     = "Graph application permission Directory.Read.All"
-	graphOrgRead     = "Graph application permission Organization.Read.All (subscribedSkus)"
-	graphSubRead     = "Graph: subscriptions are listed by the app that created them (the same app registration / managed identity)"
-	exoManageAsApp   = "Exchange Online application permission Exchange.ManageAsApp and an Exchange role (e.g. a role group with Mail Recipients, Legal Hold, Mailbox Import Export)"
-	exoRestoreReader = "Exchange Online role Mailbox Import Export (restore requests) for the app's service principal"
+	// What a 403 means is missing, for the account that runs the probe
+	// (docs/permissions.md, "What holdfast probe reads").
+	graphUserRead    = "Graph User.Read.All (delegated, or application for a managed identity)"
+	graphLicenceRead = "Graph LicenseAssignment.Read.All (subscribedSkus)"
+	graphSubRead     = "Graph Subscription.Read.All (delegated, admin) to list other apps' subscriptions; an app lists its own without it"
+	exoMailboxRead   = "Exchange Online: a role with Get-Mailbox (Mail Recipients, or View-Only Recipients), and Exchange.ManageAsApp for a managed identity"
+	exoRestoreReader = "Exchange Online role Mailbox Import Export (the restore request cmdlets)"
 )
 
 // Rows returns the contract rows the probe checks, in report order.
@@ -103,16 +104,16 @@ func Rows() []Row {
 			Fields: userShape(map[string]string{"deletedDateTime": tString})},
 		{ID: "graph.deletedUsers.get", Contract: "GET /directory/deletedItems/{id}/microsoft.graph.user", API: Graph, Permission: graphUserRead,
 			Fields: userShape(map[string]string{"deletedDateTime": tString})},
-		{ID: "graph.subscribedSkus", Contract: "GET /subscribedSkus", API: Graph, Permission: graphOrgRead,
+		{ID: "graph.subscribedSkus", Contract: "GET /subscribedSkus", API: Graph, Permission: graphLicenceRead,
 			Fields: map[string]string{"skuId": tString, "skuPartNumber": tString, "consumedUnits": tNumber, "prepaidUnits": tObject,
 				"prepaidUnits.enabled": tNumber}},
 		{ID: "graph.subscriptions", Contract: "GET /subscriptions", API: Graph, Permission: graphSubRead,
 			Fields: map[string]string{"id": tString, "resource": tString, "changeType": tString, "expirationDateTime": tString}},
 		{ID: "graph.users.delta", Contract: "GET /users/delta", API: Graph, Permission: graphUserRead,
 			Fields: map[string]string{"id": tString}},
-		{ID: "exo.mailbox.active", Contract: "Get-Mailbox", API: Exchange, Permission: exoManageAsApp, Fields: mailboxShape()},
-		{ID: "exo.mailbox.softDeleted", Contract: "Get-Mailbox -SoftDeletedMailbox", API: Exchange, Permission: exoManageAsApp, Fields: mailboxShape()},
-		{ID: "exo.mailbox.inactive", Contract: "Get-Mailbox -InactiveMailboxOnly", API: Exchange, Permission: exoManageAsApp, Fields: mailboxShape()},
+		{ID: "exo.mailbox.active", Contract: "Get-Mailbox", API: Exchange, Permission: exoMailboxRead, Fields: mailboxShape()},
+		{ID: "exo.mailbox.softDeleted", Contract: "Get-Mailbox -SoftDeletedMailbox", API: Exchange, Permission: exoMailboxRead, Fields: mailboxShape()},
+		{ID: "exo.mailbox.inactive", Contract: "Get-Mailbox -InactiveMailboxOnly", API: Exchange, Permission: exoMailboxRead, Fields: mailboxShape()},
 		{ID: "exo.restoreRequests", Contract: "Get-MailboxRestoreRequest", API: Exchange, Permission: exoRestoreReader,
 			// TargetAlias is only a fallback name for a request without a
 			// RequestGuid (engine adoptRequest).
