@@ -205,6 +205,40 @@ func TestObserveThenAct(t *testing.T) {
 		t.Errorf("%d planned-action alerts, want one per retained leaver (%d)", n, len(retained))
 	}
 
+	// The Api's case list shows each retained leaver's pending rescue.
+	resp, err := obs.CallAPI(ctx, "cases")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(resp.Outputs["res"])
+	var res struct {
+		StatusCode int    `json:"statusCode"`
+		Body       string `json:"body"`
+	}
+	_ = json.Unmarshal(b, &res)
+	var list struct {
+		Cases []struct {
+			UPN     string   `json:"upn"`
+			Planned []string `json:"planned"`
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal([]byte(res.Body), &list); err != nil || res.StatusCode != 200 {
+		t.Fatalf("Api cases: %d %v", res.StatusCode, err)
+	}
+	withPlan := map[string]bool{}
+	for _, c := range list.Cases {
+		for _, p := range c.Planned {
+			if strings.HasPrefix(p, engine.StepRescue+": ") {
+				withPlan[c.UPN] = true
+			}
+		}
+	}
+	for _, upn := range retained {
+		if !withPlan[upn] {
+			t.Errorf("Api cases: %s shows no planned rescue: %s", upn, res.Body)
+		}
+	}
+
 	// Switch to acting mode: a new instance on the same storage and tenant.
 	act, err := localstack.Start(ctx, localstack.Options{Start: start, AzuriteConnectionString: az.ConnectionString,
 		TablePrefix: "observe", Log: zerolog.Nop(), Instance: "actor", Sim: obs.Sim, Clock: obs.Clock, SimURL: obs.SimURL, Settings: mail})
