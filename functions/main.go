@@ -25,7 +25,8 @@ Usage:
   holdfast publish --queue NAME --file EVENT.json
                                       send an event to a Service Bus queue (managed identity or connection string)
   holdfast reconcile                  inventory the tenant and open cases for what no event announced
-  holdfast cases [--all]              cases at risk or needing a human, soonest deadline first
+  holdfast cases [--all] [--planned]  cases at risk or needing a human, soonest deadline first
+                                      (--planned: only those with actions observe-only mode planned)
   holdfast case UPN|KEY               one case: its record and audit timeline
   holdfast restore UPN --to TARGET    copy a soft-deleted or inactive mailbox into TARGET (New-MailboxRestoreRequest)
   holdfast recover UPN [--upn NEW]    rehire path: restore the user, or recover the inactive mailbox into a new account

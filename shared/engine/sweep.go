@@ -145,7 +145,8 @@ func (e *Engine) work(ctx context.Context, key string) error {
 		// A hold observe-only mode planned: place it now if still needed.
 		step = StepHold
 		if actErr = e.refresh(ctx, r, t); actErr == nil {
-			if e.reviewPlanned(r, t); r.pending(StepHold) {
+			e.reviewPlanned(r, t)
+			if r.pending(StepHold) {
 				actErr = e.protect(ctx, r, t)
 			}
 		}
