@@ -165,6 +165,7 @@ func Run(ctx context.Context, r Reader, o Options) Report {
 	p.exchange(ctx, "exo.mailbox.active", "Get-Mailbox", map[string]any{"ResultSize": 5}, mailboxFields, "")
 	p.exchange(ctx, "exo.mailbox.softDeleted", "Get-Mailbox", map[string]any{"SoftDeletedMailbox": true, "ResultSize": 5}, mailboxFields, "")
 	p.exchange(ctx, "exo.mailbox.inactive", "Get-Mailbox", map[string]any{"InactiveMailboxOnly": true, "ResultSize": 5}, mailboxFields, "")
+	p.exchange(ctx, "exo.mailbox.includeInactive", "Get-Mailbox", map[string]any{"IncludeInactiveMailbox": true, "ResultSize": 5}, mailboxFields, "")
 	reqs := p.exchange(ctx, "exo.restoreRequests", "Get-MailboxRestoreRequest", map[string]any{"ResultSize": 5}, nil, "")
 	var reqID string
 	if len(reqs) > 0 {

@@ -114,6 +114,7 @@ func Rows() []Row {
 		{ID: "exo.mailbox.active", Contract: "Get-Mailbox", API: Exchange, Permission: exoMailboxRead, Fields: mailboxShape()},
 		{ID: "exo.mailbox.softDeleted", Contract: "Get-Mailbox -SoftDeletedMailbox", API: Exchange, Permission: exoMailboxRead, Fields: mailboxShape()},
 		{ID: "exo.mailbox.inactive", Contract: "Get-Mailbox -InactiveMailboxOnly", API: Exchange, Permission: exoMailboxRead, Fields: mailboxShape()},
+		{ID: "exo.mailbox.includeInactive", Contract: "Get-Mailbox -IncludeInactiveMailbox", API: Exchange, Permission: exoMailboxRead, Fields: mailboxShape()},
 		{ID: "exo.restoreRequests", Contract: "Get-MailboxRestoreRequest", API: Exchange, Permission: exoRestoreReader,
 			// TargetAlias is only a fallback name for a request without a
 			// RequestGuid (engine adoptRequest).
