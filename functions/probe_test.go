@@ -78,6 +78,19 @@ func runProbe(t *testing.T, s *sim.Sim, alts ...sim.Alteration) (probe.Report, *
 		TargetMailbox: "vault@contoso.test", TargetRootFolder: "setup", AllowLegacyDNMismatch: true}); err != nil {
 		t.Fatal(err)
 	}
+	// A subscription, where this simulator serves them (issue 13's).
+	if simServes(t, s)["/v1.0/subscriptions"] {
+		body := `{"changeType":"updated,deleted","resource":"users","clientState":"probe-setup",` +
+			`"notificationUrl":"EventGrid:?azuresubscriptionid=00000000-0000-0000-0000-0000000000a1&resourcegroup=rg-holdfast&partnertopic=holdfast&location=westeurope",` +
+			`"expirationDateTime":"2026-03-04T09:00:00Z"}`
+		rr := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodPost, "/v1.0/subscriptions", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		s.Handler().ServeHTTP(rr, req)
+		if rr.Code != http.StatusCreated {
+			t.Fatalf("setup: create subscription: %d %s", rr.Code, rr.Body)
+		}
+	}
 	rec := &requestRecorder{}
 	s.OnRequest(rec.add)
 	rep := probe.Run(ctx, r, probe.Options{Now: func() time.Time { return time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC) }})
