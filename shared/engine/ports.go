@@ -37,6 +37,7 @@ type Exchange interface {
 	GetRestoreRequests(ctx context.Context, name string) ([]tenant.RestoreStatus, error)
 	GetRestoreStatistics(ctx context.Context, identity string) (tenant.RestoreStatus, error)
 	ResumeRestoreRequest(ctx context.Context, identity string) error
+	AddX500Address(ctx context.Context, identity, legacyDN string) error
 	ListMailboxes(ctx context.Context, scope tenant.MailboxScope, fn func(tenant.Mailbox) error) error
 }
 

@@ -23,7 +23,7 @@ var mailboxFields = []string{
 	"RecipientTypeDetails", "LitigationHoldEnabled", "LitigationHoldDate",
 	"LitigationHoldDuration", "RetentionComment", "InPlaceHolds", "IsInactiveMailbox",
 	"IsSoftDeletedByRemove", "IsSoftDeletedByDisable", "WhenSoftDeleted",
-	"AutoExpandingArchiveEnabled", "ArchiveStatus",
+	"AutoExpandingArchiveEnabled", "ArchiveStatus", "EmailAddresses",
 }
 
 func scopeParams(scope tenant.MailboxScope, p map[string]any) error {
@@ -119,6 +119,24 @@ func (c *Client) SetLitigationHold(ctx context.Context, h tenant.HoldRequest) er
 	if h.Inactive {
 		p["InactiveMailbox"] = true
 	}
+	return c.Invoke(ctx, "Set-Mailbox", p, discard)
+}
+
+// AddX500Address adds "X500:<legacyDN>" to the proxy addresses of the
+// active mailbox identity, with Set-Mailbox -EmailAddresses @{Add=...}: the
+// hashtable travels as a JSON object carrying
+// "@odata.type":"#Exchange.GenericHashTable" (ExoHelper, CIPP). Learn's
+// New-MailboxRestoreRequest page names this as the replacement for
+// -AllowLegacyDNMismatch. An address another recipient holds yields
+// ErrConflict.
+func (c *Client) AddX500Address(ctx context.Context, identity, legacyDN string) error {
+	if strings.TrimSpace(identity) == "" || !strings.HasPrefix(legacyDN, "/") {
+		return fmt.Errorf("exo: AddX500Address needs an identity and a LegacyExchangeDN, got %q", legacyDN)
+	}
+	p := map[string]any{"Identity": identity, "EmailAddresses": map[string]any{
+		"@odata.type": "#Exchange.GenericHashTable",
+		"Add":         []string{"X500:" + legacyDN},
+	}}
 	return c.Invoke(ctx, "Set-Mailbox", p, discard)
 }
 
@@ -352,6 +370,7 @@ func parseMailbox(raw json.RawMessage) (tenant.Mailbox, error) {
 		LitigationHoldDuration:    holdDuration(o.str("LitigationHoldDuration")),
 		RetentionComment:          o.str("RetentionComment"),
 		InPlaceHolds:              o.strings("InPlaceHolds"),
+		EmailAddresses:            o.strings("EmailAddresses"),
 		ArchiveStatus:             o.str("ArchiveStatus"),
 	}
 	var errs []error

@@ -30,6 +30,10 @@ var (
 	// (ServiceError.Unclassified): retrying a permanent error costs calls
 	// and an alert, while giving up on a transient one could lose a mailbox.
 	ErrTransient = errors.New("transient")
+	// ErrLegacyDNMismatch: New-MailboxRestoreRequest refused because the
+	// source's LegacyExchangeDN is not on the target (as its own or as an
+	// X500 proxy address).
+	ErrLegacyDNMismatch = errors.New("legacyExchangeDN not on the target")
 )
 
 // ServiceError carries what the service said, for audit rows and alerts.
@@ -113,6 +117,7 @@ type Mailbox struct {
 	LitigationHoldDuration    string // "Unlimited" or "N.00:00:00"
 	RetentionComment          string
 	InPlaceHolds              []string
+	EmailAddresses            []string // proxy addresses, "SMTP:a@b", "X500:/o=..."
 	IsInactiveMailbox         bool
 	IsSoftDeletedByRemove     bool
 	IsSoftDeletedByDisable    bool
