@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast/shared/contract"
+	"github.com/holdfast/holdfast/shared/securestring"
 )
 
 // exError is a cmdlet failure, rendered in the admin API's error shape:
@@ -1080,10 +1083,44 @@ func (s *Sim) xRemoveRestore(p params) ([]map[string]any, []string, *exError) {
 	return nil, nil, nil
 }
 
+// checkPassword enforces -Password as the admin API receives a
+// SecureString (package securestring): base64 of an RSA PKCS#1 v1.5
+// ciphertext under the simulator's public key (SecureStringKeyXML), holding
+// a strong password. Plain text is refused: the real service's handling of
+// it is UNVERIFIED, and holdfast must never depend on it.
+func (s *Sim) checkPassword(p params) *exError {
+	if !p.has("Password") {
+		return paramErr("Cannot process command because of one or more missing mandatory parameters: Password.")
+	}
+	v, _, xerr := p.str("Password")
+	if xerr != nil {
+		return xerr
+	}
+	ct, err := base64.StdEncoding.DecodeString(v)
+	if err != nil {
+		return paramErr("Cannot process argument transformation on parameter 'Password'. The value is not an encrypted SecureString.")
+	}
+	//lint:ignore SA1019 the service's padding (see package securestring).
+	pt, err := rsa.DecryptPKCS1v15(nil, s.secureStringKeyLocked(), ct)
+	if err != nil {
+		return paramErr("Cannot process argument transformation on parameter 'Password'. The value could not be decrypted with the service's key.")
+	}
+	if !securestring.Strong(string(pt)) {
+		return &exError{status: 400, category: catInvalidArgument, class: clsArgument,
+			msg: "The password does not comply with the password complexity requirements."}
+	}
+	return nil
+}
+
 func (s *Sim) xUndoSoftDeleted(p params) ([]map[string]any, []string, *exError) {
 	id, _, err := p.str("SoftDeletedObject")
 	if err != nil {
 		return nil, nil, err
+	}
+	// Microsoft's documented form passes -WindowsLiveID and -Password; the
+	// simulator requires the password always, the pessimistic reading.
+	if xerr := s.checkPassword(p); xerr != nil {
+		return nil, nil, xerr
 	}
 	m, xerr := s.resolve(id, scopeSoftDeleted)
 	if xerr != nil {
@@ -1154,6 +1191,13 @@ func (s *Sim) xNewMailbox(p params) ([]map[string]any, []string, *exError) {
 	}
 	name, _, err := p.str("Name")
 	if err != nil {
+		return nil, nil, err
+	}
+	// Learn: -Password is required in the InactiveMailbox parameter set.
+	if xerr := s.checkPassword(p); xerr != nil {
+		return nil, nil, xerr
+	}
+	if _, err := p.boolean("ResetPasswordOnNextLogon"); err != nil {
 		return nil, nil, err
 	}
 	m, xerr := s.resolve(id, scopeInactiveOnly)

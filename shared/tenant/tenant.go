@@ -34,6 +34,11 @@ var (
 	// source's LegacyExchangeDN is not on the target (as its own or as an
 	// X500 proxy address).
 	ErrLegacyDNMismatch = errors.New("legacyExchangeDN not on the target")
+	// ErrNoSecureStringKey: the cmdlet needs a SecureString parameter
+	// (-Password) and no public key to encrypt it is configured
+	// (HOLDFAST_EXO_SECURESTRING_KEY); nothing was sent. An admin must run
+	// the cmdlet in PowerShell.
+	ErrNoSecureStringKey = errors.New("no key for SecureString parameters")
 )
 
 // ServiceError carries what the service said, for audit rows and alerts.
