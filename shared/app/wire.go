@@ -110,7 +110,8 @@ func Wire(ctx context.Context, cfg config.Config, o Options) (*Stack, error) {
 	if err != nil {
 		return nil, fmt.Errorf("graph: %w", err)
 	}
-	s.Exchange, err = exo.New(exo.Options{BaseURL: cfg.ExchangeBaseURL, TenantID: cfg.TenantID, Credential: cred, RetryDelay: o.RetryDelay})
+	s.Exchange, err = exo.New(exo.Options{BaseURL: cfg.ExchangeBaseURL, TenantID: cfg.TenantID, Credential: cred, RetryDelay: o.RetryDelay,
+		SecureStringKey: cfg.ExchangeSecureStringKey})
 	if err != nil {
 		return nil, fmt.Errorf("exchange: %w", err)
 	}

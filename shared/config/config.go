@@ -4,6 +4,7 @@
 package config
 
 import (
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"net/url"
@@ -13,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/holdfast/holdfast/shared/securestring"
 )
 
 // Mode says where holdfast runs.
@@ -72,6 +75,7 @@ func Settings() []Setting {
 		{Name: "HOLDFAST_RESCUE_MARGIN", Default: "72h", Doc: "how long before the purge deadline a rescue starts"},
 		{Name: "HOLDFAST_ARCHIVE_TARGET", Doc: "UPN of the mailbox that receives copy-to-archive restores"},
 		{Name: "HOLDFAST_POLICY_FILE", Doc: "optional JSON file with per-department policy rules"},
+		{Name: "HOLDFAST_EXO_SECURESTRING_KEY", Doc: "Microsoft's public key for SecureString cmdlet parameters (-Password), as <RSAKeyValue> XML or PEM; empty: recoveries that need a password stop at a blocker with the PowerShell to run (docs/contracts.md)"},
 		{Name: "HOLDFAST_GRAPH_CLIENT_STATE", Secret: true, Doc: "clientState of the Graph users subscription; notifications that do not carry it are rejected (empty: not checked)"},
 		{Name: "HOLDFAST_TEAMS_WEBHOOK_URL", Secret: true, Doc: "Teams incoming webhook / Workflows URL for alerts"},
 		{Name: "HOLDFAST_ALERT_MAIL_FROM", Doc: "mailbox that sends alert mail through Graph sendMail"},
@@ -103,6 +107,9 @@ type Config struct {
 	// GraphClientState is the shared secret Graph puts in every change
 	// notification of holdfast's subscription.
 	GraphClientState string
+	// ExchangeSecureStringKey encrypts -Password values; nil: not
+	// configured (see package securestring).
+	ExchangeSecureStringKey *rsa.PublicKey
 
 	SweepSchedule     string
 	ReconcileSchedule string
@@ -222,6 +229,13 @@ func Load(getenv Getenv) (Config, error) {
 	c.ManagedIdentityClientID = get("AZURE_CLIENT_ID")
 
 	c.GraphClientState = get("HOLDFAST_GRAPH_CLIENT_STATE")
+	if k := get("HOLDFAST_EXO_SECURESTRING_KEY"); k != "" {
+		key, err := securestring.ParseKey(k)
+		if err != nil {
+			bad("HOLDFAST_EXO_SECURESTRING_KEY", "%v", err)
+		}
+		c.ExchangeSecureStringKey = key
+	}
 	c.GraphBaseURL = strings.TrimRight(get("HOLDFAST_GRAPH_BASE_URL"), "/")
 	c.ExchangeBaseURL = strings.TrimRight(get("HOLDFAST_EXCHANGE_BASE_URL"), "/")
 	for name, v := range map[string]string{"HOLDFAST_GRAPH_BASE_URL": c.GraphBaseURL, "HOLDFAST_EXCHANGE_BASE_URL": c.ExchangeBaseURL} {

@@ -301,7 +301,16 @@ func (e *Engine) rescue(ctx context.Context, r *record, t *tx) error {
 		return e.startRestore(ctx, r, t)
 	case c.DeletedAt != nil && c.UserPurgedAt == nil && c.DeletionSource == retention.DeletedInExchange:
 		// Same-source rule: a mailbox removed in Exchange comes back there.
-		if err := e.d.Exchange.UndoSoftDeletedMailbox(ctx, c.ExchangeGUID); err != nil {
+		err := tenant.ErrNoSecureStringKey
+		if c.UPN != "" { // the WindowsLiveID; unknown, an admin must supply it
+			err = e.d.Exchange.UndoSoftDeletedMailbox(ctx, c.ExchangeGUID, c.UPN)
+		}
+		if errors.Is(err, tenant.ErrNoSecureStringKey) {
+			e.block(r, t, "needsPowerShell", "the mailbox was removed in Exchange and only Undo-SoftDeletedMailbox brings it back; it "+noKeyWhy,
+				"before "+deadlineText(c)+", run in Exchange Online PowerShell: "+undoCommand(c.ExchangeGUID, c.UPN)+" ; then reset the account's password in Entra")
+			return nil
+		}
+		if err != nil {
 			return fmt.Errorf("rescue: Undo-SoftDeletedMailbox: %w", err)
 		}
 		t.log("undoSoftDelete", "ok", "Undo-SoftDeletedMailbox: mailbox removed in Exchange brought back there")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/holdfast/holdfast/shared/contract"
 	"github.com/holdfast/holdfast/shared/exo"
+	"github.com/holdfast/holdfast/shared/sim"
 	"github.com/holdfast/holdfast/shared/tenant"
 )
 
@@ -113,5 +114,68 @@ func TestErrorClassificationRules(t *testing.T) {
 				t.Fatal("test answers must fail")
 			}
 		})
+	}
+}
+
+// TestX500InsteadOfAllowLegacyDNMismatch: against the simulator, which
+// enforces the LegacyExchangeDN check Learn describes, a restore without
+// -AllowLegacyDNMismatch is refused with ErrLegacyDNMismatch until the
+// source's LegacyExchangeDN is on the target as an X500 address, and then
+// accepted. The Set-Mailbox body carries the hashtable form.
+func TestX500InsteadOfAllowLegacyDNMismatch(t *testing.T) {
+	ctx := context.Background()
+	s, _, base := startSim(t)
+	c := simClient(t, base, exo.Options{})
+	if err := s.Admin(ctx, sim.AdminAction{Action: "deleteUser", UPN: "ann@contoso.test"}); err != nil {
+		t.Fatal(err)
+	}
+	src, err := c.GetMailbox(ctx, "ann@contoso.test", tenant.ScopeSoftDeleted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := tenant.RestoreRequest{Name: "x500", SourceMailbox: src.ExchangeGUID, TargetMailbox: "vault@contoso.test"}
+	if _, err := c.NewRestoreRequest(ctx, req); !errors.Is(err, tenant.ErrLegacyDNMismatch) {
+		t.Fatalf("restore without X500 or switch: %v, want ErrLegacyDNMismatch", err)
+	}
+	if err := c.AddX500Address(ctx, "vault@contoso.test", src.LegacyExchangeDN); err != nil {
+		t.Fatal(err)
+	}
+	vault, err := c.GetMailbox(ctx, "vault@contoso.test", tenant.ScopeActive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, a := range vault.EmailAddresses {
+		found = found || a == "X500:"+src.LegacyExchangeDN
+	}
+	if !found {
+		t.Fatalf("X500 address not on the target: %v", vault.EmailAddresses)
+	}
+	if _, err := c.NewRestoreRequest(ctx, req); err != nil {
+		t.Fatalf("restore with the X500 address in place: %v", err)
+	}
+	// The same address on a second recipient is a conflict (proxy
+	// addresses are unique): the caller's cue for the documented fallback.
+	if err := c.AddX500Address(ctx, "fay@contoso.test", src.LegacyExchangeDN); !errors.Is(err, tenant.ErrConflict) {
+		t.Fatalf("duplicate X500: %v, want ErrConflict", err)
+	}
+}
+
+func TestAddX500AddressShape(t *testing.T) {
+	f := newFake(t)
+	f.on("Set-Mailbox", ok())
+	c := f.client(t, exo.Options{})
+	dn := "/o=ExchangeLabs/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=4c2e8a6b0d1f43a597b3e5c7d9f1a2b4-dana"
+	if err := c.AddX500Address(context.Background(), "vault@contoso.test", dn); err != nil {
+		t.Fatal(err)
+	}
+	p := f.requests()[0].params()
+	ea, _ := p["EmailAddresses"].(map[string]any)
+	add, _ := ea["Add"].([]any)
+	if ea["@odata.type"] != "#Exchange.GenericHashTable" || len(add) != 1 || add[0] != "X500:"+dn || p["Identity"] != "vault@contoso.test" {
+		t.Fatalf("Set-Mailbox parameters %v", p)
+	}
+	if c.AddX500Address(context.Background(), "vault@contoso.test", "not-a-dn") == nil {
+		t.Fatal("a value that is not a LegacyExchangeDN was sent")
 	}
 }

@@ -118,6 +118,10 @@ func classify(s signals) error {
 	// answers 404 too, and "not found" can end a case.
 	case lc == "managementobjectnotfoundexception":
 		return tenant.ErrNotFound
+	// E4b the restore LegacyExchangeDN check (wording after Learn's
+	// -AllowLegacyDNMismatch description; UNVERIFIED).
+	case has(lt, "legacyexchangedn") && has(lt, "allowlegacydnmismatch", "isn't present", "is not present", "doesn't match", "does not match"):
+		return tenant.ErrLegacyDNMismatch
 	// E5 ambiguous identity: several recipients match.
 	case lc == "managementobjectambiguousexception":
 		return tenant.ErrConflict

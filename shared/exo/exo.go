@@ -21,6 +21,7 @@ package exo
 import (
 	"bytes"
 	"context"
+	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -79,6 +80,10 @@ type Options struct {
 	RetryDelay time.Duration
 	// PageSize is sent as Prefer: odata.maxpagesize (1-1000, default 1000).
 	PageSize int
+	// SecureStringKey encrypts SecureString parameters (-Password); see
+	// package securestring. Nil: cmdlets that need one return
+	// tenant.ErrNoSecureStringKey without calling the service.
+	SecureStringKey *rsa.PublicKey
 }
 
 // Client runs Exchange Online cmdlets. It is safe for concurrent use.
@@ -89,6 +94,7 @@ type Client struct {
 	anchor   string
 	pageSize int
 	calls    *atomic.Int64
+	ssKey    *rsa.PublicKey
 }
 
 var (
@@ -167,6 +173,7 @@ func New(opts Options) (*Client, error) {
 		anchor:   "APP:" + systemMailbox + "@" + opts.TenantID,
 		pageSize: pageSize,
 		calls:    calls,
+		ssKey:    opts.SecureStringKey,
 	}, nil
 }
 

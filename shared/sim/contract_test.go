@@ -2,6 +2,8 @@ package sim
 
 import (
 	"bytes"
+	crand "crypto/rand"
+	"crypto/rsa"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast/shared/contract"
+	"github.com/holdfast/holdfast/shared/securestring"
 )
 
 // keys lists the JSON object keys at every level of v, as dotted paths.
@@ -197,4 +200,30 @@ func TestRowsCarryFixtureFields(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestSecureStringPasswordEnforced: New-Mailbox -InactiveMailbox and
+// Undo-SoftDeletedMailbox refuse a missing, plain-text, undecryptable or
+// weak -Password; the encrypted strong one passes the check.
+func TestSecureStringPasswordEnforced(t *testing.T) {
+	const ann = "ann@contoso.test"
+	e := newEnv(t, seed(ann, 5, "ENTERPRISEPACK"))
+	e.admin("removeMailbox", ann)
+	k, err := securestring.ParseKey(e.s.SecureStringKeyXML())
+	if err != nil {
+		t.Fatal(err)
+	}
+	weak, _ := securestring.Encrypt(k, "password")
+	other, _ := rsa.GenerateKey(crand.Reader, 2048)
+	wrongKey, _ := securestring.Encrypt(&other.PublicKey, "Str0ng!Passw0rd-Elsewhere")
+	for name, pw := range map[string]any{"missing": nil, "plain text": "Str0ng!Passw0rd-Plain", "weak": weak, "other key": wrongKey} {
+		p := map[string]any{"SoftDeletedObject": ann, "WindowsLiveID": ann}
+		if pw != nil {
+			p["Password"] = pw
+		}
+		if st, out := e.cmd("Undo-SoftDeletedMailbox", p); st != 400 || !strings.Contains(detail(out), "assword") {
+			t.Errorf("%s: %d %s", name, st, detail(out))
+		}
+	}
+	e.mustCmd("Undo-SoftDeletedMailbox", map[string]any{"SoftDeletedObject": ann, "WindowsLiveID": ann, "Password": e.password()})
 }

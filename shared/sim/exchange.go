@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -8,11 +10,13 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/holdfast/holdfast/shared/contract"
+	"github.com/holdfast/holdfast/shared/securestring"
 )
 
 // exError is a cmdlet failure, rendered in the admin API's error shape:
@@ -120,7 +124,7 @@ type cmdlet struct {
 
 var cmdlets = []cmdlet{
 	{"Get-Mailbox", []string{"Identity", "InactiveMailboxOnly", "SoftDeletedMailbox", "IncludeInactiveMailbox", "ResultSize", "Filter", "RecipientTypeDetails"}, nil, (*Sim).xGetMailbox},
-	{"Set-Mailbox", []string{"Identity", "LitigationHoldEnabled", "LitigationHoldDuration", "LitigationHoldOwner", "RetentionComment", "RetentionUrl", "InactiveMailbox", "RetentionHoldEnabled", "SingleItemRecoveryEnabled", "Force", "Confirm"}, []string{"Identity"}, (*Sim).xSetMailbox},
+	{"Set-Mailbox", []string{"Identity", "LitigationHoldEnabled", "LitigationHoldDuration", "LitigationHoldOwner", "RetentionComment", "RetentionUrl", "InactiveMailbox", "RetentionHoldEnabled", "SingleItemRecoveryEnabled", "EmailAddresses", "Force", "Confirm"}, []string{"Identity"}, (*Sim).xSetMailbox},
 	{"New-MailboxRestoreRequest", []string{"Name", "SourceMailbox", "TargetMailbox", "TargetRootFolder", "SourceRootFolder", "IncludeFolders", "ExcludeFolders", "SourceIsArchive", "TargetIsArchive", "AllowLegacyDNMismatch", "ConflictResolutionOption", "AssociatedMessagesCopyOption", "ExcludeDumpster", "BatchName", "AcceptLargeDataLoss", "CompletedRequestAgeLimit", "Suspend", "Priority"}, []string{"SourceMailbox", "TargetMailbox"}, (*Sim).xNewRestore},
 	{"Get-MailboxRestoreRequest", []string{"Identity", "Name", "Status", "TargetMailbox", "BatchName", "Suspend", "HighPriority", "ResultSize"}, nil, (*Sim).xGetRestore},
 	{"Get-MailboxRestoreRequestStatistics", []string{"Identity", "IncludeReport", "IncludeSkippedItems", "DiagnosticInfo", "ReportOnly"}, []string{"Identity"}, (*Sim).xRestoreStats},
@@ -478,7 +482,7 @@ func (s *Sim) mailboxJSON(m *mailbox) map[string]any {
 		"Identity": m.Name, "Id": m.Name, "Name": m.Name, "Alias": m.Alias, "DisplayName": m.DisplayName,
 		"UserPrincipalName": m.UPN, "PrimarySmtpAddress": m.PrimarySMTP, "WindowsEmailAddress": m.PrimarySMTP,
 		"MicrosoftOnlineServicesID": m.UPN,
-		"EmailAddresses":            []any{"SMTP:" + m.PrimarySMTP, "X500:" + m.LegacyDN},
+		"EmailAddresses":            append([]any{"SMTP:" + m.PrimarySMTP}, anySlice(m.x500)...),
 		"Guid":                      m.Guid, "Guid@odata.type": "#Guid", "ExchangeObjectId": m.Guid,
 		"ExchangeGuid": m.ExchangeGuid, "ExchangeGuid@odata.type": "#Guid",
 		"ArchiveGuid": m.ArchiveGuid, "ArchiveGuid@odata.type": "#Guid",
@@ -666,7 +670,21 @@ func (s *Sim) xSetMailbox(p params) ([]map[string]any, []string, *exError) {
 		return nil, nil, err
 	}
 	_ = sir
+	var addX500 []string
+	if p.has("EmailAddresses") {
+		if inactive {
+			return nil, nil, opErr(id, "Only Litigation Hold settings can be changed on an inactive mailbox; 'EmailAddresses' can't be used with the InactiveMailbox switch.")
+		}
+		if addX500, xerr = s.emailAddressesAdd(m, id, p["EmailAddresses"]); xerr != nil {
+			return nil, nil, xerr
+		}
+	}
 	now := s.now()
+	for _, a := range addX500 {
+		if !slices.ContainsFunc(m.x500, func(x string) bool { return strings.EqualFold(x, a) }) {
+			m.x500 = append(m.x500, a)
+		}
+	}
 	var warn []string
 	if hasEnable {
 		switch {
@@ -693,6 +711,50 @@ func (s *Sim) xSetMailbox(p params) ([]map[string]any, []string, *exError) {
 		m.retentionHold = rh
 	}
 	return nil, warn, nil
+}
+
+// emailAddressesAdd reads -EmailAddresses in the add/remove form Learn
+// documents (@{Add=...}), which the REST surface carries as an object with
+// "@odata.type":"#Exchange.GenericHashTable" (ExoHelper, CIPP). Only X500
+// additions are modelled; anything else is refused rather than ignored. An
+// X500 address another recipient already has is a conflict, as proxy
+// addresses are unique.
+func (s *Sim) emailAddressesAdd(target *mailbox, id string, raw json.RawMessage) ([]string, *exError) {
+	var h map[string]json.RawMessage
+	if json.Unmarshal(raw, &h) != nil {
+		return nil, paramErr("Cannot process argument transformation on parameter 'EmailAddresses'. holdfast's simulator only models the @{Add=...} form.")
+	}
+	var typ string
+	if json.Unmarshal(h["@odata.type"], &typ) != nil || typ != "#Exchange.GenericHashTable" {
+		return nil, paramErr("Cannot process argument transformation on parameter 'EmailAddresses'. A hashtable needs \"@odata.type\":\"#Exchange.GenericHashTable\".")
+	}
+	var adds []string
+	for k, v := range h {
+		switch strings.ToLower(k) {
+		case "@odata.type":
+		case "add":
+			var one string
+			if json.Unmarshal(v, &one) == nil {
+				adds = append(adds, one)
+			} else if json.Unmarshal(v, &adds) != nil {
+				return nil, paramErr("Cannot process argument transformation on parameter 'EmailAddresses'. Add must be an address or a list of addresses.")
+			}
+		default:
+			return nil, paramErr("Cannot process argument transformation on parameter 'EmailAddresses'. The simulator models Add only, not '%s'.", k)
+		}
+	}
+	for _, a := range adds {
+		if len(a) < 6 || !strings.EqualFold(a[:5], "X500:") {
+			return nil, paramErr("The simulator models X500 proxy addresses only, not '%s'.", a)
+		}
+		for _, o := range s.mailbox {
+			if o != target && o.state == mbActive && slices.ContainsFunc(o.x500, func(x string) bool { return strings.EqualFold(x, a) }) {
+				return nil, &exError{status: 400, category: catResourceExists, class: clsRecipient, target: id,
+					msg: fmt.Sprintf("The proxy address \"%s\" is already being used by the proxy addresses or LegacyExchangeDN of \"%s\". Please choose another proxy address.", a, o.Name)}
+			}
+		}
+	}
+	return adds, nil
 }
 
 var conflictOptions = []string{"ForceCopy", "KeepAll", "KeepLatestItem", "KeepSourceItem", "KeepTargetItem", "UpdateFromSource"}
@@ -748,7 +810,11 @@ func (s *Sim) xNewRestore(p params) ([]map[string]any, []string, *exError) {
 	if flags["TargetIsArchive"] && !target.hasArchive {
 		return nil, nil, opErr(tgt, "The target mailbox '%s' doesn't have an archive.", tgt)
 	}
-	if !flags["AllowLegacyDNMismatch"] && !strings.EqualFold(source.LegacyDN, target.LegacyDN) {
+	// Learn: the source's LegacyExchangeDN must be on the target as its
+	// LegacyExchangeDN or as an X500 proxy address, unless the switch is
+	// given (which is being deprecated in the cloud).
+	if !flags["AllowLegacyDNMismatch"] && !strings.EqualFold(source.LegacyDN, target.LegacyDN) &&
+		!slices.ContainsFunc(target.x500, func(x string) bool { return strings.EqualFold(x, "X500:"+source.LegacyDN) }) {
 		return nil, nil, opErr(tgt, "The LegacyExchangeDN of the source mailbox isn't present on the target mailbox as its LegacyExchangeDN or as an X500 proxy address. Use the AllowLegacyDNMismatch switch to restore anyway.")
 	}
 	name, hasName, err := p.str("Name")
@@ -1017,10 +1083,44 @@ func (s *Sim) xRemoveRestore(p params) ([]map[string]any, []string, *exError) {
 	return nil, nil, nil
 }
 
+// checkPassword enforces -Password as the admin API receives a
+// SecureString (package securestring): base64 of an RSA PKCS#1 v1.5
+// ciphertext under the simulator's public key (SecureStringKeyXML), holding
+// a strong password. Plain text is refused: the real service's handling of
+// it is UNVERIFIED, and holdfast must never depend on it.
+func (s *Sim) checkPassword(p params) *exError {
+	if !p.has("Password") {
+		return paramErr("Cannot process command because of one or more missing mandatory parameters: Password.")
+	}
+	v, _, xerr := p.str("Password")
+	if xerr != nil {
+		return xerr
+	}
+	ct, err := base64.StdEncoding.DecodeString(v)
+	if err != nil {
+		return paramErr("Cannot process argument transformation on parameter 'Password'. The value is not an encrypted SecureString.")
+	}
+	//lint:ignore SA1019 the service's padding (see package securestring).
+	pt, err := rsa.DecryptPKCS1v15(nil, s.secureStringKeyLocked(), ct)
+	if err != nil {
+		return paramErr("Cannot process argument transformation on parameter 'Password'. The value could not be decrypted with the service's key.")
+	}
+	if !securestring.Strong(string(pt)) {
+		return &exError{status: 400, category: catInvalidArgument, class: clsArgument,
+			msg: "The password does not comply with the password complexity requirements."}
+	}
+	return nil
+}
+
 func (s *Sim) xUndoSoftDeleted(p params) ([]map[string]any, []string, *exError) {
 	id, _, err := p.str("SoftDeletedObject")
 	if err != nil {
 		return nil, nil, err
+	}
+	// Microsoft's documented form passes -WindowsLiveID and -Password; the
+	// simulator requires the password always, the pessimistic reading.
+	if xerr := s.checkPassword(p); xerr != nil {
+		return nil, nil, xerr
 	}
 	m, xerr := s.resolve(id, scopeSoftDeleted)
 	if xerr != nil {
@@ -1091,6 +1191,13 @@ func (s *Sim) xNewMailbox(p params) ([]map[string]any, []string, *exError) {
 	}
 	name, _, err := p.str("Name")
 	if err != nil {
+		return nil, nil, err
+	}
+	// Learn: -Password is required in the InactiveMailbox parameter set.
+	if xerr := s.checkPassword(p); xerr != nil {
+		return nil, nil, xerr
+	}
+	if _, err := p.boolean("ResetPasswordOnNextLogon"); err != nil {
 		return nil, nil, err
 	}
 	m, xerr := s.resolve(id, scopeInactiveOnly)

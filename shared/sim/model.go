@@ -171,6 +171,7 @@ type mailbox struct {
 	Name, Alias, DisplayName  string
 	UPN, PrimarySMTP          string
 	DN, LegacyDN              string
+	x500                      []string // extra X500 proxies added with Set-Mailbox -EmailAddresses @{Add=...}
 	hasArchive, autoExpanding bool
 	items, archiveItems       int
 	state                     mbState

@@ -30,6 +30,15 @@ var (
 	// (ServiceError.Unclassified): retrying a permanent error costs calls
 	// and an alert, while giving up on a transient one could lose a mailbox.
 	ErrTransient = errors.New("transient")
+	// ErrLegacyDNMismatch: New-MailboxRestoreRequest refused because the
+	// source's LegacyExchangeDN is not on the target (as its own or as an
+	// X500 proxy address).
+	ErrLegacyDNMismatch = errors.New("legacyExchangeDN not on the target")
+	// ErrNoSecureStringKey: the cmdlet needs a SecureString parameter
+	// (-Password) and no public key to encrypt it is configured
+	// (HOLDFAST_EXO_SECURESTRING_KEY); nothing was sent. An admin must run
+	// the cmdlet in PowerShell.
+	ErrNoSecureStringKey = errors.New("no key for SecureString parameters")
 )
 
 // ErrObserveOnly marks a tenant write that observe-only mode
@@ -140,6 +149,7 @@ type Mailbox struct {
 	LitigationHoldDuration    string // "Unlimited" or "N.00:00:00"
 	RetentionComment          string
 	InPlaceHolds              []string
+	EmailAddresses            []string // proxy addresses, "SMTP:a@b", "X500:/o=..."
 	IsInactiveMailbox         bool
 	IsSoftDeletedByRemove     bool
 	IsSoftDeletedByDisable    bool
