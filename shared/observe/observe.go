@@ -59,8 +59,17 @@ func (x Exchange) SetLitigationHold(_ context.Context, h tenant.HoldRequest) err
 }
 
 // UndoSoftDeletedMailbox is planned, not performed.
-func (x Exchange) UndoSoftDeletedMailbox(_ context.Context, softDeletedObject string) error {
-	return &tenant.PlannedWrite{Op: "Undo-SoftDeletedMailbox", Target: softDeletedObject}
+func (x Exchange) UndoSoftDeletedMailbox(_ context.Context, softDeletedObject, windowsLiveID string) error {
+	p := &tenant.PlannedWrite{Op: "Undo-SoftDeletedMailbox", Target: softDeletedObject}
+	if windowsLiveID != "" {
+		p.Detail = "WindowsLiveID=" + windowsLiveID
+	}
+	return p
+}
+
+// AddX500Address is planned, not performed.
+func (x Exchange) AddX500Address(_ context.Context, identity, legacyDN string) error {
+	return &tenant.PlannedWrite{Op: "Set-Mailbox -EmailAddresses @{Add=X500}", Target: identity, Detail: "X500:" + legacyDN}
 }
 
 // NewMailboxFromInactive is planned, not performed.

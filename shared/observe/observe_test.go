@@ -25,7 +25,7 @@ var (
 	writes = map[string]bool{
 		"RestoreDeletedUser": true, "SetAccountEnabled": true, "AssignLicenses": true,
 		"SetLitigationHold": true, "UndoSoftDeletedMailbox": true, "NewMailboxFromInactive": true, "NewRestoreRequest": true,
-		"ResumeRestoreRequest": true,
+		"ResumeRestoreRequest": true, "AddX500Address": true,
 	}
 )
 
