@@ -244,3 +244,34 @@ func TestProbeWritesBothReports(t *testing.T) {
 		t.Fatalf("text report: %v", err)
 	}
 }
+
+// TestProbeCommand runs `holdfast probe` as an admin would, against the
+// simulator on loopback (--auth none), and reads the files it writes.
+func TestProbeCommand(t *testing.T) {
+	s := probeSim(t)
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	prefix := filepath.Join(t.TempDir(), "contoso")
+	err := probeCmd(context.Background(), []string{"--tenant", probeTenant, "--auth", "none",
+		"--graph-url", srv.URL + "/v1.0", "--exchange-url", srv.URL, "--out", prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(prefix + ".json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep probe.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Summary[probe.StatusMatches] < 10 || rep.Summary[probe.StatusDiffers] != 0 {
+		t.Fatalf("summary %v", rep.Summary)
+	}
+	if err := probeCmd(context.Background(), []string{"--auth", "none"}); err == nil {
+		t.Fatal("probe without --tenant succeeded")
+	}
+	if err := probeCmd(context.Background(), []string{"--tenant", probeTenant, "--auth", "password"}); err == nil {
+		t.Fatal("probe accepted an unknown --auth")
+	}
+}
