@@ -5,11 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"net/url"
 	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/holdfast/holdfast/shared/contract"
 	"github.com/holdfast/holdfast/shared/graph"
+	"github.com/holdfast/holdfast/shared/sim"
 	"github.com/holdfast/holdfast/shared/tenant"
 )
 
@@ -63,4 +68,67 @@ func TestFixtureAnswersDecode(t *testing.T) {
 	if _, err := c.GetUser(ctx, "busy@fabrikamtest.com"); !errors.Is(err, tenant.ErrThrottled) {
 		t.Errorf("429 fixture: %v, want ErrThrottled", err)
 	}
+}
+
+// graphRows reads the first backticked cell of every docs/contracts.md row.
+func graphRows(t *testing.T) map[string]bool {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "contracts.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `([^`]+)`").FindAllStringSubmatch(string(b), -1) {
+		rows[m[1]] = true
+	}
+	return rows
+}
+
+var idSegment = regexp.MustCompile(`^(?i:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[^/]*@[^/]*)$`)
+
+// contractPath turns a request path into its docs/contracts.md form:
+// /v1.0 dropped, ids and UPNs as {id}, the SDK's short cast in Learn's form.
+func contractPath(method, path string) string {
+	segs := strings.Split(strings.TrimPrefix(path, "/v1.0"), "/")
+	for i, s := range segs {
+		if u, err := url.PathUnescape(s); err == nil {
+			s = u
+		}
+		switch {
+		case idSegment.MatchString(s):
+			segs[i] = "{id}"
+		case s == "graph.user":
+			segs[i] = "microsoft.graph.user"
+		}
+	}
+	return method + " " + strings.Join(segs, "/")
+}
+
+// checkGraphRequests records every Graph request the simulator serves
+// during the test and, at its end, fails for any without a contracts row:
+// a dynamic check of the "Graph:" annotations the contract test reads.
+func checkGraphRequests(t *testing.T, s *sim.Sim) {
+	t.Helper()
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	s.OnRequest(func(ri sim.RequestInfo) {
+		if ri.API == "graph" {
+			mu.Lock()
+			seen[contractPath(ri.Method, ri.Path)] = true
+			mu.Unlock()
+		}
+	})
+	t.Cleanup(func() {
+		rows := graphRows(t)
+		mu.Lock()
+		defer mu.Unlock()
+		if len(seen) < 8 {
+			t.Errorf("only %d distinct Graph requests seen: %v", len(seen), seen)
+		}
+		for p := range seen {
+			if !rows[p] {
+				t.Errorf("the client sent %s, which has no row in docs/contracts.md", p)
+			}
+		}
+	})
 }
