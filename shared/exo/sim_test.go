@@ -74,6 +74,7 @@ func TestSimExchangeEveryCmdlet(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := simClient(t, base, exo.Options{PageSize: 2, SecureStringKey: key}) // small pages: paging is exercised
+	checkCmdletRows(t, s)
 	ctx := context.Background()
 
 	// Get-Mailbox -ResultSize Unlimited, across pages

@@ -176,14 +176,14 @@ func RestoreLayout(sourceHasArchive, targetHasArchive bool) []RestoreJob {
 type RestoreVerdict int
 
 const (
-	VerdictRunning RestoreVerdict = iota // keep polling
-	VerdictDone                          // completed
-	VerdictStalled                       // no progress for RestoreStallAfter
-	VerdictRetry                         // failed, time remains: start a new attempt
-	VerdictTooLate                       // failed or cannot finish before the deadline
-	VerdictResume                        // AutoSuspended: Resume-MailboxRestoreRequest
-	VerdictSuspended                     // suspended by someone else: report, keep watching
-	VerdictUnknown                       // a status holdfast does not know: report, keep watching
+	VerdictRunning   RestoreVerdict = iota // keep polling
+	VerdictDone                            // completed
+	VerdictStalled                         // no progress for RestoreStallAfter
+	VerdictRetry                           // failed, time remains: start a new attempt
+	VerdictTooLate                         // failed or cannot finish before the deadline
+	VerdictResume                          // AutoSuspended: Resume-MailboxRestoreRequest
+	VerdictSuspended                       // suspended by someone else: report, keep watching
+	VerdictUnknown                         // a status holdfast does not know: report, keep watching
 )
 
 // JudgeRestore classifies job j (already updated with the latest reading)

@@ -5,6 +5,8 @@ import (
 	crand "crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -226,4 +228,43 @@ func TestSecureStringPasswordEnforced(t *testing.T) {
 		}
 	}
 	e.mustCmd("Undo-SoftDeletedMailbox", map[string]any{"SoftDeletedObject": ann, "WindowsLiveID": ann, "Password": e.password()})
+}
+
+// TestGraphErrorMatchesContract: the simulator's Graph error answers fit
+// contract.GraphErrorBody and carry the fields of the documented fixture.
+func TestGraphErrorMatchesContract(t *testing.T) {
+	e := newEnv(t, seed("ann@contoso.test", 1))
+	st, _, _ := e.do("GET", "/v1.0/users/nobody@contoso.test", nil)
+	if st != 404 {
+		t.Fatalf("status %d", st)
+	}
+	resp, err := http.Get(e.srv.URL + "/v1.0/users/nobody@contoso.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var body contract.GraphErrorBody
+	if err := dec.Decode(&body); err != nil {
+		t.Fatalf("Graph error does not fit contract.GraphErrorBody: %v\n%s", err, raw)
+	}
+	fx, err := os.ReadFile(filepath.Join("..", "..", "testdata", "graph", "error-not-found.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a contract.Answer
+	if err := json.Unmarshal(fx, &a); err != nil {
+		t.Fatal(err)
+	}
+	want, got := keySet(t, a.Body), keySet(t, raw)
+	for k := range want {
+		if !got[k] {
+			t.Errorf("simulator's Graph error lacks %s", k)
+		}
+	}
+	if body.Error.Code != "Request_ResourceNotFound" {
+		t.Errorf("code %q", body.Error.Code)
+	}
 }
