@@ -218,7 +218,7 @@ func (s *Stack) Open(ctx context.Context) error {
 	if cfg.Actions == config.ActionsObserve {
 		// Observe-only rollout: reads pass through, writes become planned
 		// actions on the cases, the engine's alerts say nothing was done.
-		dir, exch, alerts = observe.Directory{Directory: dir}, observe.Exchange{Exchange: exch}, observe.Alerter{Next: alerts}
+		dir, exch, alerts = observe.Directory{Directory: dir}, observe.WrapExchange(exch), observe.Alerter{Next: alerts}
 		o.Log.Warn().Msg("HOLDFAST_ACTIONS=observe: no tenant writes; holds, rescues and alert mail are recorded as planned actions")
 	}
 	s.Engine = engine.New(engine.Deps{

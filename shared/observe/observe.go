@@ -89,6 +89,27 @@ func (x Exchange) ResumeRestoreRequest(_ context.Context, identity string) error
 	return &tenant.PlannedWrite{Op: "Resume-MailboxRestoreRequest", Target: identity}
 }
 
+// ExchangeWithAccount is Exchange for a client that also implements
+// engine.AccountUndoer, so observe mode takes the same rescue path as
+// acting mode would.
+type ExchangeWithAccount struct {
+	Exchange
+}
+
+// UndoSoftDeletedMailboxWithAccount is planned, not performed.
+func (x ExchangeWithAccount) UndoSoftDeletedMailboxWithAccount(_ context.Context, softDeletedObject, windowsLiveID string) (string, error) {
+	return "", &tenant.PlannedWrite{Op: "Undo-SoftDeletedMailbox -WindowsLiveID -Password", Target: softDeletedObject, Detail: "WindowsLiveID=" + windowsLiveID}
+}
+
+// WrapExchange returns the observe-mode decorator for x, keeping the
+// optional engine.AccountUndoer capability when x has it.
+func WrapExchange(x engine.Exchange) engine.Exchange {
+	if _, ok := x.(engine.AccountUndoer); ok {
+		return ExchangeWithAccount{Exchange{Exchange: x}}
+	}
+	return Exchange{Exchange: x}
+}
+
 // Mailer is the Graph sendMail port of the mail alert channel.
 type Mailer interface {
 	SendMail(ctx context.Context, from string, m tenant.Mail) error

@@ -25,7 +25,7 @@ var (
 	writes = map[string]bool{
 		"RestoreDeletedUser": true, "SetAccountEnabled": true, "AssignLicenses": true,
 		"SetLitigationHold": true, "UndoSoftDeletedMailbox": true, "NewMailboxFromInactive": true, "NewRestoreRequest": true,
-		"ResumeRestoreRequest": true, "AddX500Address": true,
+		"ResumeRestoreRequest": true, "AddX500Address": true, "UndoSoftDeletedMailboxWithAccount": true,
 	}
 )
 
@@ -39,6 +39,7 @@ func TestWritesNeverReachThePort(t *testing.T) {
 	}{
 		{reflect.TypeFor[engine.Directory](), observe.Directory{}},
 		{reflect.TypeFor[engine.Exchange](), observe.Exchange{}},
+		{reflect.TypeFor[engine.AccountUndoer](), observe.ExchangeWithAccount{}},
 	} {
 		v := reflect.ValueOf(tc.dec)
 		for i := 0; i < tc.port.NumMethod(); i++ {
@@ -127,5 +128,27 @@ func TestPlannedMailerSendsNothing(t *testing.T) {
 	}
 	if len(seen) != 1 || seen[0] != "s" {
 		t.Fatalf("planned mail not recorded: %v", seen)
+	}
+}
+
+type undoerExchange struct{ engine.Exchange }
+
+func (undoerExchange) UndoSoftDeletedMailboxWithAccount(context.Context, string, string) (string, error) {
+	panic("a write reached the port")
+}
+
+// TestWrapKeepsOptionalCapabilities: observe mode offers AccountUndoer
+// exactly when the wrapped client does, so it plans the same rescue path
+// acting mode would take.
+func TestWrapKeepsOptionalCapabilities(t *testing.T) {
+	if _, ok := observe.WrapExchange(undoerExchange{}).(engine.AccountUndoer); !ok {
+		t.Error("wrapped AccountUndoer lost the capability")
+	}
+	if _, ok := observe.WrapExchange(observe.Exchange{}).(engine.AccountUndoer); ok {
+		t.Error("a client without AccountUndoer gained it")
+	}
+	u := observe.WrapExchange(undoerExchange{}).(engine.AccountUndoer)
+	if _, err := u.UndoSoftDeletedMailboxWithAccount(context.Background(), "g", "u@contoso.test"); !errors.Is(err, tenant.ErrObserveOnly) {
+		t.Fatalf("undo with account: %v", err)
 	}
 }
