@@ -45,6 +45,8 @@ param policyFile string = ''
 @secure()
 @description('clientState of the Graph users subscription (infra/graph-notifications.sh prints it); notifications without it are rejected. Empty: not checked.')
 param graphClientState string = ''
+@description('Microsoft public key for SecureString cmdlet parameters (-Password), <RSAKeyValue> XML or PEM (see docs/contracts.md); Microsoft rotates it. Empty: recoveries that need a password stop at a blocker with the PowerShell to run.')
+param exoSecureStringKey string = ''
 @secure()
 @description('Teams incoming webhook / Workflows URL; stored in Key Vault, never in app settings. Empty disables the channel.')
 param teamsWebhookUrl string = ''
@@ -167,6 +169,7 @@ var appSettings = [
   { name: 'HOLDFAST_ARCHIVE_TARGET', value: archiveTarget }
   { name: 'HOLDFAST_POLICY_FILE', value: policyFile }
   { name: 'HOLDFAST_GRAPH_CLIENT_STATE', value: graphClientState }
+  { name: 'HOLDFAST_EXO_SECURESTRING_KEY', value: exoSecureStringKey }
   { name: 'HOLDFAST_TEAMS_WEBHOOK_URL', value: empty(teamsWebhookUrl) ? '' : '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.teamsWebhookSecretUri})' }
   { name: 'HOLDFAST_ALERT_MAIL_FROM', value: alertMailFrom }
   { name: 'HOLDFAST_ALERT_MAIL_TO', value: alertMailTo }
