@@ -227,7 +227,8 @@ func (s *Stack) Open(ctx context.Context) error {
 		Alerts: alerts, Clock: o.Clock, Policy: s.pol, Log: o.Log, Instance: instance,
 	})
 	s.Functions = &Functions{Engine: s.Engine, Reader: s.Store, Mode: cfg.Mode, Clock: o.Clock, Runs: s.Store}
-	s.Functions.Dashboard, err = dashboard.New(dashboard.Deps{Reader: s.Store, Admin: s.Engine, Clock: o.Clock, Mode: string(cfg.Mode)})
+	s.Functions.Dashboard, err = dashboard.New(dashboard.Deps{Reader: s.Store, Admin: s.Engine, Clock: o.Clock, Mode: string(cfg.Mode),
+		Plans: planSource{cases: s.Store}})
 	if err != nil {
 		return err
 	}

@@ -239,6 +239,25 @@ func TestObserveThenAct(t *testing.T) {
 		}
 	}
 
+	// The dashboard's case page lists them too.
+	annKey, err := eng.FindCase(ctx, "ann@contoso.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := obs.CallAPI(ctx, "ui/case/"+annKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, _ := json.Marshal(page.Outputs["res"])
+	var html struct {
+		StatusCode int    `json:"statusCode"`
+		Body       string `json:"body"`
+	}
+	_ = json.Unmarshal(pb, &html)
+	if html.StatusCode != 200 || !strings.Contains(html.Body, "Planned actions") || !strings.Contains(html.Body, "[pending] rescue: would restore the deleted user") {
+		t.Errorf("dashboard case page: %d, planned rescue not shown", html.StatusCode)
+	}
+
 	// Switch to acting mode: a new instance on the same storage and tenant.
 	act, err := localstack.Start(ctx, localstack.Options{Start: start, AzuriteConnectionString: az.ConnectionString,
 		TablePrefix: "observe", Log: zerolog.Nop(), Instance: "actor", Sim: obs.Sim, Clock: obs.Clock, SimURL: obs.SimURL, Settings: mail})
