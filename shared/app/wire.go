@@ -18,12 +18,14 @@ import (
 	"github.com/holdfast/holdfast/shared/exo"
 	"github.com/holdfast/holdfast/shared/graph"
 	"github.com/holdfast/holdfast/shared/notify"
+	"github.com/holdfast/holdfast/shared/observe"
 	"github.com/holdfast/holdfast/shared/pacing"
 	"github.com/holdfast/holdfast/shared/redelivery"
 	"github.com/holdfast/holdfast/shared/retention"
 	"github.com/holdfast/holdfast/shared/servicebus"
 	"github.com/holdfast/holdfast/shared/store"
 	"github.com/holdfast/holdfast/shared/subscription"
+	"github.com/holdfast/holdfast/shared/tenant"
 )
 
 // Stack is a wired holdfast: what `serve` runs and what the local stack
@@ -166,7 +168,7 @@ func Prepare(cfg config.Config, o Options) (*Stack, error) {
 		return nil, fmt.Errorf("graph: %w", err)
 	}
 	s.Exchange, err = exo.New(exo.Options{BaseURL: cfg.ExchangeBaseURL, TenantID: cfg.TenantID, Credential: cred, RetryDelay: o.RetryDelay,
-		Pacer: exoPacer})
+		Pacer: exoPacer, SecureStringKey: cfg.ExchangeSecureStringKey})
 	if err != nil {
 		return nil, fmt.Errorf("exchange: %w", err)
 	}
@@ -180,8 +182,16 @@ func Prepare(cfg config.Config, o Options) (*Stack, error) {
 	if cfg.Alerts.TeamsWebhookURL != "" {
 		channels = append(channels, notify.NewTeams(cfg.Alerts.TeamsWebhookURL, nil))
 	}
+	observing := cfg.Actions == config.ActionsObserve
 	if cfg.Alerts.MailFrom != "" {
-		channels = append(channels, notify.NewMail(s.Graph, cfg.Alerts.MailFrom, cfg.Alerts.MailTo))
+		var mailer notify.Mailer = s.Graph
+		if observing {
+			// sendMail writes to the tenant (Sent Items): planned only.
+			mailer = observe.PlannedMailer{Planned: func(from string, m tenant.Mail) {
+				o.Log.Info().Str("subject", m.Subject).Int("recipients", len(m.To)).Msg("observe mode: alert mail not sent (would send through Graph sendMail)")
+			}}
+		}
+		channels = append(channels, notify.NewMail(mailer, cfg.Alerts.MailFrom, cfg.Alerts.MailTo))
 	}
 	s.Scheduler = o.Scheduler
 	if cfg.ServiceBusNamespace != "" || cfg.ServiceBusConnectionString != "" {
@@ -226,9 +236,20 @@ func (s *Stack) Open(ctx context.Context) error {
 		instance, _ = os.Hostname()
 	}
 	s.Store = st
+	var (
+		dir    engine.Directory = s.Graph
+		exch   engine.Exchange  = s.Exchange
+		alerts engine.Alerter   = s.Alerts
+	)
+	if cfg.Actions == config.ActionsObserve {
+		// Observe-only rollout: reads pass through, writes become planned
+		// actions on the cases, the engine's alerts say nothing was done.
+		dir, exch, alerts = observe.Directory{Directory: dir}, observe.WrapExchange(exch), observe.Alerter{Next: alerts}
+		o.Log.Warn().Msg("HOLDFAST_ACTIONS=observe: no tenant writes; holds, rescues and alert mail are recorded as planned actions")
+	}
 	s.Engine = engine.New(engine.Deps{
-		TenantID: cfg.TenantID, ClientState: cfg.GraphClientState, Directory: s.Graph, Exchange: s.Exchange, Store: s.Store,
-		Alerts: s.Alerts, Clock: o.Clock, Policy: s.pol, Log: o.Log, Instance: instance,
+		TenantID: cfg.TenantID, ClientState: cfg.GraphClientState, Directory: dir, Exchange: exch, Store: s.Store,
+		Alerts: alerts, Clock: o.Clock, Policy: s.pol, Log: o.Log, Instance: instance,
 	})
 	s.Subscription = subscription.New(subscription.Options{
 		NotificationURL: cfg.Subscription.NotificationURL, ClientState: cfg.GraphClientState,
@@ -238,7 +259,8 @@ func (s *Stack) Open(ctx context.Context) error {
 		s.Engine.WatchSubscription(s.Subscription)
 	}
 	s.Functions = &Functions{Engine: s.Engine, Reader: s.Store, Mode: cfg.Mode, Clock: o.Clock, Runs: s.Store, Subscription: s.Subscription}
-	s.Functions.Dashboard, err = dashboard.New(dashboard.Deps{Reader: s.Store, Admin: s.Engine, Clock: o.Clock, Mode: string(cfg.Mode)})
+	s.Functions.Dashboard, err = dashboard.New(dashboard.Deps{Reader: s.Store, Admin: s.Engine, Clock: o.Clock, Mode: string(cfg.Mode),
+		Plans: planSource{cases: s.Store}})
 	if err != nil {
 		return err
 	}

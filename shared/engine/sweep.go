@@ -121,7 +121,8 @@ func (e *Engine) work(ctx context.Context, key string) error {
 	}
 	now := e.d.Clock.Now()
 	pl := retention.PlanCase(&r.Case, e.d.Policy, now, len(r.Outbox))
-	if len(pl.Actions) == 0 && r.Rescue == nil {
+	replayHold := r.pending(StepHold) && !r.Case.State.Terminal()
+	if len(pl.Actions) == 0 && r.Rescue == nil && !replayHold {
 		return e.schedule(ctx, r, now)
 	}
 	if r.leasedByOther(e.d.Instance, now) {
@@ -157,6 +158,7 @@ func (e *Engine) work(ctx context.Context, key string) error {
 	}
 	t := &tx{e: e, now: now, actor: "sweep"}
 	var actErr error
+	step, snap := StepRescue, r.snapshot(t)
 	if r.Rescue != nil && !slices.ContainsFunc(acts, func(a retention.Action) bool { return a.Kind == retention.ActRescue }) {
 		// A rescue whose attempt was cut off, and whose case an event has
 		// since settled (the rescue's own notifications): record it.
@@ -171,11 +173,29 @@ func (e *Engine) work(ctx context.Context, key string) error {
 			break
 		}
 		if err := e.act(ctx, r, a, t); err != nil {
-			actErr = err
+			actErr, step = err, stepOf(a.Kind)
 			break
 		}
 	}
+	if actErr == nil && replayHold {
+		// A hold observe-only mode planned: place it now if still needed.
+		step = StepHold
+		if actErr = e.refresh(ctx, r, t); actErr == nil {
+			e.reviewPlanned(r, t)
+			if r.pending(StepHold) {
+				actErr = e.protect(ctx, r, t)
+			}
+		}
+	}
 	c := &r.Case
+	if planned, repeat := e.observed(r, t, step, actErr); planned {
+		// Planned, not failed: no failure count, no retry storm; the
+		// case is looked at again every observeRecheck.
+		if actErr = nil; repeat {
+			r.rollback(snap, t)
+		}
+	}
+	e.reviewPlanned(r, t)
 	if actErr != nil {
 		c.Failures++
 		c.LastError = actErr.Error()
@@ -330,7 +350,16 @@ func (e *Engine) rescue(ctx context.Context, r *record, t *tx) error {
 		return e.startRestore(ctx, r, t)
 	case c.DeletedAt != nil && c.UserPurgedAt == nil && c.DeletionSource == retention.DeletedInExchange:
 		// Same-source rule: a mailbox removed in Exchange comes back there.
-		if err := e.d.Exchange.UndoSoftDeletedMailbox(ctx, c.ExchangeGUID); err != nil {
+		err := tenant.ErrNoSecureStringKey
+		if c.UPN != "" { // the WindowsLiveID; unknown, an admin must supply it
+			err = e.d.Exchange.UndoSoftDeletedMailbox(ctx, c.ExchangeGUID, c.UPN)
+		}
+		if errors.Is(err, tenant.ErrNoSecureStringKey) {
+			e.block(r, t, "needsPowerShell", "the mailbox was removed in Exchange and only Undo-SoftDeletedMailbox brings it back; it "+noKeyWhy,
+				"before "+deadlineText(c)+", run in Exchange Online PowerShell: "+undoCommand(c.ExchangeGUID, c.UPN)+" ; then reset the account's password in Entra")
+			return nil
+		}
+		if err != nil {
 			return fmt.Errorf("rescue: Undo-SoftDeletedMailbox: %w", err)
 		}
 		t.log("undoSoftDelete", "ok", "Undo-SoftDeletedMailbox: mailbox removed in Exchange brought back there")

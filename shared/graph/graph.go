@@ -136,6 +136,8 @@ func New(opts Options) (*Client, error) {
 }
 
 // Calls returns the number of HTTP requests sent so far, retries included.
+//
+// Graph: none
 func (c *Client) Calls() int64 { return c.calls.Load() }
 
 func clientOptions() core.GraphClientOptions {

@@ -72,6 +72,7 @@ func simTenant() sim.TenantSpec {
 
 func TestSimGraphEveryCall(t *testing.T) {
 	s, vc, c := startSim(t, simTenant(), graph.Options{})
+	checkGraphRequests(t, s)
 	ctx := context.Background()
 
 	// ListUsers

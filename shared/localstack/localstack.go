@@ -133,6 +133,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}
 	settings := Settings(s.SimURL, storage)
 	settings["HOLDFAST_GRAPH_CLIENT_STATE"] = s.Sim.ClientState()
+	settings["HOLDFAST_EXO_SECURESTRING_KEY"] = s.Sim.SecureStringKeyXML()
 	for k, v := range o.Settings {
 		settings[k] = v
 	}

@@ -28,6 +28,20 @@ type Faults struct {
 	// RestoreFailOnce makes the next restore request fail half-way once
 	// (Resume-MailboxRestoreRequest or a new request then succeeds).
 	RestoreFailOnce bool `json:"restoreFailOnce,omitempty"`
+	// RestoreStatuses scripts the next restore request: half-way through
+	// it passes through each listed status in order (Retrying and Synced
+	// for a while, AutoSuspended and Suspended until resumed, Failed), and
+	// CompletedWithWarning makes it end so, with items skipped.
+	RestoreStatuses []string `json:"restoreStatuses,omitempty"`
+}
+
+// scriptable are the statuses Faults.RestoreStatuses may name.
+func scriptable(st string) bool {
+	switch st {
+	case "Retrying", "Synced", "AutoSuspended", "Suspended", "Failed", "CompletedWithWarning":
+		return true
+	}
+	return false
 }
 
 // FaultRule injects faults into the requests it matches. Draws are
@@ -87,6 +101,11 @@ func (f Faults) Validate() error {
 			}
 		}
 	}
+	for _, st := range f.RestoreStatuses {
+		if !scriptable(st) {
+			return fmt.Errorf("sim: faults restoreStatuses: %q is not one of Retrying, Synced, AutoSuspended, Suspended, Failed, CompletedWithWarning", st)
+		}
+	}
 	for _, b := range []*Budget{f.Graph, f.Exchange} {
 		if b == nil {
 			continue
@@ -105,6 +124,7 @@ func (s *Sim) SetFaults(f Faults) {
 	defer s.mu.Unlock()
 	s.faults = f
 	s.failNext = f.RestoreFailOnce
+	s.nextScript = append([]string(nil), f.RestoreStatuses...)
 	s.budgets = map[string]*budgetState{}
 	s.setBudgetsLocked(f.Budgets)
 }
