@@ -29,6 +29,7 @@ func (c *Client) subscription(id string) (*subscriptions.SubscriptionItemRequest
 // CreateSubscription creates a change-notification subscription and returns
 // it as Graph stored it.
 // Permission: the resource's read permission (User.Read.All for users).
+// Graph: POST /subscriptions
 func (c *Client) CreateSubscription(ctx context.Context, s tenant.Subscription) (tenant.Subscription, error) {
 	body := models.NewSubscription()
 	body.SetResource(&s.Resource)
@@ -51,6 +52,7 @@ func (c *Client) CreateSubscription(ctx context.Context, s tenant.Subscription) 
 
 // ListSubscriptions lists the subscriptions the calling application owns.
 // Permission: none beyond the resource's (app-only lists the app's own).
+// Graph: GET /subscriptions
 func (c *Client) ListSubscriptions(ctx context.Context) ([]tenant.Subscription, error) {
 	var out []tenant.Subscription
 	page, err := c.subscriptions().Get(ctx, nil)
@@ -71,6 +73,7 @@ func (c *Client) ListSubscriptions(ctx context.Context) ([]tenant.Subscription, 
 
 // GetSubscription reads one subscription; ErrNotFound when Graph no longer
 // has it (expired and cleaned up, or removed).
+// Graph: GET /subscriptions/{id}
 func (c *Client) GetSubscription(ctx context.Context, id string) (tenant.Subscription, error) {
 	b, err := c.subscription(id)
 	if err != nil {
@@ -85,6 +88,7 @@ func (c *Client) GetSubscription(ctx context.Context, id string) (tenant.Subscri
 
 // RenewSubscription moves the expiry of a subscription (PATCH
 // expirationDateTime), which also reauthorizes it.
+// Graph: PATCH /subscriptions/{id}
 func (c *Client) RenewSubscription(ctx context.Context, id string, until time.Time) (tenant.Subscription, error) {
 	b, err := c.subscription(id)
 	if err != nil {
@@ -105,6 +109,7 @@ func (c *Client) RenewSubscription(ctx context.Context, id string, until time.Ti
 
 // ReauthorizeSubscription answers a reauthorizationRequired challenge
 // without moving the expiry.
+// Graph: POST /subscriptions/{id}/reauthorize
 func (c *Client) ReauthorizeSubscription(ctx context.Context, id string) error {
 	b, err := c.subscription(id)
 	if err != nil {
@@ -117,6 +122,7 @@ func (c *Client) ReauthorizeSubscription(ctx context.Context, id string) error {
 }
 
 // DeleteSubscription deletes a subscription.
+// Graph: DELETE /subscriptions/{id}
 func (c *Client) DeleteSubscription(ctx context.Context, id string) error {
 	b, err := c.subscription(id)
 	if err != nil {
@@ -146,6 +152,7 @@ func toSubscription(s models.Subscriptionable) tenant.Subscription {
 // @odata.nextLink, and returns the round's @odata.deltaLink. An expired
 // link yields an error wrapping tenant.ErrDeltaExpired.
 // Permission: User.Read.All.
+// Graph: GET /users/delta
 func (c *Client) UsersDelta(ctx context.Context, link string, fn func(tenant.DeltaUser) error) (string, error) {
 	var (
 		page users.DeltaGetResponseable
