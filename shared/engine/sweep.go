@@ -201,6 +201,13 @@ func (e *Engine) act(ctx context.Context, r *record, a retention.Action, t *tx) 
 		return e.rescue(ctx, r, t)
 	case retention.ActMonitorRestore:
 		return e.monitorRestore(ctx, r, t)
+	case retention.ActRecheck:
+		before := *c
+		if err := e.refresh(ctx, r, t); err != nil {
+			return err
+		}
+		e.settle(r, &before, t)
+		return nil
 	case retention.ActCheckDeadline:
 		before := *c
 		if err := e.refresh(ctx, r, t); err != nil {

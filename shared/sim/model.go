@@ -201,6 +201,8 @@ type mailbox struct {
 	received     []received
 	recoveredTo  string
 	lostReason   string
+
+	view *lagView // Exchange has not caught up with the directory yet
 }
 
 func (m *mailbox) holdEffectiveAt() *time.Time {
@@ -365,7 +367,11 @@ func (s *Sim) Load(spec TenantSpec) error {
 		s.skus = skus
 	}
 	now := s.now()
-	// Seeded history is not news: notifications it would produce are dropped.
+	// Seeded history is not news: notifications it would produce are
+	// dropped, and Exchange has long caught up with it.
+	keep := s.realism
+	s.realism = Realism{}
+	defer func() { s.realism = keep }()
 	nev := len(s.events)
 	defer func() { s.events = s.events[:nev] }()
 	for i, us := range spec.Users {

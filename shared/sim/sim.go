@@ -87,6 +87,7 @@ type Sim struct {
 	hooks    []func(RequestInfo)
 	subID    string
 	failNext bool // Faults.RestoreFailOnce armed
+	realism  Realism
 }
 
 // New returns a simulator with the default SKUs and no users.

@@ -129,6 +129,9 @@ func (r *Runner) Run(ctx context.Context, sc *scenario.Scenario) (*Report, error
 	if err := r.Stack.Sim.Load(sc.Tenant); err != nil {
 		return nil, fmt.Errorf("seed tenant: %w", err)
 	}
+	if sc.Realism != nil {
+		r.Stack.Sim.SetRealism(*sc.Realism)
+	}
 	rep := &Report{Scenario: sc.Name, OK: true, Users: map[string]UserReport{}}
 	r.printf("scenario %q: %d users, %d steps", sc.Name, len(sc.Tenant.Users), len(sc.Steps))
 	for i, st := range sc.Steps {
