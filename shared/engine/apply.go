@@ -341,7 +341,10 @@ func (e *Engine) learnMailbox(c *retention.Case, mb tenant.Mailbox, now time.Tim
 			c.HoldEffectiveAt = &eff
 		}
 	}
-	if !mb.LitigationHoldEnabled && c.HoldEnabled && !mb.IsInactiveMailbox {
+	requested := c.HoldRequestedAt != nil && c.HoldVerifiedAt == nil && c.HoldEffectiveAt != nil && now.Before(*c.HoldEffectiveAt)
+	if !mb.LitigationHoldEnabled && c.HoldEnabled && !mb.IsInactiveMailbox && !requested {
+		// (A hold just requested and not yet shown is judged by the read
+		// at the end of its propagation window, not by this one.)
 		c.HoldEnabled, c.HoldEffectiveAt = false, nil
 	}
 	if mb.IsInactiveMailbox {
@@ -461,11 +464,21 @@ func (e *Engine) protect(ctx context.Context, r *record, t *tx) error {
 	if err != nil {
 		return fmt.Errorf("verify hold: %w", err)
 	}
+	eff := now.Add(e.d.Policy.HoldPropagation)
 	if !mb.LitigationHoldEnabled {
-		return fmt.Errorf("verify hold: Get-Mailbox reports LitigationHoldEnabled=false after Set-Mailbox")
+		// Exchange may show a new hold only after a while: the read at the
+		// end of the propagation window confirms it, or places it again.
+		// Nothing counts as safe before that read.
+		c.HoldEnabled, c.HoldVerifiedAt, c.HoldEffectiveAt = true, nil, &eff
+		t.log("verifyHold", "pending", "Get-Mailbox does not show the hold yet; reading again at "+eff.Format(time.RFC3339))
+		prev := c.State
+		c.State, c.Reason = retention.StateProtecting, "Litigation Hold requested, not yet shown by Exchange; not safe to delete"
+		if prev != c.State {
+			t.log("transition", "ok", fmt.Sprintf("%s -> %s", prev, c.State))
+		}
+		return nil
 	}
 	e.learnMailbox(c, mb, now)
-	eff := now.Add(e.d.Policy.HoldPropagation)
 	c.HoldEnabled, c.HoldVerifiedAt, c.HoldEffectiveAt = true, &now, &eff
 	t.log("verifyHold", "ok", "Get-Mailbox confirms LitigationHoldEnabled; in effect at "+eff.Format(time.RFC3339))
 	prev := c.State

@@ -257,6 +257,10 @@ func (e *Engine) confirmHold(ctx context.Context, r *record, t *tx) error {
 		return e.protect(ctx, r, t)
 	}
 	prev := c.State
+	if c.HoldVerifiedAt == nil {
+		now := t.now
+		c.HoldVerifiedAt = &now
+	}
 	c.State, c.Reason = retention.StateProtected, "Litigation Hold in effect: safe to delete"
 	t.log("confirmHold", "ok", "hold in effect since "+c.HoldEffectiveAt.Format(time.RFC3339))
 	t.log("transition", "ok", fmt.Sprintf("%s -> %s", prev, c.State))

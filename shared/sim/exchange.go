@@ -670,9 +670,11 @@ func (s *Sim) xSetMailbox(p params) ([]map[string]any, []string, *exError) {
 	if hasEnable {
 		switch {
 		case enable && !m.holdEnabled:
+			s.startHoldLag(m, now)
 			s.setHold(m, now)
 			warn = append(warn, "The Litigation Hold setting may take up to 60 minutes to take effect.")
 		case !enable && m.holdEnabled:
+			s.startHoldLag(m, now)
 			s.removeHold(m, now)
 		}
 	}

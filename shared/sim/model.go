@@ -202,7 +202,8 @@ type mailbox struct {
 	recoveredTo  string
 	lostReason   string
 
-	view *lagView // Exchange has not caught up with the directory yet
+	view     *lagView  // Exchange has not caught up with the directory yet
+	holdView *holdView // nor with the last Set-Mailbox hold change
 }
 
 func (m *mailbox) holdEffectiveAt() *time.Time {

@@ -88,6 +88,9 @@ type Sim struct {
 	subID    string
 	failNext bool // Faults.RestoreFailOnce armed
 	realism  Realism
+	pending  []pendingEvent // notifications on their way (Realism.Notifications)
+	evSeq    int64
+	loads    map[string]*throttleState // Realism.Throttle, by api
 }
 
 // New returns a simulator with the default SKUs and no users.
@@ -234,12 +237,12 @@ func (s *Sim) Events() []json.RawMessage {
 	return append([]json.RawMessage(nil), s.events...)
 }
 
-// DrainEvents returns the notifications emitted so far and forgets them.
+// DrainEvents returns the notifications delivered by now and forgets them.
+// Without Realism.Notifications that is every notification emitted so far,
+// in order; with it, each arrives after its drawn delay (NextEventAt).
 func (s *Sim) DrainEvents() []json.RawMessage {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.advanceLocked()
-	out := s.events
-	s.events = nil
-	return out
+	return s.takeDue()
 }

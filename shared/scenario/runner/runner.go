@@ -177,6 +177,21 @@ func (r *Runner) advance(ctx context.Context, target time.Time) error {
 		if err != nil {
 			return err
 		}
+		// A notification still on its way (Realism.Notifications) is
+		// delivered at its own time, between sweep ticks.
+		if ev, evOK := r.Stack.Sim.NextEventAt(); evOK && ev.After(now) && !ev.After(target) {
+			tick := next.Truncate(r.SweepEvery)
+			if tick.Before(next) {
+				tick = tick.Add(r.SweepEvery)
+			}
+			if !ok || ev.Before(tick) {
+				r.Stack.Clock.Set(ev)
+				if err := r.deliverDirectory(ctx, nil); err != nil {
+					return err
+				}
+				continue
+			}
+		}
 		if ok {
 			// The host fires the sweep on its schedule, not at the due time.
 			tick := next.Truncate(r.SweepEvery)
@@ -272,13 +287,12 @@ func (r *Runner) deliver(ctx context.Context, function, id string, body []byte) 
 // deliverDirectory hands the simulator's notifications to OnDirectoryEvent.
 // drop/reorder apply to the notifications of one admin step.
 func (r *Runner) deliverDirectory(ctx context.Context, a *scenario.Admin) error {
-	evs := r.Stack.Sim.DrainEvents()
 	if a != nil && a.DropEvents {
-		if len(evs) > 0 {
-			r.printf("(%d directory notification(s) lost upstream)", len(evs))
+		if n := r.Stack.Sim.DiscardEmitted(); n > 0 {
+			r.printf("(%d directory notification(s) lost upstream)", n)
 		}
-		return nil
 	}
+	evs := r.Stack.Sim.DrainEvents()
 	if a != nil && a.Reorder {
 		var re []json.RawMessage
 		for i := len(evs) - 1; i >= 0; i-- {
