@@ -32,7 +32,7 @@ Usage:
   holdfast release UPN --reason TEXT  stop protecting (audited); the clock is still watched and warned
   holdfast bench [--out FILE] [--skip-cold-build] [--skip-tests]
                                       measure figures against side-by-side ceilings (make bench)
-  holdfast chaos --scenarios N --seed S [--users U] [--faults] [--out DIR] [--workers W] [--only I]
+  holdfast chaos --scenarios N --seed S [--users U] [--faults] [--realistic=true|false] [--out DIR] [--workers W] [--only I]
                                       play randomized lifecycles and check the invariants (docs/reliability.md)
   holdfast version
 `

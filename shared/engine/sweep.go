@@ -286,6 +286,12 @@ func (e *Engine) rescue(ctx context.Context, r *record, t *tx) error {
 		return nil
 	}
 	switch {
+	case retention.CopyToArchive(c) && c.UnconfirmedSince != nil && c.LastSighting == retention.SightNone:
+		// Exchange shows the mailbox in no scope yet: there is nothing to
+		// copy from until it catches up (or the readings say it is gone).
+		// The re-check reads again; the rescue stays due meanwhile.
+		t.log("rescue", "pending", "copy-to-archive waits for Exchange to show the mailbox (re-reading at "+c.RecheckAt.Format(time.RFC3339)+")")
+		return nil
 	case retention.CopyToArchive(c):
 		// The user is gone for good, or policy prefers a copy: content
 		// goes into the archive target, monitored by the sweep.

@@ -204,7 +204,7 @@ func (s *Sim) startLag(m *mailbox, k lagKind, old mbState, userActive bool, t ti
 	if d <= 0 {
 		return
 	}
-	none := l.Shows == "" || l.Shows == "none" || l.Shows == "either" && s.faultRng.IntN(2) == 0
+	none := l.Shows == "" || l.Shows == "none" || l.Shows == "either" && s.realRng.IntN(2) == 0
 	m.view = &lagView{until: t.Add(d), none: none, state: old, userActive: userActive}
 }
 
@@ -281,13 +281,13 @@ func (s *Sim) queueEvents() {
 			at = s.now()
 		}
 		copies := 1
-		if n != nil && err == nil && n.Duplicates > 0 && s.faultRng.Float64() < n.Duplicates {
+		if n != nil && err == nil && n.Duplicates > 0 && s.realRng.Float64() < n.Duplicates {
 			copies = 2
 		}
 		for range copies {
 			d := time.Duration(0)
 			if n != nil && err == nil && mean > 0 {
-				d = min(time.Duration(s.faultRng.ExpFloat64()*float64(mean)), hi)
+				d = min(time.Duration(s.realRng.ExpFloat64()*float64(mean)), hi)
 			}
 			s.evSeq++
 			s.pending = append(s.pending, pendingEvent{at: at.Add(d), seq: s.evSeq, b: b})
@@ -347,7 +347,7 @@ func (s *Sim) draw(l *Lag) time.Duration {
 		return 0
 	}
 	if hi > lo {
-		return lo + time.Duration(s.faultRng.Int64N(int64(hi-lo+1)))
+		return lo + time.Duration(s.realRng.Int64N(int64(hi-lo+1)))
 	}
 	return lo
 }

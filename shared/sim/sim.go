@@ -72,6 +72,7 @@ type Sim struct {
 	mu       sync.Mutex
 	rng      *rand.Rand // ids; guarded by mu
 	faultRng *rand.Rand // fault draws; guarded by mu
+	realRng  *rand.Rand // realism draws (delays, lags); guarded by mu
 	skus     []*sku
 	users    []*user    // every user ever created, in creation order
 	mailbox  []*mailbox // every mailbox ever provisioned, in order
@@ -109,6 +110,7 @@ func New(opts Options) *Sim {
 		log:      opts.Log,
 		rng:      rand.New(rand.NewPCG(uint64(opts.Seed), 0x686f6c6466617374)),
 		faultRng: rand.New(rand.NewPCG(uint64(opts.Seed), 0x6661756c7473)),
+		realRng:  rand.New(rand.NewPCG(uint64(opts.Seed), 0x7265616c)),
 		budgets:  map[string]*budgetState{},
 		holdReqs: map[*mailbox]int{},
 	}

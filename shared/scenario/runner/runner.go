@@ -549,7 +549,9 @@ func (r *Runner) actions(ctx context.Context) []ActionRow {
 		_ = r.Stack.App.Store.ListAudit(ctx, c.Key, func(a store.AuditRecord) error {
 			switch a.Action {
 			case "observe", "clock", "transition", "decide", "alertsDelivered", "sweep":
-				if a.Result != "failed" {
+				// Failures, and write-offs (checked against the
+				// simulator's truth by the chaos invariants).
+				if a.Result != "failed" && (a.Action != "observe" || a.Result != "lost") {
 					return nil
 				}
 			}
