@@ -387,6 +387,10 @@ func (e *Engine) settle(r *record, before *retention.Case, t *tx) {
 		c.State, c.Reason = retention.StateProtected, "Litigation Hold in effect: safe to delete"
 	case c.HoldEnabled:
 		c.State, c.Reason = retention.StateProtecting, "Litigation Hold placed, not yet in effect: not yet safe to delete"
+	case c.State == retention.StateUnconfirmed:
+		// The readings agree with the directory again and nothing else
+		// applies.
+		c.State, c.Reason = retention.StateTracking, "Exchange shows the mailbox where the directory says"
 	}
 	if c.State != prev {
 		t.log("transition", "ok", fmt.Sprintf("%s -> %s: %s", prev, c.State, c.Reason))
@@ -461,11 +465,13 @@ func (e *Engine) protect(ctx context.Context, r *record, t *tx) error {
 	c.HoldRequestedAt = &now
 	t.log("placeHold", "ok", fmt.Sprintf("Set-Mailbox -LitigationHoldEnabled $true duration=%s comment=%q", durationLabel(c.HoldDurationDays), c.RetentionComment()))
 	mb, err := e.d.Exchange.GetMailbox(ctx, id, tenant.ScopeActive)
-	if err != nil {
+	if err != nil && !errors.Is(err, tenant.ErrNotFound) {
 		return fmt.Errorf("verify hold: %w", err)
 	}
 	eff := now.Add(e.d.Policy.HoldPropagation)
-	if !mb.LitigationHoldEnabled {
+	if err != nil || !mb.LitigationHoldEnabled {
+		// (Not found right after Set-Mailbox accepted the hold: Exchange
+		// has not caught up with a restore or a new licence yet.)
 		// Exchange may show a new hold only after a while: the read at the
 		// end of the propagation window confirms it, or places it again.
 		// Nothing counts as safe before that read.

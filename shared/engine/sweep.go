@@ -286,11 +286,12 @@ func (e *Engine) rescue(ctx context.Context, r *record, t *tx) error {
 		return nil
 	}
 	switch {
-	case retention.CopyToArchive(c) && c.UnconfirmedSince != nil && c.LastSighting == retention.SightNone:
-		// Exchange shows the mailbox in no scope yet: there is nothing to
-		// copy from until it catches up (or the readings say it is gone).
+	case retention.CopyToArchive(c) && c.UnconfirmedSince != nil && t.now.Sub(*c.UnconfirmedSince) <= e.d.Policy.Lag():
+		// Exchange does not show the mailbox as deleted yet (in no scope,
+		// or still active): a copy needs it in the soft-deleted or
+		// inactive scope, and it may yet turn out inactive (preserved).
 		// The re-check reads again; the rescue stays due meanwhile.
-		t.log("rescue", "pending", "copy-to-archive waits for Exchange to show the mailbox (re-reading at "+c.RecheckAt.Format(time.RFC3339)+")")
+		t.log("rescue", "pending", "copy-to-archive waits for Exchange to show the deleted mailbox (re-reading at "+c.RecheckAt.Format(time.RFC3339)+")")
 		return nil
 	case retention.CopyToArchive(c):
 		// The user is gone for good, or policy prefers a copy: content
