@@ -452,24 +452,26 @@ func (r *Runner) check(ctx context.Context, st scenario.Step) ExpectRow {
 			fail("case state %q, want %q", got, e.CaseState)
 		}
 	}
-	if e.Alert != "" || e.NoAlert != "" {
+	count := func(kind string) int {
 		n := 0
-		kind := e.Alert
-		if kind == "" {
-			kind = e.NoAlert
-		}
 		for _, a := range r.Stack.App.Recorder.Alerts() {
 			if a.Kind == kind && (e.UPN == "" || strings.EqualFold(a.UPN, e.UPN)) {
 				n++
 			}
 		}
-		switch {
-		case e.Alert != "" && e.AlertCount != nil && n != *e.AlertCount:
-			fail("%d %s alert(s), want %d", n, kind, *e.AlertCount)
-		case e.Alert != "" && n == 0:
-			fail("no %s alert", kind)
-		case e.NoAlert != "" && n > 0:
-			fail("%d unexpected %s alert(s)", n, kind)
+		return n
+	}
+	if e.Alert != "" {
+		switch n := count(e.Alert); {
+		case e.AlertCount != nil && n != *e.AlertCount:
+			fail("%d %s alert(s), want %d", n, e.Alert, *e.AlertCount)
+		case n == 0:
+			fail("no %s alert", e.Alert)
+		}
+	}
+	if e.NoAlert != "" {
+		if n := count(e.NoAlert); n > 0 {
+			fail("%d unexpected %s alert(s)", n, e.NoAlert)
 		}
 	}
 	if e.Rejected != nil && r.rejected != *e.Rejected {
