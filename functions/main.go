@@ -24,6 +24,8 @@ Usage:
   holdfast config                     list the app settings the binary reads and which are set
   holdfast publish --queue NAME --file EVENT.json
                                       send an event to a Service Bus queue (managed identity or connection string)
+  holdfast deadletters [--queue NAME] [--replay ID|all] [--max N] [--json]
+                                      list dead-lettered messages, or replay them with a new retry budget
   holdfast reconcile                  inventory the tenant and open cases for what no event announced
   holdfast cases [--all]              cases at risk or needing a human, soonest deadline first
   holdfast case UPN|KEY               one case: its record and audit timeline
@@ -78,6 +80,8 @@ func run(ctx context.Context, args []string) error {
 		return configCmd(args)
 	case "publish":
 		return publishCmd(ctx, args)
+	case "deadletters":
+		return deadlettersCmd(ctx, args)
 	case "reconcile":
 		return reconcileCmd(ctx, args)
 	case "cases":

@@ -50,9 +50,10 @@ func functionTimeout() time.Duration {
 	return d // negative ("-1": unbounded) means no body timeouts
 }
 
-// serveCmd runs the custom handler. It answers GET / at once and wires
-// storage and clients in the background, so the host's readiness probe
-// is not held up by network calls; invocations wait for the wiring.
+// serveCmd runs the custom handler. It answers GET / at once and opens the
+// storage in the background and, should that fail, again on demand with
+// backoff (app.Lazy): the handler answers the host's protocol whatever its
+// dependencies do, and recovers without a restart.
 func serveCmd(ctx context.Context, args []string) error {
 	started := time.Now()
 	cfg, err := config.FromEnv()
@@ -71,38 +72,26 @@ func serveCmd(ctx context.Context, args []string) error {
 		}
 	}
 	timeout := functionTimeout()
-	srv := customhandler.NewServer(log, customhandler.ServerOptions{})
-	ready := make(chan struct{})
-	var stack *app.Stack
-	var wireErr error
-	for _, name := range app.FunctionNames() {
-		name := name
-		srv.Handle(name, func(ctx context.Context, inv *customhandler.Invocation) (customhandler.Response, error) {
-			select {
-			case <-ready:
-			case <-ctx.Done():
-				return customhandler.Response{}, ctx.Err()
-			}
-			if wireErr != nil {
-				return customhandler.Response{}, fmt.Errorf("holdfast is not configured: %w", wireErr)
-			}
-			return stack.Functions.Handlers()[name](ctx, inv)
-		})
+	opts := app.Options{Log: log}
+	if cfg.ClockURL != "" {
+		// Local mode only (config refuses it otherwise): the simulator's
+		// virtual clock, for a handler in its own process.
+		opts.Clock = clock.NewRemote(cfg.ClockURL)
 	}
+	// Prepare touches no network; its errors are configuration errors.
+	stack, err := app.Prepare(cfg, opts)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "holdfast:", err)
+		return exitError(2)
+	}
+	defer stack.Close()
+	lazy := app.NewLazy(stack, log)
+	srv := customhandler.NewServer(log, customhandler.ServerOptions{})
+	lazy.Register(srv)
 	go func() {
-		defer close(ready)
-		opts := app.Options{Log: log}
-		if cfg.ClockURL != "" {
-			// Local mode only (config refuses it otherwise): the
-			// simulator's virtual clock, for a handler in its own process.
-			opts.Clock = clock.NewRemote(cfg.ClockURL)
+		if lazy.Ready(ctx) == nil {
+			log.Info().Dur("wired", time.Since(started)).Msg("storage and clients ready")
 		}
-		stack, wireErr = app.Wire(ctx, cfg, opts)
-		if wireErr != nil {
-			log.Error().Err(wireErr).Msg("wiring failed; every invocation will fail until restarted")
-			return
-		}
-		log.Info().Dur("wired", time.Since(started)).Msg("storage and clients ready")
 	}()
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -123,9 +112,6 @@ func serveCmd(ctx context.Context, args []string) error {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = hs.Shutdown(sctx)
-		if stack != nil {
-			stack.Close()
-		}
 		return nil
 	}
 }

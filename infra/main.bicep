@@ -29,6 +29,8 @@ param defaultRetention string = 'retain'
 @description('Litigation Hold duration in days; 0 is unlimited.')
 param holdDurationDays string = '0'
 param holdPropagation string = '60m'
+@description('How long a transiently failing message is rescheduled with growing delays before it is dead-lettered.')
+param retryBudget string = '6h'
 param warnThresholds string = '14d,7d,3d,1d'
 @allowed(['undelete', 'copy-to-archive'])
 param rescueMode string = 'undelete'
@@ -164,6 +166,7 @@ var appSettings = [
   { name: 'HOLDFAST_TEAMS_WEBHOOK_URL', value: empty(teamsWebhookUrl) ? '' : '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.teamsWebhookSecretUri})' }
   { name: 'HOLDFAST_ALERT_MAIL_FROM', value: alertMailFrom }
   { name: 'HOLDFAST_ALERT_MAIL_TO', value: alertMailTo }
+  { name: 'HOLDFAST_RETRY_BUDGET', value: retryBudget }
   { name: 'HOLDFAST_ALERTS_TOPIC', value: serviceBus.outputs.alertsTopicName }
   { name: 'HOLDFAST_LOG_LEVEL', value: logLevel }
   // END app settings

@@ -42,11 +42,11 @@ resource namespace 'Microsoft.ServiceBus/namespaces@2022-10-01-preview' = {
 
 // maxDeliveryCount 10: the handler answers non-2xx only for transient
 // failures (storage, throttling beyond its own retries), and the host
-// abandons the message, which Service Bus redelivers at once. Ten deliveries
-// ride out short outages; a message that still fails is a poison message or
-// a long outage, and belongs in the dead-letter queue where an operator sees
-// it (docs/operations.md) rather than looping and burning Graph/Exchange
-// budget. lockDuration PT5M is the Standard maximum; the host renews the lock
+// abandons the message, which Service Bus redelivers at once. The first
+// deliveries ride out a blip; after that the handler schedules a copy with a
+// growing delay, under HOLDFAST_RETRY_BUDGET, and only a message still
+// failing when the budget is spent uses up its deliveries and reaches the
+// dead-letter queue (docs/operations.md). lockDuration PT5M is the Standard maximum; the host renews the lock
 // (host.json maxAutoLockRenewalDuration 00:15:00 > functionTimeout).
 // Duplicate detection (1 day) drops a publisher's resend with the same
 // MessageId before it reaches holdfast; the engine dedupes on the CloudEvent
@@ -97,6 +97,20 @@ resource receivers 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (
   scope: queues[i]
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', serviceBusDataReceiver)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}]
+
+// Data Sender on its own queues: a message that fails transiently is
+// completed and a copy is scheduled for later (ScheduleMessages), so an
+// outage of hours does not burn the ten deliveries in a minute
+// (docs/reliability.md, HOLDFAST_RETRY_BUDGET).
+resource queueSenders 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (q, i) in queueNames: {
+  name: guid(queues[i].id, principalId, serviceBusDataSender)
+  scope: queues[i]
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', serviceBusDataSender)
     principalId: principalId
     principalType: 'ServicePrincipal'
   }

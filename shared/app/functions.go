@@ -20,6 +20,7 @@ import (
 	"github.com/holdfast/holdfast/shared/customhandler"
 	"github.com/holdfast/holdfast/shared/engine"
 	"github.com/holdfast/holdfast/shared/events"
+	"github.com/holdfast/holdfast/shared/redelivery"
 	"github.com/holdfast/holdfast/shared/retention"
 	"github.com/holdfast/holdfast/shared/store"
 	"github.com/holdfast/holdfast/shared/tenant"
@@ -95,8 +96,11 @@ func (f *Functions) queue(q string) customhandler.HandlerFunc {
 		if len(msg.ShadowedKeys) > 0 {
 			zerolog.Ctx(ctx).Warn().Strs("shadowedKeys", msg.ShadowedKeys).Msg("message body shadows system metadata; those keys are not trusted")
 		}
+		// A scheduled retry copy has its own id and delivery count; the
+		// engine sees the original's, with the deliveries of every copy.
+		rs, _ := redelivery.Read(msg.ApplicationProperties, msg.StableID(), msg.DeliveryCount)
 		out, err := f.Engine.HandleMessage(ctx, engine.Message{
-			Queue: events.Queue(q), Body: msg.Body, MessageID: msg.StableID(), DeliveryCount: msg.DeliveryCount,
+			Queue: events.Queue(q), Body: msg.Body, MessageID: rs.OriginalID, DeliveryCount: rs.Deliveries(),
 		})
 		if err != nil {
 			return customhandler.Response{}, fmt.Errorf("message %s (delivery %d): %w", msg.StableID(), msg.DeliveryCount, err)
@@ -186,7 +190,7 @@ func (f *Functions) api(ctx context.Context, inv *customhandler.Invocation) (cus
 	parts := strings.Split(path, "/")
 	switch {
 	case path == "" || path == "health":
-		return httpOut(http.StatusOK, map[string]any{"status": "ok", "time": f.Clock.Now()}), nil
+		return f.health(ctx), nil
 	case path == "cases":
 		return f.apiCases(ctx, req)
 	case len(parts) == 2 && parts[0] == "cases":
@@ -199,6 +203,20 @@ func (f *Functions) api(ctx context.Context, inv *customhandler.Invocation) (cus
 		return f.apiAdmin(ctx, req, parts[1], parts[2])
 	}
 	return httpOut(http.StatusNotFound, map[string]string{"error": "no route " + path}), nil
+}
+
+// healthProbe bounds the storage read behind GET health.
+const healthProbe = 5 * time.Second
+
+// health reads one row of the storage: 503 with the reason when it does
+// not answer, so a monitor sees an outage the handler is riding out.
+func (f *Functions) health(ctx context.Context) customhandler.Response {
+	pctx, cancel := context.WithTimeout(ctx, healthProbe)
+	defer cancel()
+	if err := f.Reader.ListRejected(pctx, 1, func(store.RejectedEvent) error { return nil }); err != nil {
+		return httpOut(http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "reason": "table storage: " + err.Error(), "time": f.Clock.Now()})
+	}
+	return httpOut(http.StatusOK, map[string]any{"status": "ok", "time": f.Clock.Now()})
 }
 
 // CaseSummary is one row of GET cases.

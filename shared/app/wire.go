@@ -17,6 +17,7 @@ import (
 	"github.com/holdfast/holdfast/shared/exo"
 	"github.com/holdfast/holdfast/shared/graph"
 	"github.com/holdfast/holdfast/shared/notify"
+	"github.com/holdfast/holdfast/shared/redelivery"
 	"github.com/holdfast/holdfast/shared/retention"
 	"github.com/holdfast/holdfast/shared/servicebus"
 	"github.com/holdfast/holdfast/shared/store"
@@ -35,7 +36,24 @@ type Stack struct {
 	// Recorder sees every alert in local mode (the local stack reports
 	// them); it stays empty in Azure.
 	Recorder *notify.Recorder
-	closers  []func()
+	// Alerts dispatches to every configured channel; it works without
+	// storage (the retry-budget alert needs that).
+	Alerts *notify.Dispatcher
+	// Scheduler sends retry copies; nil leaves transient failures to
+	// Service Bus's immediate redelivery.
+	Scheduler RetryScheduler
+	Clock     clock.Clock
+	closers   []func()
+
+	opts Options
+	cred azcore.TokenCredential
+	pol  retention.Policy
+}
+
+// RetryScheduler sends a copy of a message to a queue, invisible until at
+// (servicebus.Scheduler; the local stack's broker in tests).
+type RetryScheduler interface {
+	Schedule(ctx context.Context, queue string, c redelivery.Copy, at time.Time) error
 }
 
 // Close releases connections.
@@ -61,6 +79,9 @@ type Options struct {
 	// for answers without Retry-After (the chaos harness shortens it: the
 	// retries still happen, the waits cost it wall time only).
 	RetryDelay time.Duration
+	// Scheduler overrides the Service Bus retry scheduler (the local
+	// stack's broker).
+	Scheduler RetryScheduler
 }
 
 // PolicyFrom turns configuration into the domain policy.
@@ -79,8 +100,24 @@ func PolicyFrom(p config.Policy) (retention.Policy, error) {
 	return pol, nil
 }
 
-// Wire builds the stack from configuration.
+// Wire builds the stack from configuration and opens the storage.
 func Wire(ctx context.Context, cfg config.Config, o Options) (*Stack, error) {
+	s, err := Prepare(cfg, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Open(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Prepare builds everything that needs no network: credentials, the Graph
+// and Exchange clients, the alert channels and the retry scheduler. Its
+// errors are configuration errors, which no retry fixes. Open then
+// connects the storage; until it succeeds the stack has no Engine.
+func Prepare(cfg config.Config, o Options) (*Stack, error) {
 	if o.Clock == nil {
 		o.Clock = clock.System{}
 	}
@@ -96,14 +133,8 @@ func Wire(ctx context.Context, cfg config.Config, o Options) (*Stack, error) {
 			return nil, fmt.Errorf("managed identity: %w", err)
 		}
 	}
-	s := &Stack{Config: cfg, Counter: &store.Counter{}, Recorder: &notify.Recorder{}}
+	s := &Stack{Config: cfg, Counter: &store.Counter{}, Recorder: &notify.Recorder{}, Clock: o.Clock, opts: o, cred: cred}
 	var err error
-	s.Store, err = store.Open(ctx, store.Options{
-		ConnectionString: cfg.TableConnectionString, ServiceURL: cfg.TableServiceURL, Credential: cred, Counter: s.Counter, TablePrefix: o.TablePrefix,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("table storage: %w", err)
-	}
 	s.Graph, err = graph.New(graph.Options{BaseURL: cfg.GraphBaseURL, Credential: cred, RetryDelay: o.RetryDelay})
 	if err != nil {
 		return nil, fmt.Errorf("graph: %w", err)
@@ -125,30 +156,53 @@ func Wire(ctx context.Context, cfg config.Config, o Options) (*Stack, error) {
 	if cfg.Alerts.MailFrom != "" {
 		channels = append(channels, notify.NewMail(s.Graph, cfg.Alerts.MailFrom, cfg.Alerts.MailTo))
 	}
-	if cfg.Mode == config.ModeAzure && (cfg.ServiceBusNamespace != "" || cfg.ServiceBusConnectionString != "") && cfg.Alerts.Topic != "" {
+	s.Scheduler = o.Scheduler
+	if cfg.ServiceBusNamespace != "" || cfg.ServiceBusConnectionString != "" {
 		sb, err := servicebus.NewClient(cfg.ServiceBusConnectionString, cfg.ServiceBusNamespace, cred)
 		if err != nil {
 			return nil, fmt.Errorf("service bus: %w", err)
 		}
 		s.closers = append(s.closers, func() { _ = sb.Close(context.Background()) })
-		ts, err := servicebus.NewTopicSender(sb, cfg.Alerts.Topic)
-		if err != nil {
-			return nil, fmt.Errorf("alerts topic: %w", err)
+		if s.Scheduler == nil {
+			sch := servicebus.NewScheduler(sb)
+			s.closers = append(s.closers, func() { sch.Close(context.Background()) })
+			s.Scheduler = sch
 		}
-		channels = append(channels, notify.NewTopic(ts))
+		if cfg.Mode == config.ModeAzure && cfg.Alerts.Topic != "" {
+			ts, err := servicebus.NewTopicSender(sb, cfg.Alerts.Topic)
+			if err != nil {
+				return nil, fmt.Errorf("alerts topic: %w", err)
+			}
+			channels = append(channels, notify.NewTopic(ts))
+		}
 	}
-	pol, err := PolicyFrom(cfg.Policy)
-	if err != nil {
+	if s.pol, err = PolicyFrom(cfg.Policy); err != nil {
 		return nil, err
+	}
+	s.Alerts = notify.NewDispatcher(o.Log, channels...).WithClock(o.Clock.Now)
+	return s, nil
+}
+
+// Open connects the table storage (creating the tables) and builds the
+// engine and the function handlers. It fails while the storage does not
+// answer; call it again later (Lazy does, with backoff).
+func (s *Stack) Open(ctx context.Context) error {
+	o, cfg := s.opts, s.Config
+	st, err := store.Open(ctx, store.Options{
+		ConnectionString: cfg.TableConnectionString, ServiceURL: cfg.TableServiceURL, Credential: s.cred, Counter: s.Counter, TablePrefix: o.TablePrefix,
+	})
+	if err != nil {
+		return fmt.Errorf("table storage: %w", err)
 	}
 	instance := o.Instance
 	if instance == "" {
 		instance, _ = os.Hostname()
 	}
+	s.Store = st
 	s.Engine = engine.New(engine.Deps{
 		TenantID: cfg.TenantID, ClientState: cfg.GraphClientState, Directory: s.Graph, Exchange: s.Exchange, Store: s.Store,
-		Alerts: notify.NewDispatcher(o.Log, channels...).WithClock(o.Clock.Now), Clock: o.Clock, Policy: pol, Log: o.Log, Instance: instance,
+		Alerts: s.Alerts, Clock: o.Clock, Policy: s.pol, Log: o.Log, Instance: instance,
 	})
 	s.Functions = &Functions{Engine: s.Engine, Reader: s.Store, Mode: cfg.Mode, Clock: o.Clock}
-	return s, nil
+	return nil
 }

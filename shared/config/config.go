@@ -64,6 +64,7 @@ func Settings() []Setting {
 		{Name: "HOLDFAST_TEAMS_WEBHOOK_URL", Secret: true, Doc: "Teams incoming webhook / Workflows URL for alerts"},
 		{Name: "HOLDFAST_ALERT_MAIL_FROM", Doc: "mailbox that sends alert mail through Graph sendMail"},
 		{Name: "HOLDFAST_ALERT_MAIL_TO", Doc: "comma-separated alert mail recipients"},
+		{Name: "HOLDFAST_RETRY_BUDGET", Default: "6h", Doc: "how long a message failing transiently is retried, with growing delays, before it is dead-lettered"},
 		{Name: "HOLDFAST_ALERTS_TOPIC", Default: "alerts", Doc: "Service Bus topic for alerts"},
 		{Name: "HOLDFAST_LOG_LEVEL", Default: "info", Doc: "trace, debug, info, warn or error"},
 		{Name: "HOLDFAST_CLOCK_URL", Doc: "local mode only: read the time from the tenant simulator's virtual clock"},
@@ -97,6 +98,10 @@ type Config struct {
 	Alerts Alerts
 
 	LogLevel string
+
+	// RetryBudget bounds how long a queue message that fails transiently
+	// is rescheduled before it is left to the dead-letter queue.
+	RetryBudget time.Duration
 
 	// ClockURL, local mode only: the simulator whose GET /_sim/clock
 	// gives the time (empty: the system clock).
@@ -286,6 +291,12 @@ func Load(getenv Getenv) (Config, error) {
 		bad("HOLDFAST_ALERT_MAIL_TO", "HOLDFAST_ALERT_MAIL_FROM and HOLDFAST_ALERT_MAIL_TO must be set together")
 	}
 	a.Topic = get("HOLDFAST_ALERTS_TOPIC")
+
+	// Above 7 days a decision waits too long for anyone to notice; below
+	// a few minutes the budget rides out nothing Service Bus would not.
+	if c.RetryBudget, err = ParseDuration(get("HOLDFAST_RETRY_BUDGET")); err != nil || c.RetryBudget < 5*time.Minute || c.RetryBudget > 7*24*time.Hour {
+		bad("HOLDFAST_RETRY_BUDGET", "must be a duration between 5m and 7d, like 6h")
+	}
 
 	c.LogLevel = strings.ToLower(get("HOLDFAST_LOG_LEVEL"))
 	switch c.LogLevel {

@@ -39,6 +39,16 @@ type Exchange interface {
 	ListMailboxes(ctx context.Context, scope tenant.MailboxScope, fn func(tenant.Mailbox) error) error
 }
 
+// AccountUndoer is an Exchange client that can run Undo-SoftDeletedMailbox
+// with -WindowsLiveID and -Password: the same-source way back for a mailbox
+// removed with Remove-Mailbox whose account was purged since. -Password
+// is a SecureString (how it is encoded is issue 12's, in shared/exo); until
+// the client implements this, holdfast raises a blocker alert with the
+// exact PowerShell instead. It returns the new account's object id.
+type AccountUndoer interface {
+	UndoSoftDeletedMailboxWithAccount(ctx context.Context, softDeletedObject, windowsLiveID string) (objectID string, err error)
+}
+
 // Store is the Table Storage repository.
 type Store interface {
 	LoadCase(ctx context.Context, key string) (store.CaseRecord, error)

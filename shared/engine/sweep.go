@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -285,7 +286,20 @@ func (e *Engine) rescue(ctx context.Context, r *record, t *tx) error {
 		e.settle(r, nil, t)
 		return nil
 	}
+	undoer, canUndo := e.d.Exchange.(AccountUndoer)
 	switch {
+	case canUndo && c.UserPurgedAt != nil && c.DeletionSource == retention.DeletedInExchange && c.ArchiveTarget == "" && c.ExchangeGUID != "" && c.UPN != "":
+		// Same source, account gone: Exchange creates a new one.
+		id, err := undoer.UndoSoftDeletedMailboxWithAccount(ctx, c.ExchangeGUID, c.UPN)
+		if err != nil {
+			return fmt.Errorf("rescue: Undo-SoftDeletedMailbox -WindowsLiveID: %w", err)
+		}
+		id = strings.ToLower(id)
+		if err := e.d.Store.PutIndex(ctx, "objectId", id, c.Key); err != nil {
+			return err
+		}
+		t.log("undoSoftDelete", "ok", "Undo-SoftDeletedMailbox -WindowsLiveID: mailbox removed in Exchange brought back into new account "+id)
+		c.PreviousObjectID, c.ObjectID, c.UserPurgedAt = c.ObjectID, id, nil
 	case retention.CopyToArchive(c) && c.UnconfirmedSince != nil && t.now.Sub(*c.UnconfirmedSince) <= e.d.Policy.Lag():
 		// Exchange does not show the mailbox as deleted yet (in no scope,
 		// or still active): a copy needs it in the soft-deleted or

@@ -19,7 +19,7 @@ import (
 // carries. Without it the service returns a few hundred properties a row.
 var mailboxFields = []string{
 	"ExchangeGuid", "ArchiveGuid", "DistinguishedName", "LegacyExchangeDN",
-	"PrimarySmtpAddress", "UserPrincipalName", "Alias", "ExternalDirectoryObjectId",
+	"PrimarySmtpAddress", "EmailAddresses", "UserPrincipalName", "Alias", "ExternalDirectoryObjectId",
 	"RecipientTypeDetails", "LitigationHoldEnabled", "LitigationHoldDate",
 	"LitigationHoldDuration", "RetentionComment", "InPlaceHolds", "IsInactiveMailbox",
 	"IsSoftDeletedByRemove", "IsSoftDeletedByDisable", "WhenSoftDeleted",
@@ -335,6 +335,7 @@ func parseMailbox(raw json.RawMessage) (tenant.Mailbox, error) {
 		DistinguishedName:         o.str("DistinguishedName"),
 		LegacyExchangeDN:          o.str("LegacyExchangeDN"),
 		PrimarySMTPAddress:        o.str("PrimarySmtpAddress"),
+		EmailAddresses:            o.strings("EmailAddresses"),
 		UserPrincipalName:         o.str("UserPrincipalName"),
 		Alias:                     o.str("Alias"),
 		ExternalDirectoryObjectID: o.str("ExternalDirectoryObjectId"),

@@ -55,6 +55,11 @@ type Options struct {
 	// RetryDelay shortens the Graph and Exchange clients' backoff (see
 	// app.Options); zero keeps the production defaults.
 	RetryDelay time.Duration
+	// Broker models the Service Bus queues (scheduled messages, delivery
+	// count, dead-lettering) and is the handler's retry scheduler: send
+	// with Broker.Send and deliver with Pump. Without it, Deliver plays
+	// Service Bus's immediate redelivery only.
+	Broker bool
 }
 
 // Stack is a running local stack.
@@ -66,7 +71,9 @@ type Stack struct {
 	App        *app.Stack
 	HandlerURL string
 	Client     *customhandler.Client
-	servers    []*http.Server
+	// Broker is set when Options.Broker is.
+	Broker  *Broker
+	servers []*http.Server
 }
 
 // Settings returns the local defaults for every setting the binary reads.
@@ -134,13 +141,20 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if o.Instance == "" {
 		o.Instance = "local"
 	}
-	s.App, err = app.Wire(ctx, cfg, app.Options{Clock: s.Clock, Log: o.Log, Instance: o.Instance, TablePrefix: o.TablePrefix, RetryDelay: o.RetryDelay})
+	aopts := app.Options{Clock: s.Clock, Log: o.Log, Instance: o.Instance, TablePrefix: o.TablePrefix, RetryDelay: o.RetryDelay}
+	if o.Broker {
+		s.Broker = NewBroker(s.Clock.Now)
+		aopts.Scheduler = s.Broker
+	}
+	s.App, err = app.Wire(ctx, cfg, aopts)
 	if err != nil {
 		return nil, err
 	}
 	hlog := zerolog.New(o.HandlerLog).With().Timestamp().Logger()
 	srv := customhandler.NewServer(hlog, customhandler.ServerOptions{})
-	s.App.Functions.Register(srv)
+	// The handlers the served binary runs: storage outages answered
+	// transiently, transient failures retried under the budget.
+	app.NewLazy(s.App, hlog).Register(srv)
 	hl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err

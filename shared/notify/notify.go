@@ -26,6 +26,9 @@ const (
 	KindPurged        = "purged"        // the mailbox is gone
 	KindRejectedEvent = "rejectedEvent" // an event was refused and kept for an admin
 	KindCaseFailing   = "caseFailing"   // a case keeps failing in the sweep
+	// KindRetryBudgetSpent: a message failed transiently for the whole
+	// retry budget and goes to the dead-letter queue.
+	KindRetryBudgetSpent = "retryBudgetSpent"
 )
 
 // Severities, in increasing order of urgency.

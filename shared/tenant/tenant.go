@@ -57,6 +57,9 @@ type User struct {
 	AssignedSKUs      []string   // skuId GUIDs from assignedLicenses
 	OnPremisesSynced  bool       // onPremisesSyncEnabled
 	DeletedAt         *time.Time // set for users in directory/deletedItems
+	// ProxyAddresses ("SMTP:primary", "smtp:alias"): read for users in the
+	// recycle bin, whose UPN is rewritten but whose addresses are kept.
+	ProxyAddresses []string
 }
 
 // Licence is one licenseDetails entry.
@@ -91,6 +94,7 @@ type Mailbox struct {
 	DistinguishedName         string
 	LegacyExchangeDN          string
 	PrimarySMTPAddress        string
+	EmailAddresses            []string // proxy addresses ("SMTP:", "smtp:", "X500:" prefixes)
 	UserPrincipalName         string
 	Alias                     string
 	ExternalDirectoryObjectID string
