@@ -489,11 +489,10 @@ func (e *Engine) protect(ctx context.Context, r *record, t *tx) error {
 	}
 	eff := now.Add(e.d.Policy.HoldPropagation)
 	if err != nil || !mb.LitigationHoldEnabled {
-		// (Not found right after Set-Mailbox accepted the hold: Exchange
-		// has not caught up with a restore or a new licence yet.)
-		// Exchange may show a new hold only after a while: the read at the
-		// end of the propagation window confirms it, or places it again.
-		// Nothing counts as safe before that read.
+		// Exchange may show a new hold, or a mailbox it has just brought
+		// back (restore, new licence), only after a while: the read at the
+		// end of the propagation window confirms the hold, or places it
+		// again. Nothing counts as safe before that read.
 		c.HoldEnabled, c.HoldVerifiedAt, c.HoldEffectiveAt = true, nil, &eff
 		t.log("verifyHold", "pending", "Get-Mailbox does not show the hold yet; reading again at "+eff.Format(time.RFC3339))
 		prev := c.State
