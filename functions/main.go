@@ -16,7 +16,9 @@ const usage = `holdfast: keeps leavers' Microsoft 365 mailboxes from being purge
 
 Usage:
   holdfast serve                      run the custom handler (default when FUNCTIONS_CUSTOMHANDLER_PORT is set)
-  holdfast dev [--scenario FILE]      run the local stack (Azurite, simulator, handler) and play the demo
+  holdfast dev [--scenario FILE] [--listen 127.0.0.1:PORT]
+                                      run the local stack (Azurite, simulator, handler) and play the demo;
+                                      with --listen, then serve the Api and dashboard until Ctrl-C
   holdfast scenario run FILE... [--report FILE] [--quiet]
                                       play scenario files against the local stack
   holdfast sim --listen 127.0.0.1:PORT [--tenant FILE] [--start RFC3339]
@@ -32,6 +34,8 @@ Usage:
   holdfast restore UPN --to TARGET    copy a soft-deleted or inactive mailbox into TARGET (New-MailboxRestoreRequest)
   holdfast recover UPN [--upn NEW]    rehire path: restore the user, or recover the inactive mailbox into a new account
   holdfast release UPN --reason TEXT  stop protecting (audited); the clock is still watched and warned
+  holdfast verify-audit FILE [--head HASH] | --case UPN|KEY
+                                      check a case's audit hash chain (an export, JSON or CSV, or as stored); names the first bad row
   holdfast bench [--out FILE] [--skip-cold-build] [--skip-tests]
                                       measure figures against side-by-side ceilings (make bench)
   holdfast chaos --scenarios N --seed S [--users U] [--faults] [--realistic=true|false] [--out DIR] [--workers W] [--only I]
@@ -88,6 +92,8 @@ func run(ctx context.Context, args []string) error {
 		return casesCmd(ctx, args)
 	case "case":
 		return caseCmd(ctx, args)
+	case "verify-audit":
+		return verifyAuditCmd(ctx, args)
 	case "release", "restore", "recover":
 		return adminCaseCmd(ctx, cmd, args)
 	case "bench":

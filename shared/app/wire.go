@@ -13,6 +13,7 @@ import (
 
 	"github.com/holdfast/holdfast/shared/clock"
 	"github.com/holdfast/holdfast/shared/config"
+	"github.com/holdfast/holdfast/shared/dashboard"
 	"github.com/holdfast/holdfast/shared/engine"
 	"github.com/holdfast/holdfast/shared/exo"
 	"github.com/holdfast/holdfast/shared/graph"
@@ -203,6 +204,10 @@ func (s *Stack) Open(ctx context.Context) error {
 		TenantID: cfg.TenantID, ClientState: cfg.GraphClientState, Directory: s.Graph, Exchange: s.Exchange, Store: s.Store,
 		Alerts: s.Alerts, Clock: o.Clock, Policy: s.pol, Log: o.Log, Instance: instance,
 	})
-	s.Functions = &Functions{Engine: s.Engine, Reader: s.Store, Mode: cfg.Mode, Clock: o.Clock}
+	s.Functions = &Functions{Engine: s.Engine, Reader: s.Store, Mode: cfg.Mode, Clock: o.Clock, Runs: s.Store}
+	s.Functions.Dashboard, err = dashboard.New(dashboard.Deps{Reader: s.Store, Admin: s.Engine, Clock: o.Clock, Mode: string(cfg.Mode)})
+	if err != nil {
+		return err
+	}
 	return nil
 }

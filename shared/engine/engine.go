@@ -79,6 +79,9 @@ type record struct {
 	Indexed []string `json:"indexed,omitempty"`
 	etag    string
 	isNew   bool
+	// auditHead is the case's audit chain head, carried from load to
+	// save so new audit rows extend the chain (store.CaseRecord.AuditHead).
+	auditHead string
 }
 
 // rescueIntent is committed with the sweep's lease before a rescue's first
@@ -159,7 +162,7 @@ func (e *Engine) load(ctx context.Context, key string) (*record, error) {
 	if err := json.Unmarshal(rec.Data, &r); err != nil {
 		return nil, fmt.Errorf("decode case %s: %w", key, err)
 	}
-	r.etag = rec.ETag
+	r.etag, r.auditHead = rec.ETag, rec.AuditHead
 	return &r, nil
 }
 
@@ -207,7 +210,7 @@ func (e *Engine) save(ctx context.Context, r *record, t *tx) error {
 		etag = ""
 	}
 	newTag, err := e.d.Store.Commit(ctx, store.Commit{
-		Case:    store.CaseRecord{Key: c.Key, Data: data, State: string(c.State), UPN: c.UPN, Deadline: dl, ETag: etag},
+		Case:    store.CaseRecord{Key: c.Key, Data: data, State: string(c.State), UPN: c.UPN, Deadline: dl, ETag: etag, AuditHead: r.auditHead},
 		Audit:   t.audit,
 		EventID: t.event,
 	})
@@ -215,6 +218,9 @@ func (e *Engine) save(ctx context.Context, r *record, t *tx) error {
 		return err
 	}
 	r.etag, r.isNew = newTag, false
+	if n := len(t.audit); n > 0 {
+		r.auditHead = t.audit[n-1].Hash // Commit filled it
+	}
 	return nil
 }
 
