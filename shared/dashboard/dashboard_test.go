@@ -115,7 +115,7 @@ func TestGroupOf(t *testing.T) {
 		{"protecting", GroupNotSafe}, {"atRisk", GroupAtRisk}, {"failing", GroupAtRisk}, {"rescuing", GroupRescuing},
 		{"blocked", GroupBlocked}, {"released", GroupReleased}, {"tracking", GroupTracking},
 		{"purged", GroupClosed}, {"cancelled", GroupClosed},
-		{"unconfirmed", GroupOther}, {"", GroupOther},
+		{"unconfirmed", GroupAtRisk}, {"someFutureState", GroupOther}, {"", GroupOther},
 	}
 	for _, tt := range tests {
 		if got := GroupOf(tt.state); got != tt.want {
