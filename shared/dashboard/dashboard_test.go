@@ -77,7 +77,7 @@ func fixture(t *testing.T) (*Dashboard, *fakeAdmin) {
 	r := &fakeReader{cases: []store.CaseRecord{
 		caseRec("t_a", "a@x.test", "atRisk", "Sales", now.Add(2*24*time.Hour)),
 		caseRec("t_b", "b@x.test", "protected", "Legal", time.Time{}),
-		caseRec("t_c", "c@x.test", "unconfirmed", "Sales", now.Add(20*24*time.Hour)),
+		caseRec("t_c", "c@x.test", "someFutureState", "Sales", now.Add(20*24*time.Hour)),
 		caseRec("t_d", "d@x.test", "purged", "Legal", now.Add(-24*time.Hour)),
 		caseRec("t_e", "e@x.test", "released", "Sales", now.Add(9*24*time.Hour)),
 	}}
