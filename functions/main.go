@@ -29,7 +29,8 @@ Usage:
   holdfast deadletters [--queue NAME] [--replay ID|all] [--max N] [--json]
                                       list dead-lettered messages, or replay them with a new retry budget
   holdfast reconcile                  inventory the tenant and open cases for what no event announced
-  holdfast cases [--all]              cases at risk or needing a human, soonest deadline first
+  holdfast cases [--all] [--planned]  cases at risk or needing a human, soonest deadline first
+                                      (--planned: only those with actions observe-only mode planned)
   holdfast case UPN|KEY               one case: its record and audit timeline
   holdfast restore UPN --to TARGET    copy a soft-deleted or inactive mailbox into TARGET (New-MailboxRestoreRequest)
   holdfast recover UPN [--upn NEW]    rehire path: restore the user, or recover the inactive mailbox into a new account
@@ -40,6 +41,9 @@ Usage:
                                       measure figures against side-by-side ceilings (make bench)
   holdfast chaos --scenarios N --seed S [--users U] [--faults] [--realistic=true|false] [--out DIR] [--workers W] [--only I]
                                       play randomized lifecycles and check the invariants (docs/reliability.md)
+  holdfast probe --tenant ID [--auth device-code|azure-cli|managed-identity] [--out PREFIX]
+                                      read-only survey of a tenant: every read holdfast depends on, compared
+                                      with docs/contracts.md; writes a shapes-only report (no personal data)
   holdfast version
 `
 
@@ -100,6 +104,8 @@ func run(ctx context.Context, args []string) error {
 		return benchCmd(ctx, args)
 	case "chaos":
 		return chaosCmd(ctx, args)
+	case "probe":
+		return probeCmd(ctx, args)
 	case "version":
 		fmt.Println("holdfast", version)
 		return nil

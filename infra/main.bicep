@@ -24,6 +24,9 @@ param graphBaseUrl string = 'https://graph.microsoft.com/v1.0'
 param exchangeBaseUrl string = 'https://outlook.office365.com'
 param sweepSchedule string = '0 */5 * * * *'
 param reconcileSchedule string = '0 0 */6 * * *'
+@description('act, or observe: decide and audit everything but only record tenant writes as planned actions (rollout).')
+@allowed(['act', 'observe'])
+param actions string = 'act'
 @allowed(['retain', 'release'])
 param defaultRetention string = 'retain'
 @description('Litigation Hold duration in days; 0 is unlimited.')
@@ -44,6 +47,8 @@ param policyFile string = ''
 @secure()
 @description('clientState of the Graph users subscription (infra/graph-notifications.sh prints it); notifications without it are rejected. Empty: not checked.')
 param graphClientState string = ''
+@description('Microsoft public key for SecureString cmdlet parameters (-Password), <RSAKeyValue> XML or PEM (see docs/contracts.md); Microsoft rotates it. Empty: recoveries that need a password stop at a blocker with the PowerShell to run.')
+param exoSecureStringKey string = ''
 @secure()
 @description('Teams incoming webhook / Workflows URL; stored in Key Vault, never in app settings. Empty disables the channel.')
 param teamsWebhookUrl string = ''
@@ -152,6 +157,7 @@ var appSettings = [
   { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${identity.outputs.clientId};Authorization=AAD' }
   { name: 'HOLDFAST_MODE', value: 'azure' }
   { name: 'HOLDFAST_TENANT_ID', value: effectiveTenantId }
+  { name: 'HOLDFAST_ACTIONS', value: actions }
   { name: 'HOLDFAST_GRAPH_BASE_URL', value: graphBaseUrl }
   { name: 'HOLDFAST_EXCHANGE_BASE_URL', value: exchangeBaseUrl }
   { name: 'HOLDFAST_SWEEP_SCHEDULE', value: sweepSchedule }
@@ -166,6 +172,7 @@ var appSettings = [
   { name: 'HOLDFAST_ARCHIVE_TARGET', value: archiveTarget }
   { name: 'HOLDFAST_POLICY_FILE', value: policyFile }
   { name: 'HOLDFAST_GRAPH_CLIENT_STATE', value: graphClientState }
+  { name: 'HOLDFAST_EXO_SECURESTRING_KEY', value: exoSecureStringKey }
   { name: 'HOLDFAST_TEAMS_WEBHOOK_URL', value: empty(teamsWebhookUrl) ? '' : '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.teamsWebhookSecretUri})' }
   { name: 'HOLDFAST_ALERT_MAIL_FROM', value: alertMailFrom }
   { name: 'HOLDFAST_ALERT_MAIL_TO', value: alertMailTo }

@@ -256,10 +256,13 @@ type CaseSummary struct {
 	State    string     `json:"state"`
 	Deadline *time.Time `json:"deadline,omitempty"`
 	DaysLeft *float64   `json:"daysLeft,omitempty"`
+	// Planned lists the pending tenant writes observe-only mode decided
+	// and did not perform ("step: op").
+	Planned []string `json:"planned,omitempty"`
 }
 
 func (f *Functions) apiCases(ctx context.Context, req customhandler.HTTPRequest) (customhandler.Response, error) {
-	all := req.Query["all"] == "true"
+	all, plannedOnly := req.Query["all"] == "true", req.Query["planned"] == "true"
 	var out []CaseSummary
 	now := f.Clock.Now()
 	err := f.Reader.ListCases(ctx, func(r store.CaseRecord) error {
@@ -269,7 +272,20 @@ func (f *Functions) apiCases(ctx context.Context, req customhandler.HTTPRequest)
 			left := d.Sub(now).Hours() / 24
 			s.Deadline, s.DaysLeft = &d, &left
 		}
-		if all || s.Deadline != nil || r.State == "blocked" || r.State == "failing" || r.State == "protecting" {
+		if pl, err := engine.PlannedActions(r.Data); err == nil {
+			for _, p := range pl {
+				if p.Status == engine.PlannedPending {
+					s.Planned = append(s.Planned, p.Step+": "+p.Op)
+				}
+			}
+		}
+		if plannedOnly {
+			if len(s.Planned) > 0 {
+				out = append(out, s)
+			}
+			return nil
+		}
+		if all || s.Deadline != nil || len(s.Planned) > 0 || r.State == "blocked" || r.State == "failing" || r.State == "protecting" {
 			out = append(out, s)
 		}
 		return nil
@@ -309,7 +325,8 @@ func (f *Functions) apiCase(ctx context.Context, key string, withCase bool) (cus
 		return httpOut(http.StatusOK, map[string]any{"key": key, "audit": audit}), nil
 	}
 	var data json.RawMessage = rec.Data
-	return httpOut(http.StatusOK, map[string]any{"key": key, "state": rec.State, "record": data, "timeline": audit}), nil
+	planned, _ := engine.PlannedActions(rec.Data)
+	return httpOut(http.StatusOK, map[string]any{"key": key, "state": rec.State, "record": data, "planned": planned, "timeline": audit}), nil
 }
 
 func (f *Functions) apiRejected(ctx context.Context, req customhandler.HTTPRequest) (customhandler.Response, error) {

@@ -4,6 +4,7 @@
 package config
 
 import (
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"net/url"
@@ -13,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/holdfast/holdfast/shared/securestring"
 )
 
 // Mode says where holdfast runs.
@@ -23,6 +26,18 @@ const (
 	ModeAzure Mode = "azure"
 	// ModeLocal: the local stack (simulator, Azurite), loopback only.
 	ModeLocal Mode = "local"
+)
+
+// Actions says whether holdfast acts on the tenant.
+type Actions string
+
+const (
+	// ActionsAct: holdfast places holds, rescues and sends alert mail.
+	ActionsAct Actions = "act"
+	// ActionsObserve: every decision is made and audited, every tenant
+	// write (hold, restore, licence, restore request, recovery, alert mail)
+	// is recorded on the case as a planned action instead (rollout).
+	ActionsObserve Actions = "observe"
 )
 
 // Setting describes one app setting the binary reads.
@@ -47,6 +62,7 @@ func Settings() []Setting {
 		{Name: "AZURE_CLIENT_ID", Doc: "client id of the user-assigned managed identity"},
 		{Name: "HOLDFAST_MODE", Default: "azure", Doc: "azure or local"},
 		{Name: "HOLDFAST_TENANT_ID", Doc: "Entra tenant id (GUID) holdfast protects"},
+		{Name: "HOLDFAST_ACTIONS", Default: "act", Doc: "act, or observe: decide and audit everything but only record the tenant writes (holds, rescues, alert mail) as planned actions"},
 		{Name: "HOLDFAST_GRAPH_BASE_URL", Default: "https://graph.microsoft.com/v1.0", Doc: "Microsoft Graph base URL"},
 		{Name: "HOLDFAST_EXCHANGE_BASE_URL", Default: "https://outlook.office365.com", Doc: "Exchange Online admin API base URL"},
 		{Name: "HOLDFAST_SWEEP_SCHEDULE", Default: "0 */5 * * * *", Doc: "NCRONTAB schedule of ExpirySweep"},
@@ -60,6 +76,7 @@ func Settings() []Setting {
 		{Name: "HOLDFAST_RESCUE_MARGIN", Default: "72h", Doc: "how long before the purge deadline a rescue starts"},
 		{Name: "HOLDFAST_ARCHIVE_TARGET", Doc: "UPN of the mailbox that receives copy-to-archive restores"},
 		{Name: "HOLDFAST_POLICY_FILE", Doc: "optional JSON file with per-department policy rules"},
+		{Name: "HOLDFAST_EXO_SECURESTRING_KEY", Doc: "Microsoft's public key for SecureString cmdlet parameters (-Password), as <RSAKeyValue> XML or PEM; empty: recoveries that need a password stop at a blocker with the PowerShell to run (docs/contracts.md)"},
 		{Name: "HOLDFAST_GRAPH_CLIENT_STATE", Secret: true, Doc: "clientState of the Graph users subscription; notifications that do not carry it are rejected (empty: not checked)"},
 		{Name: "HOLDFAST_TEAMS_WEBHOOK_URL", Secret: true, Doc: "Teams incoming webhook / Workflows URL for alerts"},
 		{Name: "HOLDFAST_ALERT_MAIL_FROM", Doc: "mailbox that sends alert mail through Graph sendMail"},
@@ -75,6 +92,8 @@ func Settings() []Setting {
 type Config struct {
 	Mode     Mode
 	TenantID string
+	// Actions: act, or observe (plan and record tenant writes only).
+	Actions Actions
 
 	// Table storage: either a connection string or an endpoint for
 	// identity-based access.
@@ -90,6 +109,9 @@ type Config struct {
 	// GraphClientState is the shared secret Graph puts in every change
 	// notification of holdfast's subscription.
 	GraphClientState string
+	// ExchangeSecureStringKey encrypts -Password values; nil: not
+	// configured (see package securestring).
+	ExchangeSecureStringKey *rsa.PublicKey
 
 	SweepSchedule     string
 	ReconcileSchedule string
@@ -188,6 +210,10 @@ func Load(getenv Getenv) (Config, error) {
 	if c.Mode != ModeAzure && c.Mode != ModeLocal {
 		bad("HOLDFAST_MODE", "must be azure or local, got %q", c.Mode)
 	}
+	c.Actions = Actions(strings.ToLower(get("HOLDFAST_ACTIONS")))
+	if c.Actions != ActionsAct && c.Actions != ActionsObserve {
+		bad("HOLDFAST_ACTIONS", "must be act or observe, got %q", c.Actions)
+	}
 	c.TenantID = get("HOLDFAST_TENANT_ID")
 	if c.TenantID == "" {
 		bad("HOLDFAST_TENANT_ID", "missing (the Entra tenant id)")
@@ -210,6 +236,13 @@ func Load(getenv Getenv) (Config, error) {
 	c.ManagedIdentityClientID = get("AZURE_CLIENT_ID")
 
 	c.GraphClientState = get("HOLDFAST_GRAPH_CLIENT_STATE")
+	if k := get("HOLDFAST_EXO_SECURESTRING_KEY"); k != "" {
+		key, err := securestring.ParseKey(k)
+		if err != nil {
+			bad("HOLDFAST_EXO_SECURESTRING_KEY", "%v", err)
+		}
+		c.ExchangeSecureStringKey = key
+	}
 	c.GraphBaseURL = strings.TrimRight(get("HOLDFAST_GRAPH_BASE_URL"), "/")
 	c.ExchangeBaseURL = strings.TrimRight(get("HOLDFAST_EXCHANGE_BASE_URL"), "/")
 	for name, v := range map[string]string{"HOLDFAST_GRAPH_BASE_URL": c.GraphBaseURL, "HOLDFAST_EXCHANGE_BASE_URL": c.ExchangeBaseURL} {

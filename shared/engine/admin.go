@@ -61,8 +61,11 @@ func (e *Engine) adminOp(ctx context.Context, ref, actor string, fn func(r *reco
 		now := e.d.Clock.Now()
 		t := &tx{e: e, now: now, actor: "admin:" + actor}
 		if err := fn(r, t); err != nil {
-			return r.Case, err
+			if planned, _ := e.observed(r, t, StepAdmin, err); !planned {
+				return r.Case, err
+			}
 		}
+		e.reviewPlanned(r, t)
 		if err := e.schedule(ctx, r, now); err != nil {
 			return r.Case, err
 		}
@@ -144,7 +147,13 @@ func (e *Engine) Recover(ctx context.Context, ref, upn, actor string) (retention
 		t.log("recover", "ok", "recovery requested by "+actor)
 		switch {
 		case c.DeletedAt != nil && c.UserPurgedAt == nil && c.DeletionSource == retention.DeletedInExchange:
-			if err := e.d.Exchange.UndoSoftDeletedMailbox(ctx, c.ExchangeGUID); err != nil {
+			err := e.d.Exchange.UndoSoftDeletedMailbox(ctx, c.ExchangeGUID, c.UPN)
+			if errors.Is(err, tenant.ErrNoSecureStringKey) {
+				e.block(r, t, "needsPowerShell", "the mailbox was removed in Exchange and only Undo-SoftDeletedMailbox brings it back; it "+noKeyWhy,
+					"run in Exchange Online PowerShell: "+undoCommand(c.ExchangeGUID, c.UPN)+" ; then reset the account's password in Entra")
+				return nil
+			}
+			if err != nil {
 				return fmt.Errorf("Undo-SoftDeletedMailbox: %w", err)
 			}
 			t.log("undoSoftDelete", "ok", "mailbox removed in Exchange brought back there")

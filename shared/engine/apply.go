@@ -552,7 +552,16 @@ func (e *Engine) rehire(ctx context.Context, r *record, ev events.Event, t *tx) 
 	}
 	switch {
 	case c.DeletedAt != nil && c.UserPurgedAt == nil && c.DeletionSource == retention.DeletedInExchange && c.ExchangeGUID != "":
-		if err := e.d.Exchange.UndoSoftDeletedMailbox(ctx, c.ExchangeGUID); err != nil && !errors.Is(err, tenant.ErrNotFound) {
+		err := tenant.ErrNoSecureStringKey
+		if c.UPN != "" { // the WindowsLiveID
+			err = e.d.Exchange.UndoSoftDeletedMailbox(ctx, c.ExchangeGUID, c.UPN)
+		}
+		if errors.Is(err, tenant.ErrNoSecureStringKey) {
+			e.block(r, t, "needsPowerShell", "rehired: the mailbox was removed in Exchange and only Undo-SoftDeletedMailbox brings it back; it "+noKeyWhy,
+				"run in Exchange Online PowerShell: "+undoCommand(c.ExchangeGUID, c.UPN)+" ; then reset the account's password in Entra")
+			return nil
+		}
+		if err != nil && !errors.Is(err, tenant.ErrNotFound) {
 			return fmt.Errorf("rehire: Undo-SoftDeletedMailbox: %w", err)
 		}
 		t.log("undoSoftDelete", "ok", "rehire: mailbox removed in Exchange brought back there (Undo-SoftDeletedMailbox)")

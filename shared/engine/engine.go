@@ -77,6 +77,8 @@ type record struct {
 	Rescue *rescueIntent `json:"rescue,omitempty"`
 	// Indexed lists the user references already written to the index.
 	Indexed []string `json:"indexed,omitempty"`
+	// Planned lists the tenant writes observe-only mode did not perform.
+	Planned []PlannedAction `json:"planned,omitempty"`
 	etag    string
 	isNew   bool
 	// auditHead is the case's audit chain head, carried from load to
@@ -242,6 +244,11 @@ func (e *Engine) schedule(ctx context.Context, r *record, now time.Time) error {
 			next = retry
 		}
 	}
+	if r.needsRecheck() {
+		if at := now.Add(observeRecheck); next.IsZero() || at.Before(next) {
+			next = at
+		}
+	}
 	if next.IsZero() {
 		return nil
 	}
@@ -371,6 +378,10 @@ func (e *Engine) HandleMessage(ctx context.Context, m Message) (Outcome, error) 
 			r.lease = lease{} // released by the commit below
 		}
 		open, err := e.apply(ctx, r, ev, t)
+		if planned, _ := e.observed(r, t, eventStep(ev.Kind), err); planned {
+			open, err = true, nil
+		}
+		e.reviewPlanned(r, t)
 		if err != nil {
 			if needsLease {
 				e.unlease(ctx, key)

@@ -31,11 +31,13 @@ type Directory interface {
 type Exchange interface {
 	GetMailbox(ctx context.Context, identity string, scope tenant.MailboxScope) (tenant.Mailbox, error)
 	SetLitigationHold(ctx context.Context, h tenant.HoldRequest) error
-	UndoSoftDeletedMailbox(ctx context.Context, softDeletedObject string) error
+	UndoSoftDeletedMailbox(ctx context.Context, softDeletedObject, windowsLiveID string) error
 	NewMailboxFromInactive(ctx context.Context, inactiveIdentity, name, upn string) (tenant.Mailbox, error)
 	NewRestoreRequest(ctx context.Context, r tenant.RestoreRequest) (tenant.RestoreStatus, error)
 	GetRestoreRequests(ctx context.Context, name string) ([]tenant.RestoreStatus, error)
 	GetRestoreStatistics(ctx context.Context, identity string) (tenant.RestoreStatus, error)
+	ResumeRestoreRequest(ctx context.Context, identity string) error
+	AddX500Address(ctx context.Context, identity, legacyDN string) error
 	ListMailboxes(ctx context.Context, scope tenant.MailboxScope, fn func(tenant.Mailbox) error) error
 }
 

@@ -37,6 +37,10 @@ func (e *Engine) recoverInactive(ctx context.Context, r *record, upn string, t *
 	name := local + "-rehired-" + t.now.Format("20060102")
 	mb, err := e.d.Exchange.NewMailboxFromInactive(ctx, id, name, upn)
 	switch {
+	case errors.Is(err, tenant.ErrNoSecureStringKey):
+		e.block(r, t, "needsPowerShell", "rehired, but New-Mailbox -InactiveMailbox "+noKeyWhy,
+			"run in Exchange Online PowerShell: "+newInactiveMailboxCommand(id, name, upn)+" ; then license the new account within 30 days")
+		return nil
 	case errors.Is(err, tenant.ErrConflict):
 		e.block(r, t, "upnInUse", "rehired, but "+upn+" (or the mailbox name "+name+") is already in use",
 			"free the UPN or recover the mailbox by hand with New-Mailbox -InactiveMailbox "+id)

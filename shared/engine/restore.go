@@ -54,7 +54,10 @@ func (e *Engine) startRestore(ctx context.Context, r *record, t *tx) error {
 	}
 	day := t.now
 	jobs := retention.RestoreLayout(c.ArchiveGUID != "" && c.ArchiveGUID != zeroGUID, target.HasArchive())
-	allow := retention.NeedsLegacyDNMismatch(c.LegacyExchangeDN, target.LegacyExchangeDN, nil)
+	allow, err := e.legacyDNOnTarget(ctx, t, c, target)
+	if err != nil {
+		return err
+	}
 	for i := range jobs {
 		j := &jobs[i]
 		j.Attempt, j.Source, j.Target, j.AllowLegacyDN = 1, source, c.ArchiveTarget, allow
@@ -74,6 +77,35 @@ func (e *Engine) startRestore(ctx context.Context, r *record, t *tx) error {
 }
 
 const zeroGUID = "00000000-0000-0000-0000-000000000000"
+
+// legacyDNOnTarget makes New-MailboxRestoreRequest's LegacyExchangeDN check
+// pass the documented way, by adding the source's LegacyExchangeDN to the
+// target as an X500 proxy address (Learn, New-MailboxRestoreRequest
+// -AllowLegacyDNMismatch: the switch is being deprecated in the cloud). It
+// reports whether the switch is still needed: only when the address cannot
+// be added (another recipient holds it, or holdfast never learned the
+// source's LegacyExchangeDN), the documented fallback. A side effect worth
+// knowing: mail sent to the leaver's old LegacyExchangeDN (replies to old
+// internal mail) now reaches the archive target.
+func (e *Engine) legacyDNOnTarget(ctx context.Context, t *tx, c *retention.Case, target tenant.Mailbox) (bool, error) {
+	if !retention.NeedsLegacyDNMismatch(c.LegacyExchangeDN, target.LegacyExchangeDN, target.EmailAddresses) {
+		return false, nil
+	}
+	if c.LegacyExchangeDN == "" {
+		t.log("addX500", "fallback", "the source's LegacyExchangeDN is unknown: New-MailboxRestoreRequest -AllowLegacyDNMismatch")
+		return true, nil
+	}
+	err := e.d.Exchange.AddX500Address(ctx, target.ExchangeGUID, c.LegacyExchangeDN)
+	switch {
+	case err == nil:
+		t.log("addX500", "ok", "Set-Mailbox -Identity "+target.ExchangeGUID+" -EmailAddresses @{Add=\"X500:"+c.LegacyExchangeDN+"\"}")
+		return false, nil
+	case errors.Is(err, tenant.ErrConflict), errors.Is(err, tenant.ErrRefused):
+		t.log("addX500", "fallback", "cannot add the X500 address ("+err.Error()+"): New-MailboxRestoreRequest -AllowLegacyDNMismatch")
+		return true, nil
+	}
+	return false, fmt.Errorf("add X500 address to archive target: %w", err)
+}
 
 // prepareTarget checks the archive target exists and is on Litigation Hold,
 // placing the hold if not: restored content must not be deletable.
@@ -130,6 +162,16 @@ func (e *Engine) submitRestore(ctx context.Context, r *record, t *tx, j *retenti
 		Name: j.Name, SourceMailbox: j.Source, TargetMailbox: j.Target, TargetRootFolder: j.TargetRootFolder,
 		SourceIsArchive: j.SourceIsArchive, TargetIsArchive: j.TargetIsArchive, AllowLegacyDNMismatch: j.AllowLegacyDN,
 	})
+	if errors.Is(err, tenant.ErrLegacyDNMismatch) && !j.AllowLegacyDN {
+		// The X500 address may not have reached the service that checks it
+		// yet; the switch is the documented fallback.
+		t.log("restoreRequest", "fallback", "LegacyExchangeDN check failed ("+err.Error()+"): retrying with -AllowLegacyDNMismatch")
+		j.AllowLegacyDN = true
+		st, err = e.d.Exchange.NewRestoreRequest(ctx, tenant.RestoreRequest{
+			Name: j.Name, SourceMailbox: j.Source, TargetMailbox: j.Target, TargetRootFolder: j.TargetRootFolder,
+			SourceIsArchive: j.SourceIsArchive, TargetIsArchive: j.TargetIsArchive, AllowLegacyDNMismatch: true,
+		})
+	}
 	if errors.Is(err, tenant.ErrConflict) {
 		existing, gerr := e.d.Exchange.GetRestoreRequests(ctx, j.Name)
 		if gerr == nil && len(existing) > 0 {
@@ -194,6 +236,13 @@ func (e *Engine) monitorRestore(ctx context.Context, r *record, t *tx) error {
 			done := now
 			j.CompletedAt = &done
 			j.PercentComplete = 100
+			if j.Status == retention.RestoreWarning {
+				// Done, but some items were skipped: the copy is not whole.
+				e.alert(r, notify.Alert{ID: fmt.Sprintf("%s:restoreWarning:%s", c.Key, j.Name), Kind: "restoreCompletedWithWarning", Severity: "warning",
+					Action: "the copy finished but Exchange skipped some items", At: now,
+					Remedy:  "review the skipped items with Get-MailboxRestoreRequestStatistics " + id + " -IncludeReport -IncludeSkippedItems before the source is purged",
+					Details: map[string]string{"request": j.Name, "statusDetail": j.StatusDetail}})
+			}
 		}
 		t.log("restoreStatus", "ok", fmt.Sprintf("%s: %s %d%% (%s)", j.Name, j.Status, j.PercentComplete, j.StatusDetail))
 		switch retention.JudgeRestore(*j, c.Deadline, now) {
@@ -210,6 +259,26 @@ func (e *Engine) monitorRestore(ctx context.Context, r *record, t *tx) error {
 				Action: "holdfast cannot finish the copy before the mailbox is purged", At: now,
 				Remedy:  "export the mailbox with a Purview content search now, or check the request with Get-MailboxRestoreRequestStatistics " + id,
 				Details: map[string]string{"request": j.Name, "status": j.Status, "percentComplete": fmt.Sprint(j.PercentComplete)}})
+		case retention.VerdictResume:
+			// The service suspended it (AutoSuspended); Learn's documented
+			// action is Resume-MailboxRestoreRequest. Bounded by
+			// MaxRestoreResumes, after which it is reported as stalled.
+			j.Resumes++
+			if err := e.d.Exchange.ResumeRestoreRequest(ctx, id); err != nil && !errors.Is(err, tenant.ErrNotFound) {
+				return fmt.Errorf("Resume-MailboxRestoreRequest %s: %w", j.Name, err)
+			}
+			t.log("restoreResume", "ok", fmt.Sprintf("Resume-MailboxRestoreRequest -Identity %s (%s, resume %d of %d)", id, j.StatusDetail, j.Resumes, retention.MaxRestoreResumes))
+		case retention.VerdictSuspended, retention.VerdictUnknown:
+			if j.Reported != j.Status {
+				j.Reported = j.Status
+				remedy := "holdfast never suspends its own requests: resume it with Resume-MailboxRestoreRequest -Identity " + id + " or remove it so holdfast starts a new attempt"
+				if retention.PhaseOf(j.Status) == retention.PhaseUnknown {
+					remedy = "Exchange reports a status holdfast does not know; check Get-MailboxRestoreRequestStatistics " + id + " -IncludeReport"
+				}
+				e.alert(r, notify.Alert{ID: fmt.Sprintf("%s:restoreStatus:%s:%s", c.Key, j.Name, j.Status), Kind: "restoreNeedsAttention", Severity: "warning",
+					Action: "holdfast keeps watching the request; it is reported as unable to finish if it is not done before the deadline", At: now,
+					Remedy: remedy, Details: map[string]string{"request": j.Name, "status": j.Status, "statusDetail": j.StatusDetail}})
+			}
 		case retention.VerdictStalled:
 			if !j.StallAlerted {
 				j.StallAlerted = true

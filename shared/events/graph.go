@@ -1,7 +1,10 @@
 package events
 
 import (
+	"bytes"
 	"crypto/subtle"
+	"encoding/json"
+	"strconv"
 	"strings"
 )
 
@@ -113,12 +116,11 @@ func (d *decoder) graphUser(data object) *Rejection {
 		}
 		d.ev.OccurredAt = t
 	}
-	if n, ok, rej := rd.integer("sequenceNumber"); rej != nil {
-		return rej
-	} else if ok {
-		if n < 0 {
-			return reject(CodeOutOfRange, rd.field("sequenceNumber"), "%s must not be negative", rd.field("sequenceNumber"))
-		}
+	// sequenceNumber is a string in Learn's property table and a bare
+	// number in its example; Microsoft's own sample omits it. It is only
+	// carried for the audit, so an odd value is dropped, never a reason to
+	// reject the notification (that would leave a soft delete to Reconcile).
+	if n, ok := graphSequence(rd); ok {
 		d.ev.Sequence = n
 	}
 
@@ -195,4 +197,26 @@ func graphUserPath(field, s string) (string, *Rejection) {
 		return "", reject(CodeInvalidField, field, "%s %s must be Users/<object id GUID>", field, quote(s))
 	}
 	return checkGUID(field, id)
+}
+
+// graphSequence reads resourceData.sequenceNumber written as a JSON string
+// of digits or a JSON whole number; anything else reads as absent.
+func graphSequence(rd object) (int64, bool) {
+	raw, ok := rd.get("sequenceNumber")
+	if !ok {
+		return 0, false
+	}
+	t := bytes.TrimSpace(raw)
+	if len(t) > 1 && t[0] == '"' {
+		var s string
+		if json.Unmarshal(t, &s) != nil {
+			return 0, false
+		}
+		t = []byte(s)
+	}
+	n, err := strconv.ParseInt(string(t), 10, 64)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	return n, true
 }

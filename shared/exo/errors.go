@@ -5,122 +5,157 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/holdfast/holdfast/shared/contract"
 	"github.com/holdfast/holdfast/shared/tenant"
 )
 
-// errorBody is the admin API error shape, as parsed by the EXO module,
-// CIPP's New-ExoRequest and ExoHelper's Get-ExoException.
-type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-		Details []struct {
-			Code    string `json:"code"`
-			Target  string `json:"target"`
-			Message string `json:"message"`
-		} `json:"details"`
-		InnerError struct {
-			Type              string `json:"type"`
-			InternalException struct {
-				Message string `json:"message"`
-			} `json:"internalexception"`
-		} `json:"innererror"`
-	} `json:"error"`
+// maxRaw bounds the verbatim response kept for an unclassified error.
+const maxRaw = 2048
+
+// signals is everything a failed answer says about what went wrong, read
+// in the order ExoHelper's Get-ExoException and CIPP's New-ExoRequest use:
+// details[0].message split on '|' into ErrorId, exception class and text;
+// else innererror.internalexception.message; else error.message.
+type signals struct {
+	status int
+	header string // x-ExceptionType
+	id     string // ErrorId, e.g. Ex6F9304 (a hash, kept for the audit only)
+	class  string // exception class, short name
+	text   string // the human message
+	code   string // error.code, e.g. NotFound, BadRequest
+	inner  string // innererror.type, short name
+}
+
+func readSignals(status int, h http.Header, data []byte) signals {
+	s := signals{status: status, header: shortClass(strings.TrimSpace(h.Get("x-ExceptionType")))}
+	var b contract.ExoErrorBody
+	if json.Unmarshal(data, &b) != nil {
+		if len(data) <= 512 && isPrintable(string(data)) {
+			s.text = strings.TrimSpace(string(data)) // a plain-text answer
+		}
+		return s
+	}
+	e := b.Error
+	s.code = e.Code
+	if len(e.Details) > 0 && e.Details[0].Message != "" {
+		parts := strings.SplitN(e.Details[0].Message, "|", 3)
+		if len(parts) == 3 {
+			s.id, s.class, s.text = parts[0], shortClass(parts[1]), parts[2]
+		} else {
+			s.text = e.Details[0].Message
+		}
+	}
+	if e.InnerError != nil {
+		s.inner = shortClass(e.InnerError.Type)
+		if ie := e.InnerError.InternalException; ie != nil {
+			if s.text == "" {
+				s.text = ie.Message
+			}
+			if s.class == "" {
+				s.class = shortClass(ie.Type)
+			}
+		}
+	}
+	if s.text == "" {
+		s.text = e.Message
+	}
+	return s
 }
 
 // parseError builds a *tenant.ServiceError from a failed response.
-// details[0].message is "<ErrorId>|<ExceptionClassName>|<human message>";
-// when it is missing the innererror's exception message, then error.message,
-// stand in for the human message.
-func parseError(status int, data []byte) error {
-	var b errorBody
-	_ = json.Unmarshal(data, &b) // a non-JSON body still yields a status-based error
-	e := b.Error
-	var id, class, msg, category string
-	if len(e.Details) > 0 {
-		category = e.Details[0].Code
-	}
-	if len(e.Details) > 0 && e.Details[0].Message != "" {
-		parts := strings.SplitN(e.Details[0].Message, "|", 3)
-		switch len(parts) {
-		case 3:
-			id, class, msg = parts[0], parts[1], parts[2]
-		case 2:
-			id, msg = parts[0], parts[1]
-		default:
-			msg = parts[0]
-		}
-	}
-	if msg == "" {
-		msg = e.InnerError.InternalException.Message
-	}
-	if msg == "" {
-		msg = e.Message
-	}
-	if msg == "" && len(data) <= 512 && !json.Valid(data) && isPrintable(string(data)) {
-		msg = string(data) // a proxy's plain-text error page, say
-	}
+func parseError(status int, h http.Header, data []byte) error {
+	s := readSignals(status, h, data)
+	msg := strings.TrimSpace(s.text)
 	if msg == "" {
 		msg = http.StatusText(status)
 	}
-	code := id
+	code := s.id
 	if code == "" {
-		code = shortClass(class)
+		code = s.class
 	}
 	if code == "" {
-		code = e.Code
+		code = s.code
 	}
-	return &tenant.ServiceError{
-		Service: "exchange",
-		Status:  status,
-		Code:    code,
-		Message: strings.TrimSpace(msg),
-		Kind:    classify(status, category, strings.Join([]string{id, class, e.Code, e.InnerError.Type}, " "), msg),
+	kind := classify(s)
+	se := &tenant.ServiceError{Service: "exchange", Status: status, Code: code, Message: msg, Kind: kind}
+	if kind == nil {
+		se.Kind, se.Unclassified, se.Raw = tenant.ErrTransient, true, raw(h, data)
 	}
+	return se
 }
 
-// classify maps an Exchange failure onto a tenant sentinel. Exchange puts
-// the useful signal in the exception class, the PowerShell ErrorCategory
-// (details[0].code) and the message text, not in the HTTP status (most
-// failures are 400), so all are consulted.
-func classify(status int, category, ids, msg string) error {
-	li := strings.ToLower(ids)
-	lm := strings.ToLower(msg)
-	has := func(s string, subs ...string) bool {
+// classify applies the rules in docs/contracts.md ("Exchange error
+// classification"), most specific signal first. nil: no rule matched.
+func classify(s signals) error {
+	class := s.class
+	if class == "" {
+		class = s.header // the header names the class when the body does not
+	}
+	lc, lt := strings.ToLower(class), strings.ToLower(s.text)
+	has := func(str string, subs ...string) bool {
 		for _, sub := range subs {
-			if strings.Contains(s, sub) {
+			if strings.Contains(str, sub) {
 				return true
 			}
 		}
 		return false
 	}
 	switch {
-	case status == http.StatusTooManyRequests:
+	// E1 throttling: 429 (module, ExoHelper), or the tenant concurrency
+	// message whatever the status (ExoHelper Invoke-ExoCommand.ps1).
+	case s.status == http.StatusTooManyRequests || has(lt, "maximum number of concurrent requests"):
 		return tenant.ErrThrottled
-	case has(li, "managementobjectnotfound") || status == http.StatusNotFound ||
-		category == categoryObjectNotFound && !has(li, "commandnotfound") ||
-		has(lm, "couldn't be found", "could not be found", "wasn't found"):
+	// E2 transient server exceptions: the module's retry list, ExoHelper's
+	// UnableToWriteToAad and "issue may be transient".
+	case transientClass(lc) || strings.HasSuffix(lc, "transientexception") || has(lt, "may be transient"):
+		return tenant.ErrTransient
+	// E3 transient statuses (ExoHelper's retryable 408/503/504, plus 502).
+	case s.status == http.StatusRequestTimeout || s.status == http.StatusBadGateway ||
+		s.status == http.StatusServiceUnavailable || s.status == http.StatusGatewayTimeout:
+		return tenant.ErrTransient
+	// E4 not found: the exception class (captured body, Microsoft365DSC
+	// issue 2998). A bare 404 without it is not enough: a moved endpoint
+	// answers 404 too, and "not found" can end a case.
+	case lc == "managementobjectnotfoundexception":
 		return tenant.ErrNotFound
-	case has(li, "litigationhold", "holdnotallowed") ||
-		has(lm, "litigation hold") && has(lm, "licen", "isn't available", "is not available", "not allowed", "not permitted", "plan 2"):
-		return tenant.ErrHoldNotAllowed
-	case status == http.StatusConflict || category == categoryResourceExists ||
-		has(li, "alreadyexists", "namemustbeunique", "duplicate", "conflict", "managementobjectambiguous") ||
-		has(lm, "already exists", "already in use", "already being used", "used by another", "already a request"):
+	// E4b the restore LegacyExchangeDN check (wording after Learn's
+	// -AllowLegacyDNMismatch description; UNVERIFIED).
+	case has(lt, "legacyexchangedn") && has(lt, "allowlegacydnmismatch", "isn't present", "is not present", "doesn't match", "does not match"):
+		return tenant.ErrLegacyDNMismatch
+	// E5 ambiguous identity: several recipients match.
+	case lc == "managementobjectambiguousexception":
 		return tenant.ErrConflict
-	case has(li, "refused", "permanentlydelete") ||
-		has(lm, "auto-expanding archiv", "autoexpanding archiv", "restore the user account instead") ||
-		has(lm, "on hold", "under hold") && has(lm, "can't", "cannot", "not allowed"):
+	// E6 licence without Litigation Hold (message text; UNVERIFIED wording).
+	case has(lt, "litigation hold") && has(lt, "licen", "isn't available", "is not available", "not allowed", "not permitted", "plan 2"):
+		return tenant.ErrHoldNotAllowed
+	// E7 name or object conflicts (class names; message text UNVERIFIED).
+	case conflictClass(lc) || s.status == http.StatusConflict ||
+		has(lt, "already exists", "already in use", "already being used", "used by another", "already a request"):
+		return tenant.ErrConflict
+	// E8 documented refusals (auto-expanding archive, held mailbox purge).
+	case has(lt, "auto-expanding archiv", "autoexpanding archiv", "restore the user account instead") ||
+		has(lt, "on hold", "under hold") && has(lt, "can't", "cannot", "not allowed"):
 		return tenant.ErrRefused
 	}
 	return nil
 }
 
-// PowerShell ErrorCategory values, as details[0].code carries them.
-const (
-	categoryObjectNotFound = "13"
-	categoryResourceExists = "20"
-)
+// transientClass: server exceptions the ExchangeOnlineManagement module
+// retries (as listed in the reference notes), plus ExoHelper's
+// UnableToWriteToAadException.
+func transientClass(lc string) bool {
+	switch lc {
+	case "dcoverloadedexception", "suitabilitydirectoryexception", "serverinmmexception",
+		"adserversettingschangedexception", "storagetransientexception", "unabletowritetoaadexception":
+		return true
+	}
+	return false
+}
+
+// conflictClass: exceptions for an object or request name that exists.
+func conflictClass(lc string) bool {
+	return lc == "adobjectalreadyexistsexception" || lc == "namemustbeuniquepermanentexception"
+}
 
 // shortClass trims a .NET namespace: a.b.ManagementObjectNotFoundException
 // becomes ManagementObjectNotFoundException.
@@ -129,6 +164,24 @@ func shortClass(s string) string {
 		return s[i+1:]
 	}
 	return s
+}
+
+// raw keeps the answer for the audit: the exception header and the body,
+// bounded, with control characters replaced so it cannot forge log lines.
+func raw(h http.Header, data []byte) string {
+	s := string(data)
+	if t := h.Get("x-ExceptionType"); t != "" {
+		s = "x-ExceptionType=" + t + " " + s
+	}
+	if len(s) > maxRaw {
+		s = s[:maxRaw] + "…"
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 func isPrintable(s string) bool {

@@ -2,6 +2,9 @@ package exo_test
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -19,6 +22,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/holdfast/holdfast/shared/exo"
+	"github.com/holdfast/holdfast/shared/securestring"
 	"github.com/holdfast/holdfast/shared/tenant"
 )
 
@@ -347,8 +351,8 @@ func TestErrorParsing(t *testing.T) {
 			tenant.ErrHoldNotAllowed, "BadRequest", "Litigation hold isn't available for this mailbox because it doesn't have an Exchange Online Plan 2 license.", false},
 		{"refused purge", 400, exoError("BadRequest", "Ex9A1B2C|Microsoft.Exchange.Management.Tasks.RecipientTaskException|The mailbox is on hold and can't be permanently deleted.", "", "x"),
 			tenant.ErrRefused, "Ex9A1B2C", "The mailbox is on hold and can't be permanently deleted.", false},
-		{"unknown", 400, exoError("BadRequest", "ExAAAAAA|Microsoft.Exchange.Something|Weird.", "", "x"), nil, "ExAAAAAA", "Weird.", false},
-		{"non-JSON body", 502, "Bad Gateway from proxy", nil, "", "Bad Gateway from proxy", false},
+		{"unknown: transient, kept verbatim", 400, exoError("BadRequest", "ExAAAAAA|Microsoft.Exchange.Something|Weird.", "", "x"), tenant.ErrTransient, "ExAAAAAA", "Weird.", false},
+		{"non-JSON body", 502, "Bad Gateway from proxy", tenant.ErrTransient, "", "Bad Gateway from proxy", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -476,13 +480,21 @@ func TestRestoreRequests(t *testing.T) {
 	}
 }
 
+// TestRecoveryCmdlets: the -Password of Undo-SoftDeletedMailbox and
+// New-Mailbox -InactiveMailbox travels as the admin API expects a
+// SecureString (RSA PKCS#1 v1.5 under the configured key, base64), is a
+// fresh strong password per call, and is never sent without a key.
 func TestRecoveryCmdlets(t *testing.T) {
+	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
 	f := newFake(t)
 	f.on("Undo-SoftDeletedMailbox", ok())
 	f.on("New-Mailbox", ok(annMailbox))
-	c := f.client(t, exo.Options{})
+	c := f.client(t, exo.Options{SecureStringKey: &priv.PublicKey})
 	ctx := context.Background()
-	if err := c.UndoSoftDeletedMailbox(ctx, "bob@contoso.com"); err != nil {
+	if err := c.UndoSoftDeletedMailbox(ctx, "5c0a1b2c-3d4e-4f50-8a6b-7c8d9e0f1a2b", "bob@contoso.com"); err != nil {
 		t.Fatal(err)
 	}
 	m, err := c.NewMailboxFromInactive(ctx, "CN=Bob,OU=x", "Bob Recovered", "bob.recovered@contoso.com")
@@ -490,11 +502,43 @@ func TestRecoveryCmdlets(t *testing.T) {
 		t.Fatalf("got %+v, %v", m, err)
 	}
 	reqs := f.requests()
-	if p := reqs[0].params(); !jsonEq(p, map[string]any{"SoftDeletedObject": "bob@contoso.com"}) {
-		t.Errorf("Undo params = %v", p)
+	clear := map[string]bool{}
+	for i, want := range []map[string]any{
+		{"SoftDeletedObject": "5c0a1b2c-3d4e-4f50-8a6b-7c8d9e0f1a2b", "WindowsLiveID": "bob@contoso.com"},
+		{"InactiveMailbox": "CN=Bob,OU=x", "Name": "Bob Recovered", "MicrosoftOnlineServicesID": "bob.recovered@contoso.com", "ResetPasswordOnNextLogon": true},
+	} {
+		p := reqs[i].params()
+		enc, _ := p["Password"].(string)
+		delete(p, "Password")
+		if !jsonEq(p, want) {
+			t.Errorf("request %d params = %v", i, p)
+		}
+		ct, err := base64.StdEncoding.DecodeString(enc)
+		if err != nil {
+			t.Fatalf("request %d: Password is not base64", i)
+		}
+		//lint:ignore SA1019 decrypting as the service would.
+		pt, err := rsa.DecryptPKCS1v15(nil, priv, ct)
+		if err != nil || !securestring.Strong(string(pt)) || clear[string(pt)] {
+			t.Fatalf("request %d: Password does not decrypt to a fresh strong password", i)
+		}
+		clear[string(pt)] = true
+		if strings.Contains(reqs[i].Raw, string(pt)) {
+			t.Fatalf("request %d carries the password in clear", i)
+		}
 	}
-	if p := reqs[1].params(); !jsonEq(p, map[string]any{"InactiveMailbox": "CN=Bob,OU=x", "Name": "Bob Recovered", "MicrosoftOnlineServicesID": "bob.recovered@contoso.com"}) {
-		t.Errorf("New-Mailbox params = %v", p)
+
+	// Without a key nothing is sent.
+	n := len(f.requests())
+	noKey := f.client(t, exo.Options{})
+	if err := noKey.UndoSoftDeletedMailbox(ctx, "5c0a1b2c-3d4e-4f50-8a6b-7c8d9e0f1a2b", "bob@contoso.com"); !errors.Is(err, tenant.ErrNoSecureStringKey) {
+		t.Errorf("Undo without key: %v", err)
+	}
+	if _, err := noKey.NewMailboxFromInactive(ctx, "CN=Bob,OU=x", "Bob", "bob@contoso.com"); !errors.Is(err, tenant.ErrNoSecureStringKey) {
+		t.Errorf("New-Mailbox without key: %v", err)
+	}
+	if len(f.requests()) != n {
+		t.Error("a password-bearing cmdlet was sent without a key")
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/holdfast/holdfast/shared/securestring"
 	"github.com/holdfast/holdfast/shared/tenant"
 )
 
@@ -122,6 +123,24 @@ func (c *Client) SetLitigationHold(ctx context.Context, h tenant.HoldRequest) er
 	return c.Invoke(ctx, "Set-Mailbox", p, discard)
 }
 
+// AddX500Address adds "X500:<legacyDN>" to the proxy addresses of the
+// active mailbox identity, with Set-Mailbox -EmailAddresses @{Add=...}: the
+// hashtable travels as a JSON object carrying
+// "@odata.type":"#Exchange.GenericHashTable" (ExoHelper, CIPP). Learn's
+// New-MailboxRestoreRequest page names this as the replacement for
+// -AllowLegacyDNMismatch. An address another recipient holds yields
+// ErrConflict.
+func (c *Client) AddX500Address(ctx context.Context, identity, legacyDN string) error {
+	if strings.TrimSpace(identity) == "" || !strings.HasPrefix(legacyDN, "/") {
+		return fmt.Errorf("exo: AddX500Address needs an identity and a LegacyExchangeDN, got %q", legacyDN)
+	}
+	p := map[string]any{"Identity": identity, "EmailAddresses": map[string]any{
+		"@odata.type": "#Exchange.GenericHashTable",
+		"Add":         []string{"X500:" + legacyDN},
+	}}
+	return c.Invoke(ctx, "Set-Mailbox", p, discard)
+}
+
 // NewRestoreRequest starts New-MailboxRestoreRequest. BadItemLimit and
 // LargeItemLimit are on-premises only and never sent. A taken name yields
 // ErrConflict.
@@ -207,28 +226,68 @@ func (c *Client) GetRestoreStatistics(ctx context.Context, identity string) (ten
 	return *st, nil
 }
 
-// UndoSoftDeletedMailbox runs Undo-SoftDeletedMailbox -SoftDeletedObject.
-// It works within 30 days of Remove-Mailbox or Disable-Mailbox. The
-// -WindowsLiveID/-Password form (needed when the account went too) is not
-// supported: -Password is a SecureString the module RSA-encrypts.
-func (c *Client) UndoSoftDeletedMailbox(ctx context.Context, softDeletedObject string) error {
-	if strings.TrimSpace(softDeletedObject) == "" {
-		return errors.New("exo: empty soft-deleted object")
+// ResumeRestoreRequest runs Resume-MailboxRestoreRequest -Identity
+// (RequestGuid or Alias\Name), which Learn documents for requests that
+// were suspended or failed; holdfast uses it for AutoSuspended ones.
+func (c *Client) ResumeRestoreRequest(ctx context.Context, identity string) error {
+	if identity == "" {
+		return errors.New("exo: empty restore request identity")
 	}
-	return c.Invoke(ctx, "Undo-SoftDeletedMailbox", map[string]any{"SoftDeletedObject": softDeletedObject}, discard)
+	return c.Invoke(ctx, "Resume-MailboxRestoreRequest", map[string]any{"Identity": identity}, discard)
+}
+
+// password returns a fresh strong password, encrypted as the admin API
+// expects a SecureString. The clear text never leaves this function: the
+// new account's password is unknown to everyone, and an admin resets it
+// before anyone signs in.
+func (c *Client) password() (string, error) {
+	if c.ssKey == nil {
+		return "", tenant.ErrNoSecureStringKey
+	}
+	p, err := securestring.NewPassword()
+	if err != nil {
+		return "", fmt.Errorf("exo: %w", err)
+	}
+	return securestring.Encrypt(c.ssKey, p)
+}
+
+// UndoSoftDeletedMailbox runs Undo-SoftDeletedMailbox -SoftDeletedObject
+// -WindowsLiveID -Password, the form Microsoft documents for restoring a
+// mailbox removed in Exchange (within 30 days of Remove-Mailbox). Learn
+// requires WindowsLiveID and Password when the account was not deleted
+// with the mailbox; holdfast always sends them, the pessimistic choice.
+// Without a SecureString key it returns tenant.ErrNoSecureStringKey.
+func (c *Client) UndoSoftDeletedMailbox(ctx context.Context, softDeletedObject, windowsLiveID string) error {
+	if strings.TrimSpace(softDeletedObject) == "" || strings.TrimSpace(windowsLiveID) == "" {
+		return errors.New("exo: Undo-SoftDeletedMailbox needs the soft-deleted object and a WindowsLiveID")
+	}
+	pw, err := c.password()
+	if err != nil {
+		return err
+	}
+	return c.Invoke(ctx, "Undo-SoftDeletedMailbox", map[string]any{
+		"SoftDeletedObject": softDeletedObject, "WindowsLiveID": windowsLiveID, "Password": pw,
+	}, discard)
 }
 
 // NewMailboxFromInactive recovers an inactive mailbox into a new account
 // (New-Mailbox -InactiveMailbox, identity by DistinguishedName or
-// ExchangeGuid). The account is created unlicensed: assign a licence within
-// 30 days. No -Password is sent (see UndoSoftDeletedMailbox).
+// ExchangeGuid). -Password is required in that parameter set (Learn); the
+// account must change it at first sign-in and is created unlicensed:
+// assign a licence within 30 days. Without a SecureString key it returns
+// tenant.ErrNoSecureStringKey.
 func (c *Client) NewMailboxFromInactive(ctx context.Context, inactiveIdentity, name, upn string) (tenant.Mailbox, error) {
 	if inactiveIdentity == "" || name == "" || upn == "" {
 		return tenant.Mailbox{}, errors.New("exo: New-Mailbox -InactiveMailbox needs identity, name and UPN")
 	}
-	p := map[string]any{"InactiveMailbox": inactiveIdentity, "Name": name, "MicrosoftOnlineServicesID": upn}
+	pw, err := c.password()
+	if err != nil {
+		return tenant.Mailbox{}, err
+	}
+	p := map[string]any{"InactiveMailbox": inactiveIdentity, "Name": name, "MicrosoftOnlineServicesID": upn,
+		"Password": pw, "ResetPasswordOnNextLogon": true}
 	var mb *tenant.Mailbox
-	err := c.Invoke(ctx, "New-Mailbox", p, func(raw json.RawMessage) error {
+	err = c.Invoke(ctx, "New-Mailbox", p, func(raw json.RawMessage) error {
 		m, err := parseMailbox(raw)
 		if mb == nil {
 			mb = &m

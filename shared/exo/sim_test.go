@@ -10,6 +10,7 @@ import (
 
 	"github.com/holdfast/holdfast/shared/clock"
 	"github.com/holdfast/holdfast/shared/exo"
+	"github.com/holdfast/holdfast/shared/securestring"
 	"github.com/holdfast/holdfast/shared/sim"
 	"github.com/holdfast/holdfast/shared/tenant"
 )
@@ -68,7 +69,12 @@ func collect(t *testing.T, c *exo.Client, scope tenant.MailboxScope) map[string]
 
 func TestSimExchangeEveryCmdlet(t *testing.T) {
 	s, vc, base := startSim(t)
-	c := simClient(t, base, exo.Options{PageSize: 2}) // small pages: paging is exercised
+	key, err := securestring.ParseKey(s.SecureStringKeyXML())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := simClient(t, base, exo.Options{PageSize: 2, SecureStringKey: key}) // small pages: paging is exercised
+	checkCmdletRows(t, s)
 	ctx := context.Background()
 
 	// Get-Mailbox -ResultSize Unlimited, across pages
@@ -206,10 +212,10 @@ func TestSimExchangeEveryCmdlet(t *testing.T) {
 	}
 
 	// Undo-SoftDeletedMailbox: only for Remove-Mailbox deletions.
-	if err := c.UndoSoftDeletedMailbox(ctx, "erin@contoso.test"); !errors.Is(err, tenant.ErrRefused) {
+	if err := c.UndoSoftDeletedMailbox(ctx, "erin@contoso.test", "erin@contoso.test"); !errors.Is(err, tenant.ErrRefused) {
 		t.Errorf("Undo for an Entra deletion err = %v, want ErrRefused", err)
 	}
-	if err := c.UndoSoftDeletedMailbox(ctx, "fay@contoso.test"); err != nil {
+	if err := c.UndoSoftDeletedMailbox(ctx, "fay@contoso.test", "fay@contoso.test"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.GetMailbox(ctx, "fay@contoso.test", tenant.ScopeActive); err != nil {

@@ -48,6 +48,8 @@ func (c *Client) user(idOrUPN string) (*users.UserItemRequestBuilder, error) {
 
 // GetUser reads one user by object id or UPN.
 // Permission: User.Read.All.
+//
+// Graph: GET /users/{id}
 func (c *Client) GetUser(ctx context.Context, idOrUPN string) (tenant.User, error) {
 	b, err := c.user(idOrUPN)
 	if err != nil {
@@ -66,6 +68,8 @@ func (c *Client) GetUser(ctx context.Context, idOrUPN string) (tenant.User, erro
 // employeeID: ErrNotFound when there is none, ErrConflict when several
 // match (employeeId is not unique in Entra).
 // Permission: User.Read.All.
+//
+// Graph: GET /users
 func (c *Client) FindUserByEmployeeID(ctx context.Context, employeeID string) (tenant.User, error) {
 	lit, err := odataString(employeeID)
 	if err != nil {
@@ -115,6 +119,8 @@ func odataString(s string) (string, error) {
 // ListUsers calls fn for every user, following @odata.nextLink. An error
 // from fn stops the listing and is returned as is.
 // Permission: User.Read.All.
+//
+// Graph: GET /users
 func (c *Client) ListUsers(ctx context.Context, fn func(tenant.User) error) error {
 	top := pageSize
 	page, err := c.users().Get(ctx, &users.UsersRequestBuilderGetRequestConfiguration{
@@ -149,6 +155,8 @@ func (c *Client) eachUser(page models.UserCollectionResponseable, err error, wha
 // GetDeletedUser reads a user from the directory recycle bin; DeletedAt is
 // set. ErrNotFound when the id is not (or no longer) in deletedItems.
 // Permission: User.Read.All.
+//
+// Graph: GET /directory/deletedItems/{id}/microsoft.graph.user
 func (c *Client) GetDeletedUser(ctx context.Context, id string) (tenant.User, error) {
 	if strings.TrimSpace(id) == "" {
 		return tenant.User{}, errors.New("graph: empty user id")
@@ -167,6 +175,8 @@ func (c *Client) GetDeletedUser(ctx context.Context, id string) (tenant.User, er
 
 // ListDeletedUsers calls fn for every user in the recycle bin, 999 a page.
 // Permission: User.Read.All.
+//
+// Graph: GET /directory/deletedItems/microsoft.graph.user
 func (c *Client) ListDeletedUsers(ctx context.Context, fn func(tenant.User) error) error {
 	top := pageSize
 	page, err := directory.NewDeletedItemsGraphUserRequestBuilderInternal(c.pathParams(), c.adapter).Get(ctx,
@@ -182,6 +192,9 @@ func (c *Client) ListDeletedUsers(ctx context.Context, fn func(tenant.User) erro
 // proxy addresses that an active user has taken since
 // (autoReconcileProxyConflict), and returns the restored user.
 // Permission: User.ReadWrite.All (not enough for users holding admin roles).
+//
+// Graph: POST /directory/deletedItems/{id}/restore
+// Graph: GET /users/{id}
 func (c *Client) RestoreDeletedUser(ctx context.Context, id string) (tenant.User, error) {
 	if strings.TrimSpace(id) == "" {
 		return tenant.User{}, errors.New("graph: empty user id")
@@ -213,6 +226,8 @@ var errorMapping = abs.ErrorMappings{"XXX": odataerrors.CreateODataErrorFromDisc
 
 // SetAccountEnabled enables or disables sign-in.
 // Permission: User.ReadWrite.All.
+//
+// Graph: PATCH /users/{id}
 func (c *Client) SetAccountEnabled(ctx context.Context, id string, enabled bool) error {
 	b, err := c.user(id)
 	if err != nil {
@@ -229,6 +244,8 @@ func (c *Client) SetAccountEnabled(ctx context.Context, id string, enabled bool)
 // AssignLicenses adds and removes licences by skuId GUID in one call.
 // A SKU without free units yields ErrNoLicenceUnits.
 // Permission: LicenseAssignment.ReadWrite.All (or User.ReadWrite.All).
+//
+// Graph: POST /users/{id}/assignLicense
 func (c *Client) AssignLicenses(ctx context.Context, id string, add []string, remove []string) error {
 	b, err := c.user(id)
 	if err != nil {
@@ -264,6 +281,8 @@ func (c *Client) AssignLicenses(ctx context.Context, id string, add []string, re
 
 // LicenseDetails lists the user's licences with their service plans.
 // Permission: User.Read.All (LicenseAssignment.Read.All also suffices).
+//
+// Graph: GET /users/{id}/licenseDetails
 func (c *Client) LicenseDetails(ctx context.Context, id string) ([]tenant.Licence, error) {
 	b, err := c.user(id)
 	if err != nil {
@@ -294,6 +313,8 @@ func (c *Client) LicenseDetails(ctx context.Context, id string) ([]tenant.Licenc
 
 // SubscribedSKUs lists the tenant's subscriptions with unit counts.
 // Permission: LicenseAssignment.Read.All (or Organization.Read.All).
+//
+// Graph: GET /subscribedSkus
 func (c *Client) SubscribedSKUs(ctx context.Context) ([]tenant.SKU, error) {
 	var out []tenant.SKU
 	page, err := subscribedskus.NewSubscribedSkusRequestBuilderInternal(c.pathParams(), c.adapter).Get(ctx, nil)
@@ -320,6 +341,8 @@ func (c *Client) SubscribedSKUs(ctx context.Context) ([]tenant.SKU, error) {
 // SendMail sends a plain-text message as from (a UPN or id of a mailbox the
 // app may send as), without keeping a copy in Sent Items.
 // Permission: Mail.Send (scope it with an application access policy).
+//
+// Graph: POST /users/{id}/sendMail
 func (c *Client) SendMail(ctx context.Context, from string, m tenant.Mail) error {
 	b, err := c.user(from)
 	if err != nil {

@@ -33,14 +33,57 @@ const (
 	PartArchive = "archive"
 )
 
-// Restore statuses holdfast records (Exchange's own, plus Pending before
-// the request exists).
+// Restore statuses holdfast records: Exchange's own, as listed for
+// Get-MailboxRestoreRequest -Status on Learn, plus Pending before the
+// request exists.
 const (
-	RestorePending   = "Pending"
-	RestoreCompleted = "Completed"
-	RestoreWarning   = "CompletedWithWarning"
-	RestoreFailed    = "Failed"
+	RestorePending              = "Pending"
+	RestoreQueued               = "Queued"
+	RestoreInProgress           = "InProgress"
+	RestoreRetrying             = "Retrying"
+	RestoreSynced               = "Synced"
+	RestoreCompletionInProgress = "CompletionInProgress"
+	RestoreAutoSuspended        = "AutoSuspended"
+	RestoreSuspended            = "Suspended"
+	RestoreCompleted            = "Completed"
+	RestoreWarning              = "CompletedWithWarning"
+	RestoreFailed               = "Failed"
 )
+
+// MaxRestoreResumes bounds how often holdfast resumes one AutoSuspended
+// request before it reports it instead.
+const MaxRestoreResumes = 3
+
+// RestorePhase is what a restore request status means for holdfast.
+type RestorePhase int
+
+const (
+	PhaseUnknown       RestorePhase = iota // a status Learn does not list
+	PhaseRunning                           // the service is working on it
+	PhaseAutoSuspended                     // the service stopped it; Resume-MailboxRestoreRequest
+	PhaseSuspended                         // someone stopped it; not holdfast's to override
+	PhaseDone                              // Completed or CompletedWithWarning
+	PhaseFailed                            // Failed
+)
+
+// PhaseOf maps every status Learn lists for Get-MailboxRestoreRequest
+// -Status. Retrying is the service retrying a transient failure itself;
+// Synced and CompletionInProgress are on the way to Completed.
+func PhaseOf(status string) RestorePhase {
+	switch status {
+	case RestorePending, RestoreQueued, RestoreInProgress, RestoreRetrying, RestoreSynced, RestoreCompletionInProgress:
+		return PhaseRunning
+	case RestoreAutoSuspended:
+		return PhaseAutoSuspended
+	case RestoreSuspended:
+		return PhaseSuspended
+	case RestoreCompleted, RestoreWarning:
+		return PhaseDone
+	case RestoreFailed:
+		return PhaseFailed
+	}
+	return PhaseUnknown
+}
 
 // RestoreJob is one New-MailboxRestoreRequest the case owns: the primary
 // mailbox, or the archive, copied into the archive target.
@@ -63,6 +106,10 @@ type RestoreJob struct {
 	CheckedAt        *time.Time `json:"checkedAt,omitempty"`
 	CompletedAt      *time.Time `json:"completedAt,omitempty"`
 	StallAlerted     bool       `json:"stallAlerted,omitempty"`
+	Resumes          int        `json:"resumes,omitempty"` // Resume-MailboxRestoreRequest calls
+	// Reported is the last unusual status (Suspended, an unknown one)
+	// reported for this request, so each is reported once.
+	Reported string `json:"reported,omitempty"`
 }
 
 // Done reports whether the job finished well.
@@ -129,11 +176,14 @@ func RestoreLayout(sourceHasArchive, targetHasArchive bool) []RestoreJob {
 type RestoreVerdict int
 
 const (
-	VerdictRunning RestoreVerdict = iota // keep polling
-	VerdictDone                          // completed
-	VerdictStalled                       // no progress for RestoreStallAfter
-	VerdictRetry                         // failed, time remains: start a new attempt
-	VerdictTooLate                       // failed or cannot finish before the deadline
+	VerdictRunning   RestoreVerdict = iota // keep polling
+	VerdictDone                            // completed
+	VerdictStalled                         // no progress for RestoreStallAfter
+	VerdictRetry                           // failed, time remains: start a new attempt
+	VerdictTooLate                         // failed or cannot finish before the deadline
+	VerdictResume                          // AutoSuspended: Resume-MailboxRestoreRequest
+	VerdictSuspended                       // suspended by someone else: report, keep watching
+	VerdictUnknown                         // a status holdfast does not know: report, keep watching
 )
 
 // JudgeRestore classifies job j (already updated with the latest reading)
@@ -143,7 +193,7 @@ func JudgeRestore(j RestoreJob, deadline *time.Time, now time.Time) RestoreVerdi
 		return VerdictDone
 	}
 	late := deadline != nil && !now.Add(RestoreMinTime).Before(*deadline)
-	if j.Status == RestoreFailed {
+	if PhaseOf(j.Status) == PhaseFailed {
 		if late || j.Attempt >= MaxRestoreAttempts {
 			return VerdictTooLate
 		}
@@ -151,6 +201,17 @@ func JudgeRestore(j RestoreJob, deadline *time.Time, now time.Time) RestoreVerdi
 	}
 	if deadline != nil && !now.Before(*deadline) {
 		return VerdictTooLate
+	}
+	switch PhaseOf(j.Status) {
+	case PhaseAutoSuspended:
+		if j.Resumes < MaxRestoreResumes {
+			return VerdictResume
+		}
+		return VerdictStalled // resumed often enough: a human must look
+	case PhaseSuspended:
+		return VerdictSuspended
+	case PhaseUnknown:
+		return VerdictUnknown
 	}
 	if now.Sub(j.ProgressAt) >= RestoreStallAfter {
 		return VerdictStalled

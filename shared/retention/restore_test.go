@@ -104,11 +104,39 @@ func TestJudgeRestore(t *testing.T) {
 		{"failed, too late", RestoreJob{Status: RestoreFailed, Attempt: 1}, dl(10 * time.Minute), VerdictTooLate},
 		{"failed, out of attempts", RestoreJob{Status: RestoreFailed, Attempt: MaxRestoreAttempts}, dl(48 * time.Hour), VerdictTooLate},
 		{"running past deadline", RestoreJob{Status: "InProgress", ProgressAt: now}, dl(-time.Minute), VerdictTooLate},
+		{"queued", RestoreJob{Status: RestoreQueued, ProgressAt: now}, dl(48 * time.Hour), VerdictRunning},
+		{"retrying is the service's own retry", RestoreJob{Status: RestoreRetrying, ProgressAt: now.Add(-time.Hour)}, dl(48 * time.Hour), VerdictRunning},
+		{"retrying without progress stalls", RestoreJob{Status: RestoreRetrying, ProgressAt: now.Add(-RestoreStallAfter)}, dl(48 * time.Hour), VerdictStalled},
+		{"synced", RestoreJob{Status: RestoreSynced, ProgressAt: now}, dl(48 * time.Hour), VerdictRunning},
+		{"completion in progress", RestoreJob{Status: RestoreCompletionInProgress, ProgressAt: now}, dl(48 * time.Hour), VerdictRunning},
+		{"auto-suspended: resume", RestoreJob{Status: RestoreAutoSuspended, ProgressAt: now}, dl(48 * time.Hour), VerdictResume},
+		{"auto-suspended, resumed enough", RestoreJob{Status: RestoreAutoSuspended, Resumes: MaxRestoreResumes, ProgressAt: now}, dl(48 * time.Hour), VerdictStalled},
+		{"suspended by someone", RestoreJob{Status: RestoreSuspended, ProgressAt: now}, dl(48 * time.Hour), VerdictSuspended},
+		{"suspended past deadline", RestoreJob{Status: RestoreSuspended, ProgressAt: now}, dl(-time.Minute), VerdictTooLate},
+		{"unknown status", RestoreJob{Status: "Rehydrating", ProgressAt: now}, dl(48 * time.Hour), VerdictUnknown},
 	}
 	for _, tt := range tests {
 		if got := JudgeRestore(tt.job, tt.deadline, now); got != tt.want {
 			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
 		}
+	}
+}
+
+// TestPhaseOfEveryLearnStatus: every value Learn lists for
+// Get-MailboxRestoreRequest -Status has a phase other than unknown.
+func TestPhaseOfEveryLearnStatus(t *testing.T) {
+	learn := map[string]RestorePhase{
+		"AutoSuspended": PhaseAutoSuspended, "Completed": PhaseDone, "CompletedWithWarning": PhaseDone,
+		"CompletionInProgress": PhaseRunning, "Failed": PhaseFailed, "InProgress": PhaseRunning,
+		"Queued": PhaseRunning, "Retrying": PhaseRunning, "Suspended": PhaseSuspended, "Synced": PhaseRunning,
+	}
+	for st, want := range learn {
+		if got := PhaseOf(st); got != want {
+			t.Errorf("PhaseOf(%q) = %v, want %v", st, got, want)
+		}
+	}
+	if PhaseOf("completed") != PhaseUnknown {
+		t.Error("statuses are case-sensitive enum names; a miscased one is unknown")
 	}
 }
 

@@ -2,7 +2,10 @@ package sim
 
 import (
 	"encoding/json"
+	"strconv"
 	"time"
+
+	"github.com/holdfast/holdfast/shared/contract"
 )
 
 // subscriptionLifetime is the longest a Graph subscription on users may
@@ -23,35 +26,37 @@ func (s *Sim) emit(u *user, changeType string, t time.Time) {
 	ts := t.UTC().Format(time.RFC3339Nano)
 	// The subscription is treated as renewed continuously: it always
 	// expires a full lifetime after the event.
-	exp := t.Add(subscriptionLifetime).UTC().Format(time.RFC3339Nano)
-	ev := map[string]any{
-		"id":              s.newGUID(),
-		"type":            typ,
-		"source":          "/tenants/" + s.opts.TenantID + "/applications/" + s.opts.AppID,
-		"subject":         "Users/" + u.ID,
-		"time":            ts,
-		"datacontenttype": "application/json",
-		"specversion":     "1.0",
-		"data": map[string]any{
-			"changeType":  changeType,
-			"clientState": s.opts.ClientState,
-			"resource":    "Users/" + u.ID,
-			"resourceData": map[string]any{
-				"@odata.type":    "#Microsoft.Graph.User",
-				"@odata.id":      "Users/" + u.ID,
-				"id":             u.ID,
-				"organizationId": s.opts.TenantID,
-				"eventTime":      ts,
-				"sequenceNumber": s.seq,
+	exp := t.Add(subscriptionLifetime).UTC().Format("2006-01-02T15:04:05.0000000-07:00")
+	// Built from the shared contract type, in the documented form:
+	// sequenceNumber as a string, the expiry with an explicit offset.
+	ev := contract.EntraEvent{
+		ID:              s.newGUID(),
+		Type:            typ,
+		Source:          "/tenants/" + s.opts.TenantID + "/applications/" + s.opts.AppID,
+		Subject:         "Users/" + u.ID,
+		Time:            ts,
+		DataContentType: "application/json",
+		SpecVersion:     "1.0",
+		Data: contract.EntraEventData{
+			ChangeType:  changeType,
+			ClientState: s.opts.ClientState,
+			Resource:    "Users/" + u.ID,
+			ResourceData: &contract.EntraResourceData{
+				ODataType:      "#Microsoft.Graph.User",
+				ODataID:        "Users/" + u.ID,
+				ID:             u.ID,
+				OrganizationID: s.opts.TenantID,
+				EventTime:      ts,
+				SequenceNumber: strconv.FormatInt(s.seq, 10),
 			},
-			"subscriptionExpirationDateTime": exp,
-			"subscriptionId":                 s.subID,
-			"tenantId":                       s.opts.TenantID,
+			SubscriptionExpirationDateTime: exp,
+			SubscriptionID:                 s.subID,
+			TenantID:                       s.opts.TenantID,
 		},
 	}
 	b, err := json.Marshal(ev)
 	if err != nil {
-		panic(err) // maps of strings and numbers always marshal
+		panic(err) // a struct of strings always marshals
 	}
 	s.events = append(s.events, b)
 }

@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -8,9 +10,13 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/holdfast/holdfast/shared/contract"
+	"github.com/holdfast/holdfast/shared/securestring"
 )
 
 // exError is a cmdlet failure, rendered in the admin API's error shape:
@@ -118,7 +124,7 @@ type cmdlet struct {
 
 var cmdlets = []cmdlet{
 	{"Get-Mailbox", []string{"Identity", "InactiveMailboxOnly", "SoftDeletedMailbox", "IncludeInactiveMailbox", "ResultSize", "Filter", "RecipientTypeDetails"}, nil, (*Sim).xGetMailbox},
-	{"Set-Mailbox", []string{"Identity", "LitigationHoldEnabled", "LitigationHoldDuration", "LitigationHoldOwner", "RetentionComment", "RetentionUrl", "InactiveMailbox", "RetentionHoldEnabled", "SingleItemRecoveryEnabled", "Force", "Confirm"}, []string{"Identity"}, (*Sim).xSetMailbox},
+	{"Set-Mailbox", []string{"Identity", "LitigationHoldEnabled", "LitigationHoldDuration", "LitigationHoldOwner", "RetentionComment", "RetentionUrl", "InactiveMailbox", "RetentionHoldEnabled", "SingleItemRecoveryEnabled", "EmailAddresses", "Force", "Confirm"}, []string{"Identity"}, (*Sim).xSetMailbox},
 	{"New-MailboxRestoreRequest", []string{"Name", "SourceMailbox", "TargetMailbox", "TargetRootFolder", "SourceRootFolder", "IncludeFolders", "ExcludeFolders", "SourceIsArchive", "TargetIsArchive", "AllowLegacyDNMismatch", "ConflictResolutionOption", "AssociatedMessagesCopyOption", "ExcludeDumpster", "BatchName", "AcceptLargeDataLoss", "CompletedRequestAgeLimit", "Suspend", "Priority"}, []string{"SourceMailbox", "TargetMailbox"}, (*Sim).xNewRestore},
 	{"Get-MailboxRestoreRequest", []string{"Identity", "Name", "Status", "TargetMailbox", "BatchName", "Suspend", "HighPriority", "ResultSize"}, nil, (*Sim).xGetRestore},
 	{"Get-MailboxRestoreRequestStatistics", []string{"Identity", "IncludeReport", "IncludeSkippedItems", "DiagnosticInfo", "ReportOnly"}, []string{"Identity"}, (*Sim).xRestoreStats},
@@ -294,20 +300,37 @@ func (s *Sim) invoke(c *cmdlet, name string, raw map[string]json.RawMessage) ([]
 	return c.run(s, p)
 }
 
+// exErrorBody renders a cmdlet failure in the captured admin API shape
+// (contract.ExoErrorBody; Microsoft365DSC issue 2998): a generic
+// error.message, details[0].code "Context" (not an ErrorCategory), the
+// exception class only inside details[0].message, and innererror naming the
+// OData wrapper, not the cmdlet's exception.
 func (s *Sim) exErrorBody(e *exError) map[string]any {
 	code := "BadRequest"
 	if e.status == http.StatusNotFound {
 		code = "NotFound"
 	}
-	return map[string]any{"error": map[string]any{
-		"code":    code,
-		"message": e.class + ": " + e.msg,
-		"details": []any{map[string]any{"code": strconv.Itoa(e.category), "target": e.target,
-			"message": e.errorID() + "|" + e.class + "|" + e.msg}},
-		"innererror": map[string]any{"message": e.msg, "type": e.class,
-			"internalexception": map[string]any{"message": e.msg, "type": e.class}},
+	body := contract.ExoErrorBody{Error: contract.ExoError{
+		Code:    code,
+		Message: "Error executing cmdlet",
+		Details: []contract.ExoErrorDetail{{Code: "Context", Target: e.target,
+			Message: e.errorID() + "|" + e.class + "|" + e.msg}},
+		InnerError: &contract.ExoInnerError{Message: "Error executing cmdlet",
+			Type:       "Microsoft.Exchange.Admin.OData.Core.ODataServiceException",
+			StackTrace: "   at Microsoft.Exchange.AdminApi.CommandInvocation.CommandInvocation.InvokeCommand(QueryContext queryContext, CmdletInvokeInputType cmdletInvokeInputType)"},
 	}}
+	b, _ := json.Marshal(body)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	// The header ExoHelper reads; its value form is UNVERIFIED (assumed:
+	// the short class name).
+	m[exceptionTypeKey] = e.class[strings.LastIndexByte(e.class, '.')+1:]
+	return m
 }
+
+// exceptionTypeKey carries the x-ExceptionType value from exErrorBody to
+// writeExchange; it is never serialised.
+const exceptionTypeKey = "\x00x-ExceptionType"
 
 func (s *Sim) writeExchange(w http.ResponseWriter, r *http.Request, status int, body map[string]any, retryAfter int) {
 	s.mu.Lock()
@@ -316,14 +339,13 @@ func (s *Sim) writeExchange(w http.ResponseWriter, r *http.Request, status int, 
 	h := w.Header()
 	h.Set("request-id", reqID)
 	h.Set("Content-Type", "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8")
+	s.exchangeRateHeaders(h)
 	if retryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(retryAfter))
 	}
-	if e, ok := body["error"].(map[string]any); ok {
-		if ie, ok := e["innererror"].(map[string]any); ok {
-			cls, _ := ie["type"].(string)
-			h.Set("x-ExceptionType", cls[strings.LastIndexByte(cls, '.')+1:])
-		}
+	if cls, ok := body[exceptionTypeKey].(string); ok {
+		h.Set("x-ExceptionType", cls)
+		delete(body, exceptionTypeKey)
 	}
 	b, _ := json.Marshal(body)
 	w.WriteHeader(status)
@@ -472,7 +494,7 @@ func (s *Sim) mailboxJSON(m *mailbox) map[string]any {
 		"Identity": m.Name, "Id": m.Name, "Name": m.Name, "Alias": m.Alias, "DisplayName": m.DisplayName,
 		"UserPrincipalName": m.UPN, "PrimarySmtpAddress": m.PrimarySMTP, "WindowsEmailAddress": m.PrimarySMTP,
 		"MicrosoftOnlineServicesID": m.UPN,
-		"EmailAddresses":            []any{"SMTP:" + m.PrimarySMTP, "X500:" + m.LegacyDN},
+		"EmailAddresses":            append([]any{"SMTP:" + m.PrimarySMTP}, anySlice(m.x500)...),
 		"Guid":                      m.Guid, "Guid@odata.type": "#Guid", "ExchangeObjectId": m.Guid,
 		"ExchangeGuid": m.ExchangeGuid, "ExchangeGuid@odata.type": "#Guid",
 		"ArchiveGuid": m.ArchiveGuid, "ArchiveGuid@odata.type": "#Guid",
@@ -665,7 +687,21 @@ func (s *Sim) xSetMailbox(p params) ([]map[string]any, []string, *exError) {
 		return nil, nil, err
 	}
 	_ = sir
+	var addX500 []string
+	if p.has("EmailAddresses") {
+		if inactive {
+			return nil, nil, opErr(id, "Only Litigation Hold settings can be changed on an inactive mailbox; 'EmailAddresses' can't be used with the InactiveMailbox switch.")
+		}
+		if addX500, xerr = s.emailAddressesAdd(m, id, p["EmailAddresses"]); xerr != nil {
+			return nil, nil, xerr
+		}
+	}
 	now := s.now()
+	for _, a := range addX500 {
+		if !slices.ContainsFunc(m.x500, func(x string) bool { return strings.EqualFold(x, a) }) {
+			m.x500 = append(m.x500, a)
+		}
+	}
 	var warn []string
 	if hasEnable {
 		switch {
@@ -694,6 +730,50 @@ func (s *Sim) xSetMailbox(p params) ([]map[string]any, []string, *exError) {
 		m.retentionHold = rh
 	}
 	return nil, warn, nil
+}
+
+// emailAddressesAdd reads -EmailAddresses in the add/remove form Learn
+// documents (@{Add=...}), which the REST surface carries as an object with
+// "@odata.type":"#Exchange.GenericHashTable" (ExoHelper, CIPP). Only X500
+// additions are modelled; anything else is refused rather than ignored. An
+// X500 address another recipient already has is a conflict, as proxy
+// addresses are unique.
+func (s *Sim) emailAddressesAdd(target *mailbox, id string, raw json.RawMessage) ([]string, *exError) {
+	var h map[string]json.RawMessage
+	if json.Unmarshal(raw, &h) != nil {
+		return nil, paramErr("Cannot process argument transformation on parameter 'EmailAddresses'. holdfast's simulator only models the @{Add=...} form.")
+	}
+	var typ string
+	if json.Unmarshal(h["@odata.type"], &typ) != nil || typ != "#Exchange.GenericHashTable" {
+		return nil, paramErr("Cannot process argument transformation on parameter 'EmailAddresses'. A hashtable needs \"@odata.type\":\"#Exchange.GenericHashTable\".")
+	}
+	var adds []string
+	for k, v := range h {
+		switch strings.ToLower(k) {
+		case "@odata.type":
+		case "add":
+			var one string
+			if json.Unmarshal(v, &one) == nil {
+				adds = append(adds, one)
+			} else if json.Unmarshal(v, &adds) != nil {
+				return nil, paramErr("Cannot process argument transformation on parameter 'EmailAddresses'. Add must be an address or a list of addresses.")
+			}
+		default:
+			return nil, paramErr("Cannot process argument transformation on parameter 'EmailAddresses'. The simulator models Add only, not '%s'.", k)
+		}
+	}
+	for _, a := range adds {
+		if len(a) < 6 || !strings.EqualFold(a[:5], "X500:") {
+			return nil, paramErr("The simulator models X500 proxy addresses only, not '%s'.", a)
+		}
+		for _, o := range s.mailbox {
+			if o != target && o.state == mbActive && slices.ContainsFunc(o.x500, func(x string) bool { return strings.EqualFold(x, a) }) {
+				return nil, &exError{status: 400, category: catResourceExists, class: clsRecipient, target: id,
+					msg: fmt.Sprintf("The proxy address \"%s\" is already being used by the proxy addresses or LegacyExchangeDN of \"%s\". Please choose another proxy address.", a, o.Name)}
+			}
+		}
+	}
+	return adds, nil
 }
 
 var conflictOptions = []string{"ForceCopy", "KeepAll", "KeepLatestItem", "KeepSourceItem", "KeepTargetItem", "UpdateFromSource"}
@@ -749,7 +829,11 @@ func (s *Sim) xNewRestore(p params) ([]map[string]any, []string, *exError) {
 	if flags["TargetIsArchive"] && !target.hasArchive {
 		return nil, nil, opErr(tgt, "The target mailbox '%s' doesn't have an archive.", tgt)
 	}
-	if !flags["AllowLegacyDNMismatch"] && !strings.EqualFold(source.LegacyDN, target.LegacyDN) {
+	// Learn: the source's LegacyExchangeDN must be on the target as its
+	// LegacyExchangeDN or as an X500 proxy address, unless the switch is
+	// given (which is being deprecated in the cloud).
+	if !flags["AllowLegacyDNMismatch"] && !strings.EqualFold(source.LegacyDN, target.LegacyDN) &&
+		!slices.ContainsFunc(target.x500, func(x string) bool { return strings.EqualFold(x, "X500:"+source.LegacyDN) }) {
 		return nil, nil, opErr(tgt, "The LegacyExchangeDN of the source mailbox isn't present on the target mailbox as its LegacyExchangeDN or as an X500 proxy address. Use the AllowLegacyDNMismatch switch to restore anyway.")
 	}
 	name, hasName, err := p.str("Name")
@@ -792,7 +876,22 @@ func (s *Sim) xNewRestore(p params) ([]map[string]any, []string, *exError) {
 		sourceKey: source.reportKey, targetKey: target.reportKey, TargetRootFolder: trf,
 		SourceIsArchive: flags["SourceIsArchive"], TargetIsArchive: flags["TargetIsArchive"],
 		AllowLegacyDNMismatch: flags["AllowLegacyDNMismatch"], ConflictResolutionOption: cro,
-		ExcludeDumpster: flags["ExcludeDumpster"], status: "Queued", queuedAt: now, startAt: now.Add(time.Minute)}
+		ExcludeDumpster: flags["ExcludeDumpster"], status: "Queued", queuedAt: now}
+	// The Mailbox Replication Service queues requests: 1 to 15 minutes,
+	// fixed per request so runs repeat.
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(r.Guid))
+	r.startAt = now.Add(time.Minute + time.Duration(h.Sum32()%15)*time.Minute)
+	if len(s.nextScript) > 0 {
+		for _, st := range s.nextScript {
+			if st == "CompletedWithWarning" {
+				r.warning = true
+			} else {
+				r.script = append(r.script, st)
+			}
+		}
+		s.nextScript = nil
+	}
 	if flags["Suspend"] {
 		r.status = "Suspended"
 	}
@@ -814,10 +913,18 @@ func (s *Sim) restoreJSON(r *restoreReq) map[string]any {
 	}
 }
 
+// statusDetail values are UNVERIFIED beyond their names appearing in
+// public scripts; holdfast only records them.
 func statusDetail(r *restoreReq) string {
 	switch r.status {
 	case "InProgress":
 		return "CopyingMessages"
+	case "Retrying":
+		return "StalledDueToTarget_MdbAvailability"
+	case "Synced":
+		return "IncrementalSync"
+	case "CompletionInProgress":
+		return "Finalization"
 	case "Failed":
 		return "FailedOther"
 	}
@@ -838,7 +945,7 @@ func (s *Sim) statsJSON(r *restoreReq) map[string]any {
 	size := func(b int64) string { return fmt.Sprintf("%.3f MB (%s bytes)", float64(b)/(1<<20), commas(b)) }
 	transferred := int64(n) * itemBytes * int64(pct) / 100
 	var start, done, failed any
-	if r.status != "Queued" && r.status != "Suspended" {
+	if r.status != "Queued" && !(r.status == "Suspended" && r.startAt.IsZero()) {
 		start = exDate(r.startAt)
 	}
 	done = exDatePtr(r.completedAt)
@@ -963,7 +1070,9 @@ func (s *Sim) xResumeRestore(p params) ([]map[string]any, []string, *exError) {
 	if xerr != nil {
 		return nil, nil, xerr
 	}
-	if r.status != "Failed" && r.status != "Suspended" {
+	// Learn: Resume-MailboxRestoreRequest resumes a request that was
+	// suspended or failed; AutoSuspended is the service's suspension.
+	if r.status != "Failed" && r.status != "Suspended" && r.status != "AutoSuspended" {
 		return nil, nil, opErr(id, "The request '%s' can't be resumed because it's %s.", id, r.status)
 	}
 	if r.source.state == mbPurged || r.target.state == mbPurged {
@@ -971,6 +1080,7 @@ func (s *Sim) xResumeRestore(p params) ([]map[string]any, []string, *exError) {
 	}
 	now := s.now()
 	r.status, r.failedAt, r.failAt, r.failureType, r.failureMsg = "Queued", nil, nil, "", ""
+	r.troubleAt, r.resumeAt = nil, nil
 	r.startAt = now.Add(time.Minute)
 	s.touch(r)
 	return nil, nil, nil
@@ -986,16 +1096,50 @@ func (s *Sim) xRemoveRestore(p params) ([]map[string]any, []string, *exError) {
 		return nil, nil, xerr
 	}
 	r.removed = true
-	if r.status == "Queued" || r.status == "InProgress" {
+	if restoreActive(r.status) {
 		r.status = "Removed" // stops the schedule; content is not copied
 	}
 	return nil, nil, nil
+}
+
+// checkPassword enforces -Password as the admin API receives a
+// SecureString (package securestring): base64 of an RSA PKCS#1 v1.5
+// ciphertext under the simulator's public key (SecureStringKeyXML), holding
+// a strong password. Plain text is refused: the real service's handling of
+// it is UNVERIFIED, and holdfast must never depend on it.
+func (s *Sim) checkPassword(p params) *exError {
+	if !p.has("Password") {
+		return paramErr("Cannot process command because of one or more missing mandatory parameters: Password.")
+	}
+	v, _, xerr := p.str("Password")
+	if xerr != nil {
+		return xerr
+	}
+	ct, err := base64.StdEncoding.DecodeString(v)
+	if err != nil {
+		return paramErr("Cannot process argument transformation on parameter 'Password'. The value is not an encrypted SecureString.")
+	}
+	//lint:ignore SA1019 the service's padding (see package securestring).
+	pt, err := rsa.DecryptPKCS1v15(nil, s.secureStringKeyLocked(), ct)
+	if err != nil {
+		return paramErr("Cannot process argument transformation on parameter 'Password'. The value could not be decrypted with the service's key.")
+	}
+	if !securestring.Strong(string(pt)) {
+		return &exError{status: 400, category: catInvalidArgument, class: clsArgument,
+			msg: "The password does not comply with the password complexity requirements."}
+	}
+	return nil
 }
 
 func (s *Sim) xUndoSoftDeleted(p params) ([]map[string]any, []string, *exError) {
 	id, _, err := p.str("SoftDeletedObject")
 	if err != nil {
 		return nil, nil, err
+	}
+	// Microsoft's documented form passes -WindowsLiveID and -Password; the
+	// simulator requires the password always, the pessimistic reading.
+	if xerr := s.checkPassword(p); xerr != nil {
+		return nil, nil, xerr
 	}
 	m, xerr := s.resolve(id, scopeSoftDeleted)
 	if xerr != nil {
@@ -1066,6 +1210,13 @@ func (s *Sim) xNewMailbox(p params) ([]map[string]any, []string, *exError) {
 	}
 	name, _, err := p.str("Name")
 	if err != nil {
+		return nil, nil, err
+	}
+	// Learn: -Password is required in the InactiveMailbox parameter set.
+	if xerr := s.checkPassword(p); xerr != nil {
+		return nil, nil, xerr
+	}
+	if _, err := p.boolean("ResetPasswordOnNextLogon"); err != nil {
 		return nil, nil, err
 	}
 	m, xerr := s.resolve(id, scopeInactiveOnly)

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/holdfast/holdfast/shared/contract"
 )
 
 func TestExchangeErrorShape(t *testing.T) {
@@ -38,10 +40,18 @@ func TestExchangeErrorShape(t *testing.T) {
 			if len(parts) != 3 || !strings.HasPrefix(parts[0], "Ex") || !strings.HasSuffix(parts[1], tc.class) || !strings.Contains(parts[2], tc.text) {
 				t.Fatalf("details message %q", detail(out))
 			}
-			er := out["error"].(map[string]any)
-			d := er["details"].([]any)[0].(map[string]any)
-			if _, err := strconv.Atoi(d["code"].(string)); err != nil || er["code"] == "" || er["innererror"] == nil {
-				t.Fatalf("error %v", er)
+			// The captured shape (contract.ExoErrorBody): details[0].code is
+			// "Context", not an ErrorCategory number.
+			b, _ := json.Marshal(out)
+			dec := json.NewDecoder(strings.NewReader(string(b)))
+			dec.DisallowUnknownFields()
+			var body contract.ExoErrorBody
+			if err := dec.Decode(&body); err != nil {
+				t.Fatalf("error body does not fit contract.ExoErrorBody: %v", err)
+			}
+			if body.Error.Details[0].Code != "Context" || body.Error.Message != "Error executing cmdlet" ||
+				body.Error.InnerError == nil || !strings.HasSuffix(body.Error.InnerError.Type, "ODataServiceException") {
+				t.Fatalf("error %+v", body.Error)
 			}
 		})
 	}

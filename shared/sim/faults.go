@@ -22,9 +22,26 @@ type Faults struct {
 	// and Retry-After beyond that.
 	Graph    *Budget `json:"graph,omitempty"`
 	Exchange *Budget `json:"exchange,omitempty"`
+	// Budgets are the services' own budgets, with their rate headers
+	// (budget.go).
+	Budgets *Budgets `json:"budgets,omitempty"`
 	// RestoreFailOnce makes the next restore request fail half-way once
 	// (Resume-MailboxRestoreRequest or a new request then succeeds).
 	RestoreFailOnce bool `json:"restoreFailOnce,omitempty"`
+	// RestoreStatuses scripts the next restore request: half-way through
+	// it passes through each listed status in order (Retrying and Synced
+	// for a while, AutoSuspended and Suspended until resumed, Failed), and
+	// CompletedWithWarning makes it end so, with items skipped.
+	RestoreStatuses []string `json:"restoreStatuses,omitempty"`
+}
+
+// scriptable are the statuses Faults.RestoreStatuses may name.
+func scriptable(st string) bool {
+	switch st {
+	case "Retrying", "Synced", "AutoSuspended", "Suspended", "Failed", "CompletedWithWarning":
+		return true
+	}
+	return false
 }
 
 // FaultRule injects faults into the requests it matches. Draws are
@@ -84,6 +101,11 @@ func (f Faults) Validate() error {
 			}
 		}
 	}
+	for _, st := range f.RestoreStatuses {
+		if !scriptable(st) {
+			return fmt.Errorf("sim: faults restoreStatuses: %q is not one of Retrying, Synced, AutoSuspended, Suspended, Failed, CompletedWithWarning", st)
+		}
+	}
 	for _, b := range []*Budget{f.Graph, f.Exchange} {
 		if b == nil {
 			continue
@@ -92,7 +114,7 @@ func (f Faults) Validate() error {
 			return fmt.Errorf("sim: faults budget needs budget >= 0 and a window like 1s")
 		}
 	}
-	return nil
+	return f.Budgets.Validate()
 }
 
 // SetFaults replaces the fault configuration. Call Faults.Validate first:
@@ -102,7 +124,9 @@ func (s *Sim) SetFaults(f Faults) {
 	defer s.mu.Unlock()
 	s.faults = f
 	s.failNext = f.RestoreFailOnce
+	s.nextScript = append([]string(nil), f.RestoreStatuses...)
 	s.budgets = map[string]*budgetState{}
+	s.setBudgetsLocked(f.Budgets)
 }
 
 // Faults returns the current fault configuration.
@@ -171,6 +195,9 @@ func (s *Sim) decide(api, op string) verdict {
 		} else {
 			st.n++
 		}
+	}
+	if v.status == 0 {
+		v.status, v.retryAfter = s.budgetLocked(api, op)
 	}
 	if v.status == 0 {
 		if refused, ra := s.loadThrottled(api); refused {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -278,7 +279,7 @@ func TestNotificationsShape(t *testing.T) {
 					ODataID        string `json:"@odata.id"`
 					ID             string
 					OrganizationID string
-					SequenceNumber int64
+					SequenceNumber string // a string, as Learn documents it
 				}
 			}
 		}
@@ -288,7 +289,7 @@ func TestNotificationsShape(t *testing.T) {
 		if ev.Specversion != "1.0" || ev.Source != "/tenants/"+testTenant+"/applications/"+e.s.opts.AppID || ev.Subject != "Users/"+id ||
 			ev.Data.Resource != "Users/"+id || ev.Data.ResourceData.ID != id || ev.Data.ResourceData.ODataType != "#Microsoft.Graph.User" ||
 			ev.Data.ResourceData.OrganizationID != testTenant || ev.Data.TenantID != testTenant || ev.Data.ClientState != e.s.ClientState() ||
-			ev.Data.ResourceData.SequenceNumber != int64(i+1) || ev.Datacontenttype != "application/json" {
+			ev.Data.ResourceData.SequenceNumber != strconv.Itoa(i+1) || ev.Datacontenttype != "application/json" {
 			t.Fatalf("event %d: %s", i, raw)
 		}
 		types = append(types, ev.Type+"/"+ev.Data.ChangeType)

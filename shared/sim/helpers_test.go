@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast/shared/clock"
+	"github.com/holdfast/holdfast/shared/securestring"
 )
 
 const testTenant = "6f1c2d3e-4b5a-4978-8a6b-0c1d2e3f4a5b"
@@ -149,3 +150,22 @@ func (e *env) wantState(upn, state string, lost int) {
 func (e *env) exchangeGUID(upn string) string { return e.mb(upn).ExchangeGuid }
 
 const day = 24 * time.Hour
+
+// password is a strong password encrypted for the simulator, as the admin
+// API expects a SecureString.
+func (e *env) password() string {
+	e.t.Helper()
+	k, err := securestring.ParseKey(e.s.SecureStringKeyXML())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	pw, err := securestring.NewPassword()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ct, err := securestring.Encrypt(k, pw)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return ct
+}

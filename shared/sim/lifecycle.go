@@ -68,10 +68,20 @@ func (s *Sim) due(obj any) (time.Time, bool) {
 		case "Queued":
 			return o.startAt, true
 		case "InProgress":
-			if o.failAt != nil && o.failAt.Before(o.endAt) {
-				return *o.failAt, true
+			at := o.endAt
+			if o.failAt != nil && o.failAt.Before(at) {
+				at = *o.failAt
 			}
-			return o.endAt, true
+			if o.troubleAt != nil && o.troubleAt.Before(at) {
+				at = *o.troubleAt
+			}
+			return at, true
+		case "Retrying", "Synced":
+			if o.resumeAt != nil {
+				return *o.resumeAt, true
+			}
+		case "CompletionInProgress":
+			return o.doneAt, true
 		}
 	}
 	return time.Time{}, false
@@ -234,7 +244,7 @@ func (s *Sim) purgeMailbox(m *mailbox, t time.Time, reason string) {
 	m.lostReason = reason
 	s.log.Info().Str("mailbox", m.reportKey).Int("itemsLost", lost).Str("reason", reason).Msg("sim: mailbox purged")
 	for _, r := range s.requests {
-		if (r.source == m || r.target == m) && (r.status == "Queued" || r.status == "InProgress") {
+		if (r.source == m || r.target == m) && restoreActive(r.status) {
 			r.status = "Failed"
 			r.failedAt = tp(t)
 			r.failureType = "MailboxNotFoundPermanentException"
@@ -346,7 +356,25 @@ func (s *Sim) removeHold(m *mailbox, t time.Time) {
 	}
 }
 
-// stepRestore moves a restore request along at t.
+// restoreActive reports whether a request has not finished.
+func restoreActive(status string) bool {
+	switch status {
+	case "Queued", "InProgress", "Retrying", "Synced", "AutoSuspended", "Suspended", "CompletionInProgress":
+		return true
+	}
+	return false
+}
+
+// Timed pauses of scripted statuses, and the finalisation step.
+const (
+	retryingFor   = 20 * time.Minute
+	syncedFor     = 10 * time.Minute
+	finalisingFor = 2 * time.Minute
+)
+
+// stepRestore moves a restore request along at t: Queued, InProgress
+// (with any scripted trouble half-way), CompletionInProgress, then
+// Completed or CompletedWithWarning.
 func (s *Sim) stepRestore(r *restoreReq, t time.Time) {
 	switch r.status {
 	case "Queued":
@@ -361,6 +389,19 @@ func (s *Sim) stepRestore(r *restoreReq, t time.Time) {
 			r.failOnce = false
 			r.failAt = tp(t.Add(r.endAt.Sub(t) / 2))
 		}
+		r.scheduleTrouble(t)
+	case "Retrying", "Synced":
+		// The pause ends: progress resumes where it stopped.
+		paused := t.Sub(r.pausedAt)
+		r.startAt, r.endAt = r.startAt.Add(paused), r.endAt.Add(paused)
+		r.status, r.resumeAt = "InProgress", nil
+		r.scheduleTrouble(t)
+	case "CompletionInProgress":
+		r.status = "Completed"
+		if r.warning {
+			r.status = "CompletedWithWarning"
+		}
+		r.completedAt = tp(t)
 	case "InProgress":
 		if r.failAt != nil && !r.failAt.After(t) && t.Before(r.endAt) {
 			r.status = "Failed"
@@ -376,10 +417,32 @@ func (s *Sim) stepRestore(r *restoreReq, t time.Time) {
 			r.failureType = "MailboxNotFoundPermanentException"
 			return
 		}
+		if r.troubleAt != nil && !r.troubleAt.After(t) && t.Before(r.endAt) {
+			next := r.script[0]
+			r.script, r.troubleAt = r.script[1:], nil
+			r.pausedPct, r.pausedAt = r.percent(t), t
+			switch next {
+			case "Retrying":
+				r.status, r.resumeAt = next, tp(t.Add(retryingFor))
+			case "Synced":
+				r.status, r.resumeAt = next, tp(t.Add(syncedFor))
+			case "AutoSuspended", "Suspended":
+				r.status = next // until Resume-MailboxRestoreRequest
+			case "Failed":
+				r.status, r.failedAt = "Failed", tp(t)
+				r.failureType = "TransientException"
+				r.failureMsg = "Error: MapiExceptionNetworkError: Unable to make connection to the server."
+			}
+			return
+		}
 		n := r.source.items
 		if r.SourceIsArchive {
 			n = r.source.archiveItems
 		}
+		if r.warning && n > 0 {
+			r.skipped = max(1, n/100) // CompletedWithWarning: some items were skipped
+		}
+		n -= r.skipped
 		r.items = n
 		if r.TargetIsArchive {
 			r.target.archiveItems += n
@@ -400,8 +463,16 @@ func (s *Sim) stepRestore(r *restoreReq, t time.Time) {
 		if !seen {
 			r.source.restoredTo = append(r.source.restoredTo, r.target.UPN)
 		}
-		r.status = "Completed"
-		r.completedAt = tp(t)
+		r.status = "CompletionInProgress"
+		r.doneAt = t.Add(finalisingFor)
+	}
+}
+
+// scheduleTrouble places the next scripted status half-way through what
+// is left of the copy.
+func (r *restoreReq) scheduleTrouble(t time.Time) {
+	if len(r.script) > 0 && r.endAt.After(t) {
+		r.troubleAt = tp(t.Add(r.endAt.Sub(t) / 2))
 	}
 }
 
@@ -415,8 +486,12 @@ func restoreDuration(n int) time.Duration {
 // percent reports a restore request's progress at t.
 func (r *restoreReq) percent(t time.Time) int {
 	switch r.status {
-	case "Completed":
+	case "Completed", "CompletedWithWarning":
 		return 100
+	case "CompletionInProgress":
+		return 99
+	case "Retrying", "Synced", "AutoSuspended", "Suspended":
+		return r.pausedPct
 	case "InProgress":
 		total := r.endAt.Sub(r.startAt)
 		if total <= 0 {

@@ -154,14 +154,14 @@ func TestLifecycle(t *testing.T) {
 			if st, out := e.cmd("New-MailboxRestoreRequest", map[string]any{"SourceMailbox": guid, "TargetMailbox": "keeper@contoso.test", "AllowLegacyDNMismatch": true}); st != 400 || !strings.Contains(detail(out), "auto-expanding") {
 				t.Fatalf("restore: %d %v", st, out)
 			}
-			if st, out := e.cmd("New-Mailbox", map[string]any{"InactiveMailbox": guid, "Name": "ann2", "MicrosoftOnlineServicesID": "ann2@contoso.test", "Password": "ZW5jcnlwdGVk"}); st != 400 || !strings.Contains(detail(out), "auto-expanding") {
+			if st, out := e.cmd("New-Mailbox", map[string]any{"InactiveMailbox": guid, "Name": "ann2", "MicrosoftOnlineServicesID": "ann2@contoso.test", "Password": e.password()}); st != 400 || !strings.Contains(detail(out), "auto-expanding") {
 				t.Fatalf("recover: %d %v", st, out)
 			}
 		}},
 		{"New-Mailbox -InactiveMailbox: refused inside 30 days, account disabled without licence", UserSpec{UPN: ann, Licenses: []string{"ENTERPRISEPACK"}, MailboxItems: 60, LitigationHold: true}, func(e *env) {
 			e.admin("deleteUser", ann)
 			guid := e.exchangeGUID(ann)
-			p := map[string]any{"InactiveMailbox": guid, "Name": "ann.back", "MicrosoftOnlineServicesID": "ann.back@contoso.test", "Password": "ZW5jcnlwdGVk", "DisplayName": "Ann Back"}
+			p := map[string]any{"InactiveMailbox": guid, "Name": "ann.back", "MicrosoftOnlineServicesID": "ann.back@contoso.test", "Password": e.password(), "DisplayName": "Ann Back"}
 			if st, out := e.cmd("New-Mailbox", p); st != 400 || !strings.Contains(detail(out), "ExternalDirectoryObjectId") {
 				t.Fatalf("inside 30 days: %d %v", st, out)
 			}
@@ -205,7 +205,7 @@ func TestRecoveredAccountLicensedInTimeStaysEnabled(t *testing.T) {
 	e := newEnv(t, UserSpec{UPN: ann, Licenses: []string{"ENTERPRISEPACK"}, MailboxItems: 60, LitigationHold: true})
 	e.admin("deleteUser", ann)
 	e.advance(31 * day)
-	e.mustCmd("New-Mailbox", map[string]any{"InactiveMailbox": e.mb(ann).ExchangeGuid, "Name": "annb", "MicrosoftOnlineServicesID": "annb@contoso.test", "Password": "x"})
+	e.mustCmd("New-Mailbox", map[string]any{"InactiveMailbox": e.mb(ann).ExchangeGuid, "Name": "annb", "MicrosoftOnlineServicesID": "annb@contoso.test", "Password": e.password()})
 	id := e.userID("annb@contoso.test")
 	body := map[string]any{"addLicenses": []any{map[string]any{"skuId": "6fd2c87f-b296-42f0-b197-1e91e994b900", "disabledPlans": []any{}}}, "removeLicenses": []any{}}
 	// New accounts have no usage location: Graph refuses the licence until one is set.
@@ -251,17 +251,17 @@ func TestRestoreRequestProgressesAndCopies(t *testing.T) {
 	stats := func() map[string]any {
 		return e.mustCmd("Get-MailboxRestoreRequestStatistics", map[string]any{"Identity": "keeper\\hf-ann"})[0]
 	}
-	e.advance(2 * time.Minute)
+	e.advance(16 * time.Minute) // queued 1 to 15 minutes
 	s1 := stats()
 	if s1["Status"] != "InProgress" {
-		t.Fatalf("after 2m: %v", s1)
+		t.Fatalf("after 16m: %v", s1)
 	}
 	e.advance(10 * time.Minute)
 	s2 := stats()
 	if s2["Status"] != "InProgress" || s2["PercentComplete"].(float64) <= s1["PercentComplete"].(float64) {
 		t.Fatalf("no progress: %v then %v", s1["PercentComplete"], s2["PercentComplete"])
 	}
-	e.advance(30 * time.Minute) // 3000 items: ~30 minutes
+	e.advance(30 * time.Minute) // 3000 items: ~30 minutes, then finalisation
 	byGUID := e.mustCmd("Get-MailboxRestoreRequestStatistics", map[string]any{"Identity": req[0]["RequestGuid"]})[0]
 	if byGUID["Status"] != "Completed" || byGUID["PercentComplete"].(float64) != 100 {
 		t.Fatalf("final: %v", byGUID)
@@ -392,7 +392,7 @@ func TestRemoveMailboxSoftDeletesWithoutEvent(t *testing.T) {
 	if st, out := e.cmd("Undo-SoftDeletedMailbox", map[string]any{"SoftDeletedObject": ann, "AllowLegacyDNMismatch": true}); st != 400 || !strings.Contains(detail(out), "AllowLegacyDNMismatch") {
 		t.Fatalf("%d %v", st, out)
 	}
-	e.mustCmd("Undo-SoftDeletedMailbox", map[string]any{"SoftDeletedObject": ann})
+	e.mustCmd("Undo-SoftDeletedMailbox", map[string]any{"SoftDeletedObject": ann, "WindowsLiveID": ann, "Password": e.password()})
 	e.advance(40 * day)
 	e.wantState(ann, "active", 0)
 }

@@ -171,6 +171,7 @@ type mailbox struct {
 	Name, Alias, DisplayName  string
 	UPN, PrimarySMTP          string
 	DN, LegacyDN              string
+	x500                      []string // extra X500 proxies added with Set-Mailbox -EmailAddresses @{Add=...}
 	hasArchive, autoExpanding bool
 	items, archiveItems       int
 	state                     mbState
@@ -227,8 +228,20 @@ type restoreReq struct {
 	AllowLegacyDNMismatch    bool
 	ConflictResolutionOption string
 	ExcludeDumpster          bool
-	status                   string // Queued, InProgress, Completed, Failed
+	status                   string // every Get-MailboxRestoreRequest -Status value, plus Removed
 	items                    int
+	// script: statuses still to pass through (Faults.RestoreStatuses);
+	// troubleAt is when the next one begins, resumeAt ends a timed pause
+	// (Retrying, Synced), pausedAt/pausedPct freeze progress meanwhile,
+	// doneAt ends CompletionInProgress, warning finishes as
+	// CompletedWithWarning with skipped items not copied.
+	script                   []string
+	troubleAt, resumeAt      *time.Time
+	pausedAt                 time.Time
+	pausedPct                int
+	doneAt                   time.Time
+	warning                  bool
+	skipped                  int
 	queuedAt, startAt, endAt time.Time
 	failAt                   *time.Time
 	completedAt, failedAt    *time.Time

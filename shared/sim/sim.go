@@ -21,8 +21,12 @@
 package sim
 
 import (
+	crand "crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -83,6 +87,7 @@ type Sim struct {
 	mail     []CapturedMail
 	faults   Faults
 	budgets  map[string]*budgetState
+	budget   *budgetRun // Faults.Budgets in force (budget.go)
 	stats    Stats
 	holdReqs map[*mailbox]int
 	hooks    []func(RequestInfo)
@@ -92,6 +97,11 @@ type Sim struct {
 	pending  []pendingEvent // notifications on their way (Realism.Notifications)
 	evSeq    int64
 	loads    map[string]*throttleState // Realism.Throttle, by api
+	// nextScript: Faults.RestoreStatuses for the next restore request.
+	nextScript []string
+	// ssKey stands in for Microsoft's SecureString key pair; generated on
+	// first use (SecureStringKeyXML or a -Password parameter).
+	ssKey *rsa.PrivateKey
 }
 
 // New returns a simulator with the default SKUs and no users.
@@ -247,4 +257,26 @@ func (s *Sim) DrainEvents() []json.RawMessage {
 	defer s.mu.Unlock()
 	s.advanceLocked()
 	return s.takeDue()
+}
+
+// SecureStringKeyXML returns the simulator's public key for SecureString
+// parameters in the form ExoHelper ships Microsoft's (<RSAKeyValue>), for
+// HOLDFAST_EXO_SECURESTRING_KEY.
+func (s *Sim) SecureStringKeyXML() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := s.secureStringKeyLocked()
+	return "<RSAKeyValue><Modulus>" + base64.StdEncoding.EncodeToString(k.N.Bytes()) + "</Modulus><Exponent>" +
+		base64.StdEncoding.EncodeToString(big.NewInt(int64(k.E)).Bytes()) + "</Exponent></RSAKeyValue>"
+}
+
+func (s *Sim) secureStringKeyLocked() *rsa.PrivateKey {
+	if s.ssKey == nil {
+		k, err := rsa.GenerateKey(crand.Reader, 2048)
+		if err != nil {
+			panic(err) // crypto/rand does not fail on supported platforms
+		}
+		s.ssKey = k
+	}
+	return s.ssKey
 }

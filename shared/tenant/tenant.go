@@ -25,7 +25,48 @@ var (
 	// ErrRefused: the service refused the operation for a documented reason
 	// (e.g. Remove-Mailbox -PermanentlyDelete on a held mailbox).
 	ErrRefused = errors.New("refused")
+	// ErrTransient: the failure may pass; try again later. Adapters also
+	// give this kind to any failure they do not recognise
+	// (ServiceError.Unclassified): retrying a permanent error costs calls
+	// and an alert, while giving up on a transient one could lose a mailbox.
+	ErrTransient = errors.New("transient")
+	// ErrLegacyDNMismatch: New-MailboxRestoreRequest refused because the
+	// source's LegacyExchangeDN is not on the target (as its own or as an
+	// X500 proxy address).
+	ErrLegacyDNMismatch = errors.New("legacyExchangeDN not on the target")
+	// ErrNoSecureStringKey: the cmdlet needs a SecureString parameter
+	// (-Password) and no public key to encrypt it is configured
+	// (HOLDFAST_EXO_SECURESTRING_KEY); nothing was sent. An admin must run
+	// the cmdlet in PowerShell.
+	ErrNoSecureStringKey = errors.New("no key for SecureString parameters")
 )
+
+// ErrObserveOnly marks a tenant write that observe-only mode
+// (HOLDFAST_ACTIONS=observe) recorded instead of performing: nothing
+// changed in the tenant. Match it with errors.Is; errors.As on
+// *PlannedWrite says what would have been done.
+var ErrObserveOnly = errors.New("observe-only mode: tenant write not performed")
+
+// PlannedWrite is one tenant write observe-only mode did not perform.
+type PlannedWrite struct {
+	Op     string // the cmdlet or Graph call, e.g. "Set-Mailbox -LitigationHoldEnabled $true"
+	Target string // the object it would act on (ExchangeGuid, object id, UPN)
+	Detail string // parameters worth reviewing
+}
+
+func (p *PlannedWrite) Error() string {
+	s := "observe-only mode: would " + p.Op
+	if p.Target != "" {
+		s += " on " + p.Target
+	}
+	if p.Detail != "" {
+		s += " (" + p.Detail + ")"
+	}
+	return s
+}
+
+// Is makes errors.Is(err, ErrObserveOnly) true for a *PlannedWrite.
+func (p *PlannedWrite) Is(target error) bool { return target == ErrObserveOnly }
 
 // ServiceError carries what the service said, for audit rows and alerts.
 // It wraps one of the sentinels above when the failure maps onto one.
@@ -35,10 +76,18 @@ type ServiceError struct {
 	Code    string // Graph error.code, or Exchange ErrorId
 	Message string // human message
 	Kind    error  // sentinel, or nil
+	// Unclassified: no rule matched; Kind is ErrTransient and Raw keeps
+	// what the service sent, so the audit shows it verbatim.
+	Unclassified bool
+	Raw          string
 }
 
 func (e *ServiceError) Error() string {
-	return e.Service + ": " + strconv.Itoa(e.Status) + " " + e.Code + ": " + e.Message
+	s := e.Service + ": " + strconv.Itoa(e.Status) + " " + e.Code + ": " + e.Message
+	if e.Unclassified {
+		s += " [unclassified, retried as transient; response: " + e.Raw + "]"
+	}
+	return s
 }
 
 // Unwrap lets errors.Is match the sentinel kind.
