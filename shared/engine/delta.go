@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/holdfast/holdfast/shared/retention"
 	"github.com/holdfast/holdfast/shared/store"
 	"github.com/holdfast/holdfast/shared/tenant"
 )
@@ -89,6 +90,13 @@ func (e *Engine) reconcileUsers(ctx context.Context, res *ReconcileResult, obser
 		case err != nil:
 			return fmt.Errorf("users delta: %w", err)
 		default:
+			// Exchange-side changes (a hold removed from an unlicensed
+			// mailbox purges it at once) leave the user unchanged in the
+			// directory: re-read the mailboxes open cases track. This scales
+			// with the open cases, not the tenant.
+			if err := e.observeTracked(ctx, observe); err != nil {
+				return err
+			}
 			return save(link)
 		}
 	}
@@ -119,10 +127,17 @@ func (e *Engine) reconcileUsersFull(ctx context.Context, res *ReconcileResult, o
 	link, err := list(func(d tenant.DeltaUser) error {
 		res.UsersRead++
 		u := d.User
-		if d.Removed == "" && len(u.AssignedSKUs) == 0 && withMailbox[strings.ToLower(u.ID)] {
+		switch {
+		case d.Removed != "" || len(u.AssignedSKUs) != 0:
+		case withMailbox[strings.ToLower(u.ID)]:
 			res.Unlicensed++
 			observe(u.ID)
 			progress("unlicensed mailboxes", res.Unlicensed)
+		case e.tracksMailbox(ctx, u.ID):
+			// An unlicensed user whose tracked mailbox is gone from the
+			// active list: a held mailbox whose hold was removed after the
+			// licence grace is purged at once, with no notification.
+			observe(u.ID)
 		}
 		return ctx.Err()
 	})
@@ -130,4 +145,43 @@ func (e *Engine) reconcileUsersFull(ctx context.Context, res *ReconcileResult, o
 		return "", fmt.Errorf("list users: %w", err)
 	}
 	return link, nil
+}
+
+// caseLister lists the stored cases; optional like stateStore.
+type caseLister interface {
+	ListCases(ctx context.Context, fn func(store.CaseRecord) error) error
+}
+
+// observeTracked observes the user of every open case that tracks a
+// mailbox not known to be purged (what the full pass finds through its
+// listing of every user).
+func (e *Engine) observeTracked(ctx context.Context, observe func(string)) error {
+	cl, ok := e.d.Store.(caseLister)
+	if !ok {
+		return nil
+	}
+	var ids []string
+	err := cl.ListCases(ctx, func(c store.CaseRecord) error {
+		if _, id, ok := strings.Cut(c.Key, "_"); ok {
+			ids = append(ids, id)
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return fmt.Errorf("list cases: %w", err)
+	}
+	for _, id := range ids {
+		r, err := e.load(ctx, retention.CaseKey(e.d.TenantID, id))
+		if err != nil || r.isNew {
+			continue
+		}
+		c := r.Case
+		// Mailbox-only cases (keyed by ExchangeGuid, user purged) are the
+		// soft-deleted and inactive listings' business.
+		if c.State.Terminal() || c.ExchangeGUID == "" || c.MailboxPurgedAt != nil || strings.EqualFold(c.ObjectID, c.ExchangeGUID) {
+			continue
+		}
+		observe(c.ObjectID)
+	}
+	return nil
 }

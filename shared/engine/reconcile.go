@@ -152,6 +152,13 @@ func (e *Engine) Reconcile(ctx context.Context, progress Progress) (ReconcileRes
 	return res, nil
 }
 
+// tracksMailbox reports whether an open case knows a mailbox for the user
+// that it has not seen purged.
+func (e *Engine) tracksMailbox(ctx context.Context, objectID string) bool {
+	r, err := e.load(ctx, retention.CaseKey(e.d.TenantID, objectID))
+	return err == nil && !r.isNew && !r.Case.State.Terminal() && r.Case.ExchangeGUID != "" && r.Case.MailboxPurgedAt == nil
+}
+
 // Observe re-reads one user and mailbox and opens or updates its case as a
 // directory event would, without an event. It returns "new", "changed",
 // "unchanged" or "none" (nothing at risk).

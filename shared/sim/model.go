@@ -203,6 +203,9 @@ type mailbox struct {
 	received     []received
 	recoveredTo  string
 	lostReason   string
+
+	view     *lagView  // Exchange has not caught up with the directory yet
+	holdView *holdView // nor with the last Set-Mailbox hold change
 }
 
 func (m *mailbox) holdEffectiveAt() *time.Time {
@@ -383,7 +386,11 @@ func (s *Sim) Load(spec TenantSpec) error {
 		s.skus = skus
 	}
 	now := s.now()
-	// Seeded history is not news: notifications it would produce are dropped.
+	// Seeded history is not news: notifications it would produce are
+	// dropped, and Exchange has long caught up with it.
+	keep := s.realism
+	s.realism = Realism{}
+	defer func() { s.realism = keep }()
 	nev := len(s.events)
 	defer func() { s.events = s.events[:nev] }()
 	// Active UPNs, lower-cased: the duplicate check is a map lookup, so
