@@ -32,21 +32,36 @@ func (e *Engine) apply(ctx context.Context, r *record, ev events.Event, t *tx) (
 		if c.State == retention.StateCancelled || c.State == retention.StateTracking {
 			c.State = retention.StateTracking
 		}
+		e.unblock(r, t)
 		if err := e.refresh(ctx, r, t); err != nil {
 			return false, err
 		}
-		if c.Retained() {
-			if err := e.protect(ctx, r, t); err != nil {
-				return false, err
-			}
-		} else {
-			e.release(r, t)
-		}
-		return true, nil
+		return true, e.decided(ctx, r, t)
 
 	case events.KindOffboardingCancelled:
 		if r.isNew {
 			return false, nil
+		}
+		// The employee stays: HR's decision is withdrawn and the tenant
+		// default applies. A mailbox already at risk (an admin went ahead)
+		// is rescued at once; otherwise the case rests.
+		if err := retention.Decide(c, retention.Decision{Source: "hr"}, e.d.Policy); err != nil {
+			t.log("decide", "warning", err.Error())
+		}
+		e.unblock(r, t)
+		if err := e.refresh(ctx, r, t); err != nil {
+			return false, err
+		}
+		if c.MailboxPurgedAt != nil {
+			// The record that the mailbox is gone stays: cancelling cannot
+			// bring it back, and must not make it look settled.
+			t.log("cancel", "ok", "offboarding cancelled, but the mailbox was already purged")
+			return true, nil
+		}
+		if atRisk(c) {
+			c.State = retention.StateTracking
+			t.log("cancel", "ok", "offboarding cancelled, but the mailbox is already at risk: the default decision applies (retention="+c.Retention+")")
+			return true, e.decided(ctx, r, t)
 		}
 		c.State, c.Reason = retention.StateCancelled, "offboarding cancelled by HR"
 		c.ClearDeadline()
@@ -221,7 +236,7 @@ func (e *Engine) observeDeletedMailbox(ctx context.Context, r *record, t *tx) er
 	mb, err = e.d.Exchange.GetMailbox(ctx, id, tenant.ScopeSoftDeleted)
 	if err == nil {
 		e.learnMailbox(c, mb, t.now)
-		if mb.IsSoftDeletedByRemove && c.DeletionSource != retention.DeletedInExchange && c.UserPurgedAt == nil {
+		if mb.IsSoftDeletedByRemove && c.DeletionSource != retention.DeletedInExchange {
 			// Remove-Mailbox sends no directory notification and deletes
 			// the account too: only the mailbox says where it happened,
 			// and the same-source rule needs it.
@@ -293,7 +308,11 @@ func (e *Engine) settle(r *record, before *retention.Case, t *tx) {
 	c := &r.Case
 	prev := c.State
 	switch {
-	case c.State == retention.StateCancelled || c.State == retention.StateBlocked || c.State == retention.StateRestored:
+	case c.State == retention.StateCancelled && !atRisk(c):
+		// A cancelled offboarding rests while nothing is at risk; a later
+		// licence removal or deletion of the staying employee is handled
+		// under the default decision like any other.
+	case c.State == retention.StateBlocked || c.State == retention.StateRestored:
 		// Stays until a human or HR acts (or, restored, for good: the
 		// content is safe in the archive target); facts are still tracked.
 	case c.MailboxPurgedAt != nil:
@@ -434,31 +453,121 @@ func durationLabel(days int) string {
 }
 
 // rehire brings a leaver back: restore the user while still in the
-// recycle bin; an inactive mailbox needs recovery into a new account.
+// recycle bin (from the same source it was deleted in); an inactive mailbox
+// needs recovery into a new account; a mailbox still at risk otherwise (in
+// its licence grace, or soft-deleted after its user was purged) is kept as
+// for a retain decision, rescued at once.
 func (e *Engine) rehire(ctx context.Context, r *record, ev events.Event, t *tx) error {
 	c := &r.Case
+	// The leaving decision no longer holds: the tenant default applies to
+	// whatever happens to the returning employee's mailbox from now on.
+	if err := retention.Decide(c, retention.Decision{Source: "hr"}, e.d.Policy); err != nil {
+		t.log("decide", "warning", err.Error())
+	}
+	e.unblock(r, t)
 	if err := e.refresh(ctx, r, t); err != nil {
 		return err
 	}
 	switch {
+	case c.DeletedAt != nil && c.UserPurgedAt == nil && c.DeletionSource == retention.DeletedInExchange && c.ExchangeGUID != "":
+		err := e.d.Exchange.UndoSoftDeletedMailbox(ctx, c.ExchangeGUID, c.UPN)
+		if errors.Is(err, tenant.ErrNoSecureStringKey) {
+			e.block(r, t, "needsPowerShell", "rehired, but the mailbox was removed in Exchange and only Undo-SoftDeletedMailbox brings it back; it "+noKeyWhy,
+				"run in Exchange Online PowerShell: "+undoCommand(c.ExchangeGUID, c.UPN)+" ; then reset the account's password in Entra")
+			return nil
+		}
+		if err != nil && !errors.Is(err, tenant.ErrNotFound) {
+			return fmt.Errorf("rehire: Undo-SoftDeletedMailbox: %w", err)
+		}
+		t.log("undoSoftDelete", "ok", "rehire: mailbox removed in Exchange brought back there (Undo-SoftDeletedMailbox)")
+		return e.rehired(ctx, r, t)
 	case c.DeletedAt != nil && c.UserPurgedAt == nil:
 		if _, err := e.d.Directory.RestoreDeletedUser(ctx, c.ObjectID); err != nil && !errors.Is(err, tenant.ErrNotFound) {
 			return fmt.Errorf("restore rehired user: %w", err)
 		}
 		t.log("restoreUser", "ok", "rehire: user restored from the recycle bin")
-		c.DeletedAt, c.DeletionSource = nil, ""
-		c.ClearDeadline()
-		c.State, c.Reason = retention.StateCancelled, "rehired: user restored"
+		return e.rehired(ctx, r, t)
 	case c.MailboxInactive && c.MailboxPurgedAt == nil:
 		upn := ev.User.UPN
 		if upn == "" {
 			upn = c.UPN
 		}
 		return e.recoverInactive(ctx, r, upn, t)
+	case atRisk(c):
+		return e.keepForRehire(ctx, r, t)
+	case c.MailboxPurgedAt != nil:
+		t.log("rehire", "ok", "rehired, but the mailbox was already purged: nothing to recover")
+		return nil
 	default:
 		c.State, c.Reason = retention.StateCancelled, "rehired"
 		c.ClearDeadline()
 	}
 	t.log("rehire", "ok", c.Reason)
+	return nil
+}
+
+// rehired settles a rehire whose account is back: done, unless a clock
+// still runs (a licence removed before the deletion keeps its grace).
+func (e *Engine) rehired(ctx context.Context, r *record, t *tx) error {
+	c := &r.Case
+	c.DeletedAt, c.DeletionSource = nil, ""
+	c.ClearDeadline()
+	if err := e.refresh(ctx, r, t); err != nil {
+		return err
+	}
+	if atRisk(c) {
+		return e.keepForRehire(ctx, r, t)
+	}
+	c.State, c.Reason = retention.StateCancelled, "rehired: user restored"
+	t.log("rehire", "ok", c.Reason)
+	return nil
+}
+
+// keepForRehire keeps a rehired employee's mailbox that is still at risk
+// as a retain decision would, with the rescue due at once.
+func (e *Engine) keepForRehire(ctx context.Context, r *record, t *tx) error {
+	c := &r.Case
+	c.Retention, c.DecisionSource = retention.Retain, "hr"
+	c.State = retention.StateTracking
+	t.log("rehire", "ok", "rehired, and the mailbox is still at risk: kept as for a retain decision")
+	return e.decided(ctx, r, t)
+}
+
+// atRisk reports whether a clock runs on a mailbox that still exists.
+func atRisk(c *retention.Case) bool {
+	return c.Deadline != nil && c.MailboxPurgedAt == nil && !c.MailboxInactive
+}
+
+// unblock lets a new HR decision try again on a blocked case: the blocker
+// may be what the decision supplies (an archive target, a hold duration),
+// and if it is not, acting again blocks again (the alert is not repeated).
+func (e *Engine) unblock(r *record, t *tx) {
+	c := &r.Case
+	if c.State != retention.StateBlocked {
+		return
+	}
+	t.log("unblock", "ok", "new HR decision: trying again (was blocked: "+c.Reason+")")
+	c.State = retention.StateTracking
+}
+
+// decided acts on an HR decision with the facts just refreshed: protect
+// what is kept, release what is not. A decision that finds a clock already
+// running (it arrived after the licence removal or deletion) asks for the
+// rescue at once: waiting for the margin leaves days in which an admin
+// purge loses everything.
+func (e *Engine) decided(ctx context.Context, r *record, t *tx) error {
+	c := &r.Case
+	if !c.Retained() {
+		e.release(r, t)
+		return nil
+	}
+	if err := e.protect(ctx, r, t); err != nil {
+		return err
+	}
+	if retention.NeedsRescue(c) && c.UserPurgedAt == nil {
+		dl := *c.Deadline
+		c.RescueNowFor = &dl
+		t.log("decide", "ok", "late decision: the mailbox is already at risk (deadline "+dl.Format(time.RFC3339)+"): rescue now")
+	}
 	return nil
 }

@@ -289,13 +289,18 @@ func (e *Engine) HandleMessage(ctx context.Context, m Message) (Outcome, error) 
 	}
 	log := zerolog.Ctx(ctx).With().Str("eventId", ev.ID).Str("eventType", ev.Type).Logger()
 
-	objectID, err := e.resolveUser(ctx, ev)
+	loc, err := e.resolveUser(ctx, ev)
+	var nsu *NoSuchUserError
+	if errors.As(err, &nsu) {
+		return e.reject(ctx, m, CodeNoSuchUser, nsu.Error(), "data", now)
+	}
 	if errors.Is(err, tenant.ErrNotFound) {
-		return e.reject(ctx, m, "unknown_user", "no user in the directory matches the event's user reference", "user", now)
+		return e.reject(ctx, m, CodeNoSuchUser, "no user in the directory matches the event's user reference", "user", now)
 	}
 	if err != nil {
 		return Outcome{}, fmt.Errorf("resolve user: %w", err)
 	}
+	objectID := loc.objectID
 	key := retention.CaseKey(e.d.TenantID, objectID)
 	// HR events act on the tenant (hold, restore, recovery) before the case
 	// is committed; a lease makes sure only one instance acts on a case at
@@ -328,6 +333,12 @@ func (e *Engine) HandleMessage(ctx context.Context, m Message) (Outcome, error) 
 		t := &tx{e: e, now: now, actor: "event:" + ev.Type, event: ev.ID}
 		if r.isNew {
 			r.Case = retention.Case{Key: key, TenantID: e.d.TenantID, ObjectID: objectID, State: retention.StateTracking, OpenedAt: now}
+			if loc.seed != nil {
+				loc.seed(&r.Case)
+			}
+		}
+		if loc.where != PlaceActive {
+			t.log("locate", "ok", "user found in "+string(loc.where)+" by "+loc.how)
 		}
 		if needsLease {
 			if r.leasedByOther(e.d.Instance, now) && !r.takesOver(m) {
@@ -391,47 +402,6 @@ func (e *Engine) HandleMessage(ctx context.Context, m Message) (Outcome, error) 
 		return Outcome{Result: "applied", CaseKey: key, State: string(r.Case.State), Reason: r.Case.Reason}, nil
 	}
 	return Outcome{}, fmt.Errorf("case %s: %w after %d attempts", key, store.ErrConflict, maxAttempts)
-}
-
-// resolveUser finds the Entra object id an event is about: from the event,
-// from the directory, or, for a user the directory no longer shows as
-// active (deleted users' UPNs are rewritten), from holdfast's own index.
-func (e *Engine) resolveUser(ctx context.Context, ev events.Event) (string, error) {
-	var (
-		kind, value string
-		u           tenant.User
-		err         error
-	)
-	switch {
-	case ev.User.ObjectID != "":
-		return strings.ToLower(ev.User.ObjectID), nil
-	case ev.User.UPN != "":
-		kind, value = "upn", ev.User.UPN
-		u, err = e.d.Directory.GetUser(ctx, ev.User.UPN)
-	case ev.User.EmployeeID != "":
-		kind, value = "employeeId", ev.User.EmployeeID
-		u, err = e.d.Directory.FindUserByEmployeeID(ctx, ev.User.EmployeeID)
-	default:
-		return "", fmt.Errorf("event has no user reference: %w", tenant.ErrNotFound)
-	}
-	if err == nil {
-		return strings.ToLower(u.ID), nil
-	}
-	if !errors.Is(err, tenant.ErrNotFound) {
-		return "", err
-	}
-	key, ierr := e.d.Store.LookupIndex(ctx, kind, value)
-	if errors.Is(ierr, store.ErrNotFound) {
-		return "", err
-	}
-	if ierr != nil {
-		return "", ierr
-	}
-	_, objectID, ok := strings.Cut(key, "_")
-	if !ok {
-		return "", fmt.Errorf("index for %s holds a malformed case key: %w", kind, tenant.ErrNotFound)
-	}
-	return objectID, nil
 }
 
 // index records the case's user references so later events that name a

@@ -41,6 +41,20 @@ type Exchange interface {
 	ListMailboxes(ctx context.Context, scope tenant.MailboxScope, fn func(tenant.Mailbox) error) error
 }
 
+// AccountUndoer is an Exchange client that can run Undo-SoftDeletedMailbox
+// with -WindowsLiveID and -Password: the same-source way back for a mailbox
+// removed with Remove-Mailbox whose account was purged since. -Password
+// is a SecureString (package securestring, which the exo client already
+// uses for UndoSoftDeletedMailbox and New-Mailbox). The exo client does not
+// implement this yet: the new account has no usage location, so the
+// rescue's re-licensing that follows would fail; until the engine sets one,
+// holdfast raises a blocker alert with the exact PowerShell instead (and an
+// implementation returning tenant.ErrNoSecureStringKey gets the same
+// blocker). It returns the new account's object id.
+type AccountUndoer interface {
+	UndoSoftDeletedMailboxWithAccount(ctx context.Context, softDeletedObject, windowsLiveID string) (objectID string, err error)
+}
+
 // Store is the Table Storage repository.
 type Store interface {
 	LoadCase(ctx context.Context, key string) (store.CaseRecord, error)

@@ -1,10 +1,7 @@
 package engine
 
-import "strings"
-
-// psQuote writes s as a PowerShell single-quoted string literal, so an
-// apostrophe in a UPN (o'brien@...) cannot end it.
-func psQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+// Commands for remedies an admin copies; values go through psQuote
+// (restore.go), so an apostrophe in a UPN (o'brien@...) cannot end them.
 
 // undoCommand is the exact PowerShell an admin runs when holdfast cannot
 // send Undo-SoftDeletedMailbox's -Password itself (Microsoft's documented

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/holdfast/holdfast/shared/notify"
 	"github.com/holdfast/holdfast/shared/retention"
@@ -26,8 +27,16 @@ func (e *Engine) startRestore(ctx context.Context, r *record, t *tx) error {
 		return nil
 	}
 	if c.ArchiveTarget == "" {
+		remedy := "send the HR decision again with an archiveTarget, set HOLDFAST_ARCHIVE_TARGET to a licensed mailbox, or run `holdfast restore " + c.UPN + " --to TARGET`, before " + deadlineText(c)
+		if c.DeletionSource == retention.DeletedInExchange && c.ExchangeGUID != "" {
+			// Same source: a mailbox removed with Remove-Mailbox whose
+			// account is gone comes back with a new account, which needs a
+			// password (a SecureString holdfast does not send).
+			remedy += "; or bring it back where it was removed: Undo-SoftDeletedMailbox -SoftDeletedObject " + c.ExchangeGUID +
+				" -WindowsLiveID " + psQuote(c.UPN) + " -Password (Read-Host \"Enter password\" -AsSecureString), then license the account and place Litigation Hold"
+		}
 		e.block(r, t, "noArchiveTarget", "the mailbox can only be saved by copying it into an archive mailbox, and none is configured",
-			"set HOLDFAST_ARCHIVE_TARGET to a licensed mailbox, or run `holdfast restore "+c.UPN+" --to TARGET`, before "+deadlineText(c))
+			remedy)
 		return nil
 	}
 	source := c.ExchangeGUID
@@ -308,4 +317,12 @@ func rootFolders(c *retention.Case) string {
 		s += j.TargetRootFolder
 	}
 	return s
+}
+
+// psQuote renders s as a single-quoted PowerShell literal for a remedy an
+// admin copies: no expansion, quotes doubled (including the typographic
+// single quotes PowerShell also accepts).
+func psQuote(s string) string {
+	r := strings.NewReplacer("'", "''", "\u2018", "\u2018\u2018", "\u2019", "\u2019\u2019", "\u201a", "\u201a\u201a", "\u201b", "\u201b\u201b")
+	return "'" + r.Replace(s) + "'"
 }

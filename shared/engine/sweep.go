@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -274,7 +275,25 @@ func (e *Engine) rescue(ctx context.Context, r *record, t *tx) error {
 		e.settle(r, nil, t)
 		return nil
 	}
+	undoer, canUndo := e.d.Exchange.(AccountUndoer)
 	switch {
+	case canUndo && c.UserPurgedAt != nil && c.DeletionSource == retention.DeletedInExchange && c.ArchiveTarget == "" && c.ExchangeGUID != "" && c.UPN != "":
+		// Same source, account gone: Exchange creates a new one.
+		id, err := undoer.UndoSoftDeletedMailboxWithAccount(ctx, c.ExchangeGUID, c.UPN)
+		if errors.Is(err, tenant.ErrNoSecureStringKey) {
+			e.block(r, t, "needsPowerShell", "the mailbox was removed in Exchange and its account is gone; only Undo-SoftDeletedMailbox with a new account brings it back, and it "+noKeyWhy,
+				"before "+deadlineText(c)+", run in Exchange Online PowerShell: "+undoCommand(c.ExchangeGUID, c.UPN)+" ; then license the account, place Litigation Hold and reset its password")
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("rescue: Undo-SoftDeletedMailbox -WindowsLiveID: %w", err)
+		}
+		id = strings.ToLower(id)
+		if err := e.d.Store.PutIndex(ctx, "objectId", id, c.Key); err != nil {
+			return err
+		}
+		t.log("undoSoftDelete", "ok", "Undo-SoftDeletedMailbox -WindowsLiveID: mailbox removed in Exchange brought back into new account "+id)
+		c.PreviousObjectID, c.ObjectID, c.UserPurgedAt = c.ObjectID, id, nil
 	case retention.CopyToArchive(c):
 		// The user is gone for good, or policy prefers a copy: content
 		// goes into the archive target, monitored by the sweep.

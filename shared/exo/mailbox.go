@@ -20,11 +20,11 @@ import (
 // carries. Without it the service returns a few hundred properties a row.
 var mailboxFields = []string{
 	"ExchangeGuid", "ArchiveGuid", "DistinguishedName", "LegacyExchangeDN",
-	"PrimarySmtpAddress", "UserPrincipalName", "Alias", "ExternalDirectoryObjectId",
+	"PrimarySmtpAddress", "EmailAddresses", "UserPrincipalName", "Alias", "ExternalDirectoryObjectId",
 	"RecipientTypeDetails", "LitigationHoldEnabled", "LitigationHoldDate",
 	"LitigationHoldDuration", "RetentionComment", "InPlaceHolds", "IsInactiveMailbox",
 	"IsSoftDeletedByRemove", "IsSoftDeletedByDisable", "WhenSoftDeleted",
-	"AutoExpandingArchiveEnabled", "ArchiveStatus", "EmailAddresses",
+	"AutoExpandingArchiveEnabled", "ArchiveStatus",
 }
 
 func scopeParams(scope tenant.MailboxScope, p map[string]any) error {
@@ -394,6 +394,7 @@ func parseMailbox(raw json.RawMessage) (tenant.Mailbox, error) {
 		DistinguishedName:         o.str("DistinguishedName"),
 		LegacyExchangeDN:          o.str("LegacyExchangeDN"),
 		PrimarySMTPAddress:        o.str("PrimarySmtpAddress"),
+		EmailAddresses:            o.strings("EmailAddresses"),
 		UserPrincipalName:         o.str("UserPrincipalName"),
 		Alias:                     o.str("Alias"),
 		ExternalDirectoryObjectID: o.str("ExternalDirectoryObjectId"),
@@ -401,7 +402,6 @@ func parseMailbox(raw json.RawMessage) (tenant.Mailbox, error) {
 		LitigationHoldDuration:    holdDuration(o.str("LitigationHoldDuration")),
 		RetentionComment:          o.str("RetentionComment"),
 		InPlaceHolds:              o.strings("InPlaceHolds"),
-		EmailAddresses:            o.strings("EmailAddresses"),
 		ArchiveStatus:             o.str("ArchiveStatus"),
 	}
 	var errs []error

@@ -26,8 +26,10 @@ var userFields = []string{
 	"onPremisesSyncEnabled",
 }
 
-// deletedUserFields adds the recycle-bin timestamp.
-var deletedUserFields = append(append([]string(nil), userFields...), "deletedDateTime")
+// deletedUserFields adds the recycle-bin timestamp and the proxy
+// addresses: a deleted user's UPN is rewritten (object id in front), so
+// finding one by the address HR knows needs mail and proxyAddresses.
+var deletedUserFields = append(append([]string(nil), userFields...), "deletedDateTime", "proxyAddresses")
 
 func (c *Client) pathParams() map[string]string {
 	return map[string]string{"baseurl": c.adapter.GetBaseUrl()}
@@ -397,6 +399,7 @@ func toUser(u models.Userable) tenant.User {
 		Department:        deref(u.GetDepartment()),
 		UsageLocation:     deref(u.GetUsageLocation()),
 		OnPremisesSynced:  deref(u.GetOnPremisesSyncEnabled()),
+		ProxyAddresses:    append([]string(nil), u.GetProxyAddresses()...),
 	}
 	for _, l := range u.GetAssignedLicenses() {
 		if s := uuidString(l.GetSkuId()); s != "" {

@@ -132,6 +132,11 @@ type Case struct {
 
 	// Rescue bookkeeping.
 	RescueAttempts int `json:"rescueAttempts,omitempty"`
+	// RescueNowFor is the deadline an HR decision found already running
+	// (a late decision: the licence was removed or the user deleted before
+	// it arrived). That episode is rescued at once, not at the margin: an
+	// admin may still purge the user meanwhile, and nothing else stops it.
+	RescueNowFor *time.Time `json:"rescueNowFor,omitempty"`
 	// Restores are the copy-to-archive requests, one per part.
 	Restores   []RestoreJob `json:"restores,omitempty"`
 	RestoredAt *time.Time   `json:"restoredAt,omitempty"`

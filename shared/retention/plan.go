@@ -66,6 +66,9 @@ func RescueAt(c *Case, p Policy) (time.Time, bool) {
 		// shortens the time left for the copy and its retries.
 		return *c.UserPurgedAt, true
 	}
+	if c.RescueNowFor != nil && c.RescueNowFor.Equal(*c.Deadline) {
+		return c.Deadline.Add(-Window), true
+	}
 	return c.Deadline.Add(-p.RescueMargin), true
 }
 

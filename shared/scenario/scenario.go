@@ -104,6 +104,12 @@ type Expect struct {
 	// RestoredTo: the user's mailbox content was restored into this
 	// mailbox (UPN), whatever became of the source.
 	RestoredTo string `json:"restoredTo,omitempty"`
+	// Kept: the content survives, in the mailbox itself (not purged) or
+	// copied into another mailbox, with nothing lost.
+	Kept *bool `json:"kept,omitempty"`
+	// HoldDuration: the mailbox's LitigationHoldDuration ("Unlimited",
+	// "365.00:00:00").
+	HoldDuration string `json:"holdDuration,omitempty"`
 }
 
 var offsetRE = regexp.MustCompile(`^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$`)

@@ -255,9 +255,12 @@ type MailboxReport struct {
 	ItemsPreserved int    `json:"itemsPreserved"`
 	ItemsLost      int    `json:"itemsLost"`
 	// Holds lists "LitigationHold" and any InPlaceHolds entries.
-	Holds           []string   `json:"holds"`
-	Licensed        bool       `json:"licensed"`
-	LitigationHold  bool       `json:"litigationHold"`
+	Holds          []string `json:"holds"`
+	Licensed       bool     `json:"licensed"`
+	LitigationHold bool     `json:"litigationHold"`
+	// HoldDuration is LitigationHoldDuration ("Unlimited" or "N.00:00:00")
+	// while the hold is on.
+	HoldDuration    string     `json:"holdDuration,omitempty"`
 	HoldSetAt       *time.Time `json:"holdSetAt,omitempty"`
 	HoldEffectiveAt *time.Time `json:"holdEffectiveAt,omitempty"`
 	PurgeAt         *time.Time `json:"purgeAt,omitempty"`
@@ -294,6 +297,7 @@ func (s *Sim) report(m *mailbox) MailboxReport {
 	if m.holdEnabled {
 		r.Holds = append(r.Holds, "LitigationHold")
 		r.HoldSetAt = tp(m.holdSetAt)
+		r.HoldDuration = m.holdDuration
 		r.HoldEffectiveAt = tp(m.holdSetAt.Add(s.opts.HoldPropagation))
 	}
 	r.Holds = append(r.Holds, m.inPlaceHolds...)

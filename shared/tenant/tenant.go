@@ -79,6 +79,9 @@ type User struct {
 	AssignedSKUs      []string   // skuId GUIDs from assignedLicenses
 	OnPremisesSynced  bool       // onPremisesSyncEnabled
 	DeletedAt         *time.Time // set for users in directory/deletedItems
+	// ProxyAddresses ("SMTP:primary", "smtp:alias"): read for users in the
+	// recycle bin, whose UPN is rewritten but whose addresses are kept.
+	ProxyAddresses []string
 }
 
 // Licence is one licenseDetails entry.
@@ -113,6 +116,7 @@ type Mailbox struct {
 	DistinguishedName         string
 	LegacyExchangeDN          string
 	PrimarySMTPAddress        string
+	EmailAddresses            []string // proxy addresses ("SMTP:", "smtp:", "X500:" prefixes)
 	UserPrincipalName         string
 	Alias                     string
 	ExternalDirectoryObjectID string
@@ -122,7 +126,6 @@ type Mailbox struct {
 	LitigationHoldDuration    string // "Unlimited" or "N.00:00:00"
 	RetentionComment          string
 	InPlaceHolds              []string
-	EmailAddresses            []string // proxy addresses, "SMTP:a@b", "X500:/o=..."
 	IsInactiveMailbox         bool
 	IsSoftDeletedByRemove     bool
 	IsSoftDeletedByDisable    bool

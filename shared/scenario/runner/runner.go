@@ -405,7 +405,7 @@ func (r *Runner) check(ctx context.Context, st scenario.Step) ExpectRow {
 	}
 	mbs := r.Stack.Sim.Mailboxes()
 	mb, known := mbs[e.UPN]
-	if e.UPN != "" && !known && (e.MailboxPreserved != nil || e.Mailbox != "" || e.ItemsLost != nil || e.RestoredTo != "") {
+	if e.UPN != "" && !known && (e.MailboxPreserved != nil || e.Mailbox != "" || e.ItemsLost != nil || e.RestoredTo != "" || e.Kept != nil || e.HoldDuration != "") {
 		fail("no mailbox for %s in the simulator", e.UPN)
 	}
 	if e.MailboxPreserved != nil && known {
@@ -413,6 +413,15 @@ func (r *Runner) check(ctx context.Context, st scenario.Step) ExpectRow {
 		if preserved != *e.MailboxPreserved {
 			fail("mailboxPreserved=%v, want %v (state %s, %d items lost)", preserved, *e.MailboxPreserved, mb.State, mb.ItemsLost)
 		}
+	}
+	if e.Kept != nil && known {
+		kept := mb.ItemsLost == 0 && (mb.State != "purged" || len(mb.RestoredTo) > 0)
+		if kept != *e.Kept {
+			fail("kept=%v, want %v (state %s, %d items lost, restored to %v)", kept, *e.Kept, mb.State, mb.ItemsLost, mb.RestoredTo)
+		}
+	}
+	if e.HoldDuration != "" && known && mb.HoldDuration != e.HoldDuration {
+		fail("LitigationHoldDuration %q, want %q", mb.HoldDuration, e.HoldDuration)
 	}
 	if e.Mailbox != "" && known && mb.State != e.Mailbox {
 		fail("mailbox %s, want %s", mb.State, e.Mailbox)
