@@ -20,11 +20,20 @@ deps: $(AZURITE)
 	$(GO) mod download
 
 build:
+	@echo "building $(BIN) (go build: the first build compiles the Azure SDK and msgraph-sdk-go, about 2-3 minutes on 2 cores; later builds take seconds)"
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./functions
 
-# The local stack (Azurite + tenant simulator + handler) playing the demo scenario.
+# The local stack (Azurite + tenant simulator + handler) playing the demo
+# scenario. In a terminal it then keeps serving the Api and the dashboard on
+# LISTEN until Ctrl-C; without a terminal (CI, pipes) or with LISTEN= it
+# exits after the demo.
+LISTEN ?= 127.0.0.1:7071
 run: deps build
-	./$(BIN) dev --scenario scenarios/demo.json
+	@if [ -t 0 ] && [ -n "$(LISTEN)" ]; then \
+		./$(BIN) dev --scenario scenarios/demo.json --listen $(LISTEN); \
+	else \
+		./$(BIN) dev --scenario scenarios/demo.json; \
+	fi
 
 scenarios: deps build
 	./$(BIN) scenario run scenarios/*.json --quiet

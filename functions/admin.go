@@ -13,6 +13,7 @@ import (
 
 	"github.com/holdfast/holdfast/shared/app"
 	"github.com/holdfast/holdfast/shared/config"
+	"github.com/holdfast/holdfast/shared/engine"
 	"github.com/holdfast/holdfast/shared/logging"
 	"github.com/holdfast/holdfast/shared/retention"
 	"github.com/holdfast/holdfast/shared/store"
@@ -45,6 +46,7 @@ func adminActor() string {
 func casesCmd(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("cases", flag.ContinueOnError)
 	all := fs.Bool("all", false, "list every case, not only those at risk or needing a human")
+	plannedOnly := fs.Bool("planned", false, "list only cases with tenant writes observe-only mode planned and did not perform")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -54,8 +56,19 @@ func casesCmd(ctx context.Context, args []string) error {
 	}
 	defer st.Close()
 	var rows []store.CaseRecord
+	planned := map[string]string{}
 	err = st.Store.ListCases(ctx, func(c store.CaseRecord) error {
-		if *all || !c.Deadline.IsZero() || c.State == string(retention.StateBlocked) || c.State == string(retention.StateFailing) ||
+		pl := pendingPlanned(c.Data)
+		if pl != "" {
+			planned[c.Key] = pl
+		}
+		if *plannedOnly {
+			if pl != "" {
+				rows = append(rows, c)
+			}
+			return nil
+		}
+		if *all || pl != "" || !c.Deadline.IsZero() || c.State == string(retention.StateBlocked) || c.State == string(retention.StateFailing) ||
 			c.State == string(retention.StateRescuing) || c.State == string(retention.StateProtecting) {
 			rows = append(rows, c)
 		}
@@ -72,15 +85,35 @@ func casesCmd(ctx context.Context, args []string) error {
 		return a.Before(b)
 	})
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "UPN\tSTATE\tDEADLINE\tKEY")
+	fmt.Fprintln(w, "UPN\tSTATE\tDEADLINE\tPLANNED (observe mode, not done)\tKEY")
 	for _, c := range rows {
 		dl := "-"
 		if !c.Deadline.IsZero() {
 			dl = c.Deadline.Format(time.RFC3339)
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", c.UPN, c.State, dl, c.Key)
+		pl := planned[c.Key]
+		if pl == "" {
+			pl = "-"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", c.UPN, c.State, dl, pl, c.Key)
 	}
 	return w.Flush()
+}
+
+// pendingPlanned summarises a case's pending planned actions, e.g.
+// "rescue: Undo-SoftDeletedMailbox"; empty when there are none.
+func pendingPlanned(data []byte) string {
+	pl, err := engine.PlannedActions(data)
+	if err != nil {
+		return ""
+	}
+	var parts []string
+	for _, p := range pl {
+		if p.Status == engine.PlannedPending {
+			parts = append(parts, p.Step+": "+p.Op)
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 // caseCmd prints one case (by UPN or key) and its audit trail.
@@ -105,6 +138,16 @@ func caseCmd(ctx context.Context, args []string) error {
 	if json.Unmarshal(rec.Data, &pretty) == nil {
 		b, _ := json.MarshalIndent(pretty, "", "  ")
 		fmt.Println(string(b))
+	}
+	if pl, err := engine.PlannedActions(rec.Data); err == nil && len(pl) > 0 {
+		fmt.Println("\nplanned actions (observe-only mode: decided, not performed):")
+		for _, p := range pl {
+			closed := ""
+			if p.ClosedAt != nil {
+				closed = " closed " + p.ClosedAt.Format(time.RFC3339) + ": " + p.Note
+			}
+			fmt.Printf("%s  %-8s %-7s %s on %s (%s)%s\n", p.PlannedAt.Format(time.RFC3339), p.Status, p.Step, p.Op, p.Target, p.Detail, closed)
+		}
 	}
 	fmt.Println("\ntimeline:")
 	return st.Store.ListAudit(ctx, key, func(a store.AuditRecord) error {

@@ -11,6 +11,7 @@ import (
 	"github.com/holdfast/holdfast/shared/clock"
 	"github.com/holdfast/holdfast/shared/config"
 	"github.com/holdfast/holdfast/shared/customhandler"
+	"github.com/holdfast/holdfast/shared/dashboard"
 	"github.com/holdfast/holdfast/shared/store"
 )
 
@@ -24,7 +25,7 @@ func (healthyReader) ListRejected(context.Context, int, func(store.RejectedEvent
 // TestApiRequiresFunctionKey: in Azure mode the admin Api answers 401
 // unless the host authenticated the caller with a function or admin key
 // (the WebJobsAuthLevel identity it attaches), whatever else the request
-// carries.
+// carries. The dashboard's pages sit behind the same check.
 func TestApiRequiresFunctionKey(t *testing.T) {
 	identity := func(authType string, authenticated bool, level string) json.RawMessage {
 		b, _ := json.Marshal(map[string]any{
@@ -50,31 +51,37 @@ func TestApiRequiresFunctionKey(t *testing.T) {
 		{"admin key", config.ModeAzure, []json.RawMessage{identity("WebJobsAuthLevel", true, "Admin")}, nil, http.StatusOK},
 		{"local mode", config.ModeLocal, nil, nil, http.StatusOK},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f := &app.Functions{Mode: tt.mode, Clock: clock.System{}, Reader: healthyReader{}}
-			body, err := customhandler.EncodeHTTP(app.FnApi, "req", customhandler.HTTPRequest{
-				Method: "GET", URL: "https://holdfast.azurewebsites.net/api/holdfast/health",
-				Params: map[string]string{"path": "health"}, Headers: tt.hdr, Identities: tt.ids,
-			}, time.Now())
-			if err != nil {
-				t.Fatal(err)
-			}
-			inv, err := customhandler.DecodeEnvelope(app.FnApi, body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp, err := f.Handlers()[app.FnApi](context.Background(), inv)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out, ok := resp.Outputs["res"].(customhandler.HTTPOutput)
-			if !ok {
-				t.Fatalf("response outputs %v", resp.Outputs)
-			}
-			if out.StatusCode != tt.want {
-				t.Fatalf("status %d (%s), want %d", out.StatusCode, out.Body, tt.want)
-			}
-		})
+	db, err := dashboard.New(dashboard.Deps{Clock: clock.System{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"health", "ui/static/style.css"} {
+		for _, tt := range tests {
+			t.Run(path+"/"+tt.name, func(t *testing.T) {
+				f := &app.Functions{Mode: tt.mode, Clock: clock.System{}, Reader: healthyReader{}, Dashboard: db}
+				body, err := customhandler.EncodeHTTP(app.FnApi, "req", customhandler.HTTPRequest{
+					Method: "GET", URL: "https://holdfast.azurewebsites.net/api/holdfast/" + path,
+					Params: map[string]string{"path": path}, Headers: tt.hdr, Identities: tt.ids,
+				}, time.Now())
+				if err != nil {
+					t.Fatal(err)
+				}
+				inv, err := customhandler.DecodeEnvelope(app.FnApi, body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp, err := f.Handlers()[app.FnApi](context.Background(), inv)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out, ok := resp.Outputs["res"].(customhandler.HTTPOutput)
+				if !ok {
+					t.Fatalf("response outputs %v", resp.Outputs)
+				}
+				if out.StatusCode != tt.want {
+					t.Fatalf("status %d (%s), want %d", out.StatusCode, out.Body, tt.want)
+				}
+			})
+		}
 	}
 }

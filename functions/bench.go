@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/holdfast/holdfast/shared/bench"
 )
@@ -22,9 +24,17 @@ func benchCmd(ctx context.Context, args []string) error {
 	fs.IntVar(&o.LatencyN, "latency-events", 1000, "events for the receipt-to-hold latency")
 	fs.IntVar(&o.SweepCases, "sweep-timers", 100000, "tracked timers for the sweep cost")
 	fs.IntVar(&o.FootprintEvents, "footprint-events", 10000, "events sent to the child process")
+	fs.IntVar(&o.LayoffN, "layoff", 10000, "leavers in the mass-layoff figure (a tenant of that many users)")
+	fs.Float64Var(&o.LayoffRate, "layoff-rate", 100, "Exchange requests per second of the layoff's scaled budget")
+	fs.DurationVar(&o.LayoffWindow, "layoff-window", 10*time.Second, "the layoff budget's fixed window")
+	fs.BoolVar(&o.LayoffCompare, "layoff-compare", false, "run the layoff a second time without pacing, for comparison")
+	only := fs.String("only", "", "comma-separated phases to run: store, events, sweep, throttling, layoff, footprint, build (default all)")
 	fs.StringVar(&o.Binary, "binary", "", "holdfast binary for start-up and footprint (default: this executable)")
 	if err := fs.Parse(args); err != nil {
 		return exitError(2)
+	}
+	if *only != "" {
+		o.Only = strings.Split(*only, ",")
 	}
 	if o.Binary == "" {
 		exe, err := os.Executable()
@@ -40,7 +50,11 @@ func benchCmd(ctx context.Context, args []string) error {
 	}
 	fmt.Println()
 	rep.Print(os.Stdout)
-	if err := rep.WriteJSON(*out); err != nil {
+	write := rep.WriteJSON
+	if len(o.Only) > 0 {
+		write = rep.MergeJSON // the other phases' figures stay
+	}
+	if err := write(*out); err != nil {
 		return err
 	}
 	fmt.Println("\nwrote", *out)

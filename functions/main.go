@@ -16,7 +16,9 @@ const usage = `holdfast: keeps leavers' Microsoft 365 mailboxes from being purge
 
 Usage:
   holdfast serve                      run the custom handler (default when FUNCTIONS_CUSTOMHANDLER_PORT is set)
-  holdfast dev [--scenario FILE]      run the local stack (Azurite, simulator, handler) and play the demo
+  holdfast dev [--scenario FILE] [--listen 127.0.0.1:PORT]
+                                      run the local stack (Azurite, simulator, handler) and play the demo;
+                                      with --listen, then serve the Api and dashboard until Ctrl-C
   holdfast scenario run FILE... [--report FILE] [--quiet]
                                       play scenario files against the local stack
   holdfast sim --listen 127.0.0.1:PORT [--tenant FILE] [--start RFC3339]
@@ -27,15 +29,21 @@ Usage:
   holdfast deadletters [--queue NAME] [--replay ID|all] [--max N] [--json]
                                       list dead-lettered messages, or replay them with a new retry budget
   holdfast reconcile                  inventory the tenant and open cases for what no event announced
-  holdfast cases [--all]              cases at risk or needing a human, soonest deadline first
+  holdfast cases [--all] [--planned]  cases at risk or needing a human, soonest deadline first
+                                      (--planned: only those with actions observe-only mode planned)
   holdfast case UPN|KEY               one case: its record and audit timeline
   holdfast restore UPN --to TARGET    copy a soft-deleted or inactive mailbox into TARGET (New-MailboxRestoreRequest)
   holdfast recover UPN [--upn NEW]    rehire path: restore the user, or recover the inactive mailbox into a new account
   holdfast release UPN --reason TEXT  stop protecting (audited); the clock is still watched and warned
+  holdfast verify-audit FILE [--head HASH] | --case UPN|KEY
+                                      check a case's audit hash chain (an export, JSON or CSV, or as stored); names the first bad row
   holdfast bench [--out FILE] [--skip-cold-build] [--skip-tests]
                                       measure figures against side-by-side ceilings (make bench)
   holdfast chaos --scenarios N --seed S [--users U] [--faults] [--out DIR] [--workers W] [--only I]
                                       play randomized lifecycles and check the invariants (docs/reliability.md)
+  holdfast probe --tenant ID [--auth device-code|azure-cli|managed-identity] [--out PREFIX]
+                                      read-only survey of a tenant: every read holdfast depends on, compared
+                                      with docs/contracts.md; writes a shapes-only report (no personal data)
   holdfast version
 `
 
@@ -88,12 +96,16 @@ func run(ctx context.Context, args []string) error {
 		return casesCmd(ctx, args)
 	case "case":
 		return caseCmd(ctx, args)
+	case "verify-audit":
+		return verifyAuditCmd(ctx, args)
 	case "release", "restore", "recover":
 		return adminCaseCmd(ctx, cmd, args)
 	case "bench":
 		return benchCmd(ctx, args)
 	case "chaos":
 		return chaosCmd(ctx, args)
+	case "probe":
+		return probeCmd(ctx, args)
 	case "version":
 		fmt.Println("holdfast", version)
 		return nil

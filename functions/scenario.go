@@ -125,6 +125,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 func devCmd(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	file := fs.String("scenario", "scenarios/demo.json", "scenario to play")
+	listen := fs.String("listen", "", "after the scenario, keep the stack running and serve the Api and the dashboard on this loopback address (e.g. 127.0.0.1:7071) until Ctrl-C")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -214,6 +215,17 @@ func devCmd(ctx context.Context, args []string) error {
 		ok, len(rep.Expectations), rep.Stats.Events, rep.Stats.Sweeps, rep.Stats.TableOps, time.Since(wall).Seconds(),
 		st.Clock.Now().Sub(sc.Start).Round(time.Hour))
 	fmt.Printf("HR event received -> Litigation Hold requested from Exchange: at most %.1f ms (Lifecycle Workflows: up to 3 hours).\n", rep.Stats.HoldLatencyMaxMs)
+	if *listen != "" {
+		base, err := st.ServeAPI(*listen)
+		if err != nil {
+			return fmt.Errorf("--listen: %w", err)
+		}
+		fmt.Printf("\nDashboard: %s  (JSON Api below it: %scases, %srejected; the virtual clock stands at %s)\n",
+			base, base, base, st.Clock.Now().UTC().Format(time.RFC3339))
+		fmt.Println("Serving until Ctrl-C.")
+		<-ctx.Done()
+		fmt.Println("\nstopped")
+	}
 	if !rep.OK {
 		return exitError(1)
 	}

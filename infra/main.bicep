@@ -24,6 +24,9 @@ param graphBaseUrl string = 'https://graph.microsoft.com/v1.0'
 param exchangeBaseUrl string = 'https://outlook.office365.com'
 param sweepSchedule string = '0 */5 * * * *'
 param reconcileSchedule string = '0 0 */6 * * *'
+@description('act, or observe: decide and audit everything but only record tenant writes as planned actions (rollout).')
+@allowed(['act', 'observe'])
+param actions string = 'act'
 @allowed(['retain', 'release'])
 param defaultRetention string = 'retain'
 @description('Litigation Hold duration in days; 0 is unlimited.')
@@ -152,6 +155,7 @@ var appSettings = [
   { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${identity.outputs.clientId};Authorization=AAD' }
   { name: 'HOLDFAST_MODE', value: 'azure' }
   { name: 'HOLDFAST_TENANT_ID', value: effectiveTenantId }
+  { name: 'HOLDFAST_ACTIONS', value: actions }
   { name: 'HOLDFAST_GRAPH_BASE_URL', value: graphBaseUrl }
   { name: 'HOLDFAST_EXCHANGE_BASE_URL', value: exchangeBaseUrl }
   { name: 'HOLDFAST_SWEEP_SCHEDULE', value: sweepSchedule }

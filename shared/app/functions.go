@@ -18,6 +18,7 @@ import (
 
 	"github.com/holdfast/holdfast/shared/config"
 	"github.com/holdfast/holdfast/shared/customhandler"
+	"github.com/holdfast/holdfast/shared/dashboard"
 	"github.com/holdfast/holdfast/shared/engine"
 	"github.com/holdfast/holdfast/shared/events"
 	"github.com/holdfast/holdfast/shared/redelivery"
@@ -55,6 +56,27 @@ type Functions struct {
 	Reader Reader
 	Mode   config.Mode
 	Clock  interface{ Now() time.Time }
+	// Dashboard serves the admin pages under the Api route (nil: none).
+	Dashboard *dashboard.Dashboard
+	// Runs records the last sweep and reconcile for the health page (nil:
+	// not recorded).
+	Runs RunRecorder
+}
+
+// RunRecorder keeps the last run of a scheduled function.
+type RunRecorder interface {
+	RecordRun(ctx context.Context, r store.Run) error
+}
+
+// recordRun notes a timer function's run; a failure to note it is logged,
+// never the function's failure.
+func (f *Functions) recordRun(ctx context.Context, name string, ok bool, summary string) {
+	if f.Runs == nil {
+		return
+	}
+	if err := f.Runs.RecordRun(ctx, store.Run{Name: name, At: f.Clock.Now(), OK: ok, Summary: summary}); err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Str("run", name).Msg("could not record the run for the health page")
+	}
 }
 
 // Handlers maps each function folder name to its handler.
@@ -122,10 +144,13 @@ func (f *Functions) sweep(ctx context.Context, inv *customhandler.Invocation) (c
 	}
 	res, err := f.Engine.Sweep(ctx)
 	if err != nil {
+		f.recordRun(ctx, "sweep", false, err.Error())
 		// Timers are not retried by the host; the next run picks up.
 		return customhandler.Response{}, err
 	}
-	return customhandler.Response{Logs: []string{fmt.Sprintf("sweep: %d due, %d processed, %d skipped, %d failed", res.Due, res.Processed, res.Skipped, res.Failed)}, ReturnValue: res}, nil
+	line := fmt.Sprintf("sweep: %d due, %d processed, %d skipped, %d failed", res.Due, res.Processed, res.Skipped, res.Failed)
+	f.recordRun(ctx, "sweep", res.Failed == 0, line)
+	return customhandler.Response{Logs: []string{line}, ReturnValue: res}, nil
 }
 
 func (f *Functions) reconcile(ctx context.Context, inv *customhandler.Invocation) (customhandler.Response, error) {
@@ -134,8 +159,10 @@ func (f *Functions) reconcile(ctx context.Context, inv *customhandler.Invocation
 	}
 	res, err := f.Engine.Reconcile(ctx, nil)
 	if err != nil {
+		f.recordRun(ctx, "reconcile", false, err.Error())
 		return customhandler.Response{}, err
 	}
+	f.recordRun(ctx, "reconcile", true, res.String())
 	return customhandler.Response{Logs: []string{res.String()}, ReturnValue: res}, nil
 }
 
@@ -187,6 +214,9 @@ func (f *Functions) api(ctx context.Context, inv *customhandler.Invocation) (cus
 		return httpOut(http.StatusUnauthorized, map[string]string{"error": "a function key is required"}), nil
 	}
 	path := strings.Trim(req.Params["path"], "/")
+	if f.Dashboard != nil && dashboard.Handles(path, req) {
+		return customhandler.Response{Outputs: map[string]any{"res": f.Dashboard.Serve(ctx, req, path)}}, nil
+	}
 	parts := strings.Split(path, "/")
 	switch {
 	case path == "" || path == "health":
@@ -226,10 +256,13 @@ type CaseSummary struct {
 	State    string     `json:"state"`
 	Deadline *time.Time `json:"deadline,omitempty"`
 	DaysLeft *float64   `json:"daysLeft,omitempty"`
+	// Planned lists the pending tenant writes observe-only mode decided
+	// and did not perform ("step: op").
+	Planned []string `json:"planned,omitempty"`
 }
 
 func (f *Functions) apiCases(ctx context.Context, req customhandler.HTTPRequest) (customhandler.Response, error) {
-	all := req.Query["all"] == "true"
+	all, plannedOnly := req.Query["all"] == "true", req.Query["planned"] == "true"
 	var out []CaseSummary
 	now := f.Clock.Now()
 	err := f.Reader.ListCases(ctx, func(r store.CaseRecord) error {
@@ -239,7 +272,20 @@ func (f *Functions) apiCases(ctx context.Context, req customhandler.HTTPRequest)
 			left := d.Sub(now).Hours() / 24
 			s.Deadline, s.DaysLeft = &d, &left
 		}
-		if all || s.Deadline != nil || r.State == "blocked" || r.State == "failing" || r.State == "protecting" {
+		if pl, err := engine.PlannedActions(r.Data); err == nil {
+			for _, p := range pl {
+				if p.Status == engine.PlannedPending {
+					s.Planned = append(s.Planned, p.Step+": "+p.Op)
+				}
+			}
+		}
+		if plannedOnly {
+			if len(s.Planned) > 0 {
+				out = append(out, s)
+			}
+			return nil
+		}
+		if all || s.Deadline != nil || len(s.Planned) > 0 || r.State == "blocked" || r.State == "failing" || r.State == "protecting" {
 			out = append(out, s)
 		}
 		return nil
@@ -279,7 +325,8 @@ func (f *Functions) apiCase(ctx context.Context, key string, withCase bool) (cus
 		return httpOut(http.StatusOK, map[string]any{"key": key, "audit": audit}), nil
 	}
 	var data json.RawMessage = rec.Data
-	return httpOut(http.StatusOK, map[string]any{"key": key, "state": rec.State, "record": data, "timeline": audit}), nil
+	planned, _ := engine.PlannedActions(rec.Data)
+	return httpOut(http.StatusOK, map[string]any{"key": key, "state": rec.State, "record": data, "planned": planned, "timeline": audit}), nil
 }
 
 func (f *Functions) apiRejected(ctx context.Context, req customhandler.HTTPRequest) (customhandler.Response, error) {

@@ -13,14 +13,18 @@ import (
 
 	"github.com/holdfast/holdfast/shared/clock"
 	"github.com/holdfast/holdfast/shared/config"
+	"github.com/holdfast/holdfast/shared/dashboard"
 	"github.com/holdfast/holdfast/shared/engine"
 	"github.com/holdfast/holdfast/shared/exo"
 	"github.com/holdfast/holdfast/shared/graph"
 	"github.com/holdfast/holdfast/shared/notify"
+	"github.com/holdfast/holdfast/shared/observe"
+	"github.com/holdfast/holdfast/shared/pacing"
 	"github.com/holdfast/holdfast/shared/redelivery"
 	"github.com/holdfast/holdfast/shared/retention"
 	"github.com/holdfast/holdfast/shared/servicebus"
 	"github.com/holdfast/holdfast/shared/store"
+	"github.com/holdfast/holdfast/shared/tenant"
 )
 
 // Stack is a wired holdfast: what `serve` runs and what the local stack
@@ -36,6 +40,8 @@ type Stack struct {
 	// Recorder sees every alert in local mode (the local stack reports
 	// them); it stays empty in Azure.
 	Recorder *notify.Recorder
+	// Pacers pace the Graph and Exchange clients to the tenant's budgets.
+	Pacers Pacers
 	// Alerts dispatches to every configured channel; it works without
 	// storage (the retry-budget alert needs that).
 	Alerts *notify.Dispatcher
@@ -48,6 +54,11 @@ type Stack struct {
 	opts Options
 	cred azcore.TokenCredential
 	pol  retention.Policy
+}
+
+// Pacers are the instance's request limiters, one per budget.
+type Pacers struct {
+	Exchange, GraphWrites, GraphReads *pacing.Limiter
 }
 
 // RetryScheduler sends a copy of a message to a queue, invisible until at
@@ -82,6 +93,9 @@ type Options struct {
 	// Scheduler overrides the Service Bus retry scheduler (the local
 	// stack's broker).
 	Scheduler RetryScheduler
+	// Unpaced leaves the Graph and Exchange clients without their limiters
+	// (the bench's before-and-after comparison); production always paces.
+	Unpaced bool
 }
 
 // PolicyFrom turns configuration into the domain policy.
@@ -135,12 +149,23 @@ func Prepare(cfg config.Config, o Options) (*Stack, error) {
 	}
 	s := &Stack{Config: cfg, Counter: &store.Counter{}, Recorder: &notify.Recorder{}, Clock: o.Clock, opts: o, cred: cred}
 	var err error
-	s.Graph, err = graph.New(graph.Options{BaseURL: cfg.GraphBaseURL, Credential: cred, RetryDelay: o.RetryDelay})
+	// One limiter per budget for the whole instance: every concurrent
+	// invocation shares it, so the instance keeps to the tenant's budget.
+	s.Pacers = Pacers{
+		Exchange:    pacing.New("exchange", pacing.Unknown()),
+		GraphWrites: pacing.New("graph-writes", pacing.GraphWrites()),
+		GraphReads:  pacing.New("graph-reads", pacing.Unknown()),
+	}
+	graphPacing, exoPacer := pacing.ByMethod(s.Pacers.GraphReads, s.Pacers.GraphWrites), s.Pacers.Exchange
+	if o.Unpaced {
+		graphPacing, exoPacer = nil, nil
+	}
+	s.Graph, err = graph.New(graph.Options{BaseURL: cfg.GraphBaseURL, Credential: cred, RetryDelay: o.RetryDelay, Pacing: graphPacing})
 	if err != nil {
 		return nil, fmt.Errorf("graph: %w", err)
 	}
 	s.Exchange, err = exo.New(exo.Options{BaseURL: cfg.ExchangeBaseURL, TenantID: cfg.TenantID, Credential: cred, RetryDelay: o.RetryDelay,
-		SecureStringKey: cfg.ExchangeSecureStringKey})
+		Pacer: exoPacer, SecureStringKey: cfg.ExchangeSecureStringKey})
 	if err != nil {
 		return nil, fmt.Errorf("exchange: %w", err)
 	}
@@ -154,8 +179,16 @@ func Prepare(cfg config.Config, o Options) (*Stack, error) {
 	if cfg.Alerts.TeamsWebhookURL != "" {
 		channels = append(channels, notify.NewTeams(cfg.Alerts.TeamsWebhookURL, nil))
 	}
+	observing := cfg.Actions == config.ActionsObserve
 	if cfg.Alerts.MailFrom != "" {
-		channels = append(channels, notify.NewMail(s.Graph, cfg.Alerts.MailFrom, cfg.Alerts.MailTo))
+		var mailer notify.Mailer = s.Graph
+		if observing {
+			// sendMail writes to the tenant (Sent Items): planned only.
+			mailer = observe.PlannedMailer{Planned: func(from string, m tenant.Mail) {
+				o.Log.Info().Str("subject", m.Subject).Int("recipients", len(m.To)).Msg("observe mode: alert mail not sent (would send through Graph sendMail)")
+			}}
+		}
+		channels = append(channels, notify.NewMail(mailer, cfg.Alerts.MailFrom, cfg.Alerts.MailTo))
 	}
 	s.Scheduler = o.Scheduler
 	if cfg.ServiceBusNamespace != "" || cfg.ServiceBusConnectionString != "" {
@@ -200,10 +233,26 @@ func (s *Stack) Open(ctx context.Context) error {
 		instance, _ = os.Hostname()
 	}
 	s.Store = st
+	var (
+		dir    engine.Directory = s.Graph
+		exch   engine.Exchange  = s.Exchange
+		alerts engine.Alerter   = s.Alerts
+	)
+	if cfg.Actions == config.ActionsObserve {
+		// Observe-only rollout: reads pass through, writes become planned
+		// actions on the cases, the engine's alerts say nothing was done.
+		dir, exch, alerts = observe.Directory{Directory: dir}, observe.WrapExchange(exch), observe.Alerter{Next: alerts}
+		o.Log.Warn().Msg("HOLDFAST_ACTIONS=observe: no tenant writes; holds, rescues and alert mail are recorded as planned actions")
+	}
 	s.Engine = engine.New(engine.Deps{
-		TenantID: cfg.TenantID, ClientState: cfg.GraphClientState, Directory: s.Graph, Exchange: s.Exchange, Store: s.Store,
-		Alerts: s.Alerts, Clock: o.Clock, Policy: s.pol, Log: o.Log, Instance: instance,
+		TenantID: cfg.TenantID, ClientState: cfg.GraphClientState, Directory: dir, Exchange: exch, Store: s.Store,
+		Alerts: alerts, Clock: o.Clock, Policy: s.pol, Log: o.Log, Instance: instance,
 	})
-	s.Functions = &Functions{Engine: s.Engine, Reader: s.Store, Mode: cfg.Mode, Clock: o.Clock}
+	s.Functions = &Functions{Engine: s.Engine, Reader: s.Store, Mode: cfg.Mode, Clock: o.Clock, Runs: s.Store}
+	s.Functions.Dashboard, err = dashboard.New(dashboard.Deps{Reader: s.Store, Admin: s.Engine, Clock: o.Clock, Mode: string(cfg.Mode),
+		Plans: planSource{cases: s.Store}})
+	if err != nil {
+		return err
+	}
 	return nil
 }

@@ -11,12 +11,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -39,9 +41,21 @@ type Options struct {
 	SweepDue        int // due cases for figure 5; default 1000
 	ThrottleN       int // events for figure 6; default 500
 	FootprintEvents int // events sent to the child for figure 7; default 10000
-	SkipColdBuild   bool
-	SkipTests       bool
-	SkipFootprint   bool
+	// LayoffN leavers for figure 9 (default 10000), LayoffRate the
+	// Exchange requests per second of its scaled budget (default 100), in
+	// fixed windows of LayoffWindow (default 10 s); LayoffCompare runs the
+	// layoff a second time without pacing, for the before-and-after note.
+	LayoffN       int
+	LayoffRate    float64
+	LayoffWindow  time.Duration
+	LayoffCompare bool
+	// Only, when not empty, runs just these phases: store, events, sweep,
+	// throttling, layoff, footprint, build (store runs with events, whose
+	// ratio needs it).
+	Only          []string
+	SkipColdBuild bool
+	SkipTests     bool
+	SkipFootprint bool
 	// Progress receives one line per phase (nil: discarded).
 	Progress io.Writer
 }
@@ -59,6 +73,13 @@ func (o *Options) defaults() {
 	def(&o.SweepDue, 1000)
 	def(&o.ThrottleN, 500)
 	def(&o.FootprintEvents, 10000)
+	def(&o.LayoffN, 10000)
+	if o.LayoffRate <= 0 {
+		o.LayoffRate = 100
+	}
+	if o.LayoffWindow <= 0 {
+		o.LayoffWindow = 10 * time.Second
+	}
 	if o.Progress == nil {
 		o.Progress = io.Discard
 	}
@@ -163,21 +184,36 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	defer az.Stop()
 	r.az = az
 
-	fail("store ceiling", r.storeCeiling(ctx))
-	fail("events", r.events(ctx))
+	want := func(phase string) bool { return len(o.Only) == 0 || slices.Contains(o.Only, phase) }
+	if want("store") || want("events") {
+		fail("store ceiling", r.storeCeiling(ctx))
+	}
+	if want("events") {
+		fail("events", r.events(ctx))
+	}
 	// Azurite slows down as it holds more data (a node heap of hundreds
 	// of MB after the sweep's 100k timers): each later phase starts on an
 	// empty in-memory Azurite so it measures holdfast, not the phases
 	// before it.
-	fail("restart azurite", az.Restart(ctx))
-	fail("sweep", r.sweep(ctx))
-	fail("restart azurite", az.Restart(ctx))
-	fail("throttling", r.throttling(ctx))
-	if !o.SkipFootprint {
+	if want("sweep") {
+		fail("restart azurite", az.Restart(ctx))
+		fail("sweep", r.sweep(ctx))
+	}
+	if want("throttling") {
+		fail("restart azurite", az.Restart(ctx))
+		fail("throttling", r.throttling(ctx))
+	}
+	if want("layoff") {
+		fail("restart azurite", az.Restart(ctx))
+		fail("layoff", r.layoff(ctx))
+	}
+	if !o.SkipFootprint && want("footprint") {
 		fail("start-up and footprint", r.footprint(ctx))
 	}
 	_ = az.Stop() // the build figures want the machine to themselves
-	fail("build", r.build(ctx))
+	if want("build") {
+		fail("build", r.build(ctx))
+	}
 	rep.Results = r.results
 	rep.Duration = time.Since(rep.Started)
 	if len(failures) > 0 {
@@ -238,6 +274,35 @@ func (rep *Report) Print(w io.Writer) {
 			fmt.Fprintf(w, "  %s: %s\n", r.Name, r.Note)
 		}
 	}
+}
+
+// MergeJSON writes the results to path over those already there: a figure
+// of this run replaces the one of the same name, every other figure stays
+// (a run of some phases, --only, keeps the rest of the file).
+func (rep *Report) MergeJSON(path string) error {
+	var old []Result
+	if b, err := os.ReadFile(path); err == nil {
+		if err := json.Unmarshal(b, &old); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	idx := map[string]int{}
+	for i, r := range old {
+		idx[r.Name] = i
+	}
+	for _, r := range rep.Results {
+		if i, ok := idx[r.Name]; ok {
+			old[i] = r
+			continue
+		}
+		idx[r.Name] = len(old)
+		old = append(old, r)
+	}
+	merged := *rep
+	merged.Results = old
+	return merged.WriteJSON(path)
 }
 
 // WriteJSON writes the results array to path, creating its directory.

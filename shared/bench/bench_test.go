@@ -95,3 +95,45 @@ func TestWriteJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestLayoffFloor(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		served    int64
+		perWindow int
+		writes    int64
+		want      time.Duration
+	}{
+		{"four windows, the last free", 4000, 1000, 0, 30 * time.Second},
+		{"a partial fifth window", 4001, 1000, 0, 40 * time.Second},
+		{"within one window", 999, 1000, 0, time.Millisecond},
+		{"Graph writes beyond the bucket bind", 1000, 1000, 4200, 60 * time.Second},
+	} {
+		if got := layoffFloor(tc.served, tc.perWindow, 10*time.Second, tc.writes); got != tc.want {
+			t.Errorf("%s: floor %s, want %s", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestMergeJSONKeepsOtherFigures(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "results.json")
+	first := &Report{Results: []Result{{Name: "a", Value: 1}, {Name: "b", Value: 2}}}
+	if err := first.WriteJSON(path); err != nil {
+		t.Fatal(err)
+	}
+	second := &Report{Results: []Result{{Name: "b", Value: 20}, {Name: "c", Value: 3}}}
+	if err := second.MergeJSON(path); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []Result
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0].Value != 1 || got[1].Value != 20 || got[2].Name != "c" {
+		t.Fatalf("merged %+v", got)
+	}
+}

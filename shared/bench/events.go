@@ -493,6 +493,7 @@ func (r *run) throttling(ctx context.Context) error {
 		Note: fmt.Sprintf("%s for %d Exchange requests served; floor = served / budget x window = %s", wall.Round(time.Millisecond), served, floor.Round(time.Millisecond))})
 	r.add(Result{Name: "throttled: requests wasted on 429", Value: float64(exThrottled), Unit: "requests",
 		Ceiling: ptr(float64(served)), CeilingName: "requests served",
-		Note: fmt.Sprintf("%.2f 429s per served Exchange request; Graph 429s %d", float64(exThrottled)/float64(max(served, 1)), s.Throttled-exThrottled)})
+		Note: fmt.Sprintf("%.2f 429s per served Exchange request; Graph 429s %d; Exchange pacer at %s/s after the run, requests waited %s in it (summed)",
+			float64(exThrottled)/float64(max(served, 1)), s.Throttled-exThrottled, trim(st.App.Pacers.Exchange.Rate()), st.App.Pacers.Exchange.Stats().Waited.Round(time.Millisecond))})
 	return nil
 }

@@ -28,6 +28,18 @@ const (
 	ModeLocal Mode = "local"
 )
 
+// Actions says whether holdfast acts on the tenant.
+type Actions string
+
+const (
+	// ActionsAct: holdfast places holds, rescues and sends alert mail.
+	ActionsAct Actions = "act"
+	// ActionsObserve: every decision is made and audited, every tenant
+	// write (hold, restore, licence, restore request, recovery, alert mail)
+	// is recorded on the case as a planned action instead (rollout).
+	ActionsObserve Actions = "observe"
+)
+
 // Setting describes one app setting the binary reads.
 type Setting struct {
 	Name    string
@@ -50,6 +62,7 @@ func Settings() []Setting {
 		{Name: "AZURE_CLIENT_ID", Doc: "client id of the user-assigned managed identity"},
 		{Name: "HOLDFAST_MODE", Default: "azure", Doc: "azure or local"},
 		{Name: "HOLDFAST_TENANT_ID", Doc: "Entra tenant id (GUID) holdfast protects"},
+		{Name: "HOLDFAST_ACTIONS", Default: "act", Doc: "act, or observe: decide and audit everything but only record the tenant writes (holds, rescues, alert mail) as planned actions"},
 		{Name: "HOLDFAST_GRAPH_BASE_URL", Default: "https://graph.microsoft.com/v1.0", Doc: "Microsoft Graph base URL"},
 		{Name: "HOLDFAST_EXCHANGE_BASE_URL", Default: "https://outlook.office365.com", Doc: "Exchange Online admin API base URL"},
 		{Name: "HOLDFAST_SWEEP_SCHEDULE", Default: "0 */5 * * * *", Doc: "NCRONTAB schedule of ExpirySweep"},
@@ -78,6 +91,8 @@ func Settings() []Setting {
 type Config struct {
 	Mode     Mode
 	TenantID string
+	// Actions: act, or observe (plan and record tenant writes only).
+	Actions Actions
 
 	// Table storage: either a connection string or an endpoint for
 	// identity-based access.
@@ -192,6 +207,10 @@ func Load(getenv Getenv) (Config, error) {
 	c.Mode = Mode(strings.ToLower(get("HOLDFAST_MODE")))
 	if c.Mode != ModeAzure && c.Mode != ModeLocal {
 		bad("HOLDFAST_MODE", "must be azure or local, got %q", c.Mode)
+	}
+	c.Actions = Actions(strings.ToLower(get("HOLDFAST_ACTIONS")))
+	if c.Actions != ActionsAct && c.Actions != ActionsObserve {
+		bad("HOLDFAST_ACTIONS", "must be act or observe, got %q", c.Actions)
 	}
 	c.TenantID = get("HOLDFAST_TENANT_ID")
 	if c.TenantID == "" {

@@ -30,6 +30,9 @@ func TestLoadDefaults(t *testing.T) {
 	if len(c.Policy.WarnThresholds) != 4 || c.Policy.WarnThresholds[0] != want[0] || c.Policy.WarnThresholds[3] != want[3] {
 		t.Errorf("thresholds %v", c.Policy.WarnThresholds)
 	}
+	if c.Actions != ActionsAct {
+		t.Errorf("actions default %q, want act", c.Actions)
+	}
 	if c.Policy.DefaultRetention != "retain" || c.Policy.HoldPropagation != time.Hour || c.Policy.RescueMargin != 72*time.Hour {
 		t.Errorf("policy defaults %+v", c.Policy)
 	}
@@ -42,13 +45,14 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 		"HOLDFAST_WARN_THRESHOLDS":   "14d,soon",
 		"HOLDFAST_RESCUE_MODE":       "copy-to-archive",
 		"HOLDFAST_TEAMS_WEBHOOK_URL": "http://hooks.example/secret-token-123",
+		"HOLDFAST_ACTIONS":           "dry-run",
 	}
 	_, err := Load(env(m))
 	var ce *Error
 	if !errors.As(err, &ce) || !errors.Is(err, ErrInvalid) {
 		t.Fatalf("want *Error, got %v", err)
 	}
-	for _, name := range []string{"HOLDFAST_TENANT_ID", "HOLDFAST_MODE", "HOLDFAST_WARN_THRESHOLDS", "HOLDFAST_ARCHIVE_TARGET", "AzureWebJobsStorage", "HOLDFAST_TEAMS_WEBHOOK_URL"} {
+	for _, name := range []string{"HOLDFAST_TENANT_ID", "HOLDFAST_MODE", "HOLDFAST_WARN_THRESHOLDS", "HOLDFAST_ARCHIVE_TARGET", "AzureWebJobsStorage", "HOLDFAST_TEAMS_WEBHOOK_URL", "HOLDFAST_ACTIONS"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not mention %s:\n%v", name, err)
 		}
@@ -101,5 +105,24 @@ func TestEverySettingDocumented(t *testing.T) {
 			t.Errorf("setting %q undocumented or duplicated", s.Name)
 		}
 		seen[s.Name] = true
+	}
+}
+
+func TestLoadActions(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Actions
+		ok   bool
+	}{{"", ActionsAct, true}, {"act", ActionsAct, true}, {"Observe", ActionsObserve, true}, {"observe-only", "", false}, {"dry-run", "", false}} {
+		m := base()
+		m["HOLDFAST_ACTIONS"] = tc.in
+		c, err := Load(env(m))
+		if tc.ok != (err == nil) {
+			t.Errorf("%q: err %v, want ok=%v", tc.in, err, tc.ok)
+			continue
+		}
+		if tc.ok && c.Actions != tc.want {
+			t.Errorf("%q: actions %q, want %q", tc.in, c.Actions, tc.want)
+		}
 	}
 }

@@ -61,8 +61,11 @@ func (e *Engine) adminOp(ctx context.Context, ref, actor string, fn func(r *reco
 		now := e.d.Clock.Now()
 		t := &tx{e: e, now: now, actor: "admin:" + actor}
 		if err := fn(r, t); err != nil {
-			return r.Case, err
+			if planned, _ := e.observed(r, t, StepAdmin, err); !planned {
+				return r.Case, err
+			}
 		}
+		e.reviewPlanned(r, t)
 		if err := e.schedule(ctx, r, now); err != nil {
 			return r.Case, err
 		}

@@ -470,9 +470,12 @@ func (e *Engine) rehire(ctx context.Context, r *record, ev events.Event, t *tx) 
 	}
 	switch {
 	case c.DeletedAt != nil && c.UserPurgedAt == nil && c.DeletionSource == retention.DeletedInExchange && c.ExchangeGUID != "":
-		err := e.d.Exchange.UndoSoftDeletedMailbox(ctx, c.ExchangeGUID, c.UPN)
+		err := tenant.ErrNoSecureStringKey
+		if c.UPN != "" { // the WindowsLiveID
+			err = e.d.Exchange.UndoSoftDeletedMailbox(ctx, c.ExchangeGUID, c.UPN)
+		}
 		if errors.Is(err, tenant.ErrNoSecureStringKey) {
-			e.block(r, t, "needsPowerShell", "rehired, but the mailbox was removed in Exchange and only Undo-SoftDeletedMailbox brings it back; it "+noKeyWhy,
+			e.block(r, t, "needsPowerShell", "rehired: the mailbox was removed in Exchange and only Undo-SoftDeletedMailbox brings it back; it "+noKeyWhy,
 				"run in Exchange Online PowerShell: "+undoCommand(c.ExchangeGUID, c.UPN)+" ; then reset the account's password in Entra")
 			return nil
 		}

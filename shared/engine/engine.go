@@ -77,8 +77,13 @@ type record struct {
 	Rescue *rescueIntent `json:"rescue,omitempty"`
 	// Indexed lists the user references already written to the index.
 	Indexed []string `json:"indexed,omitempty"`
+	// Planned lists the tenant writes observe-only mode did not perform.
+	Planned []PlannedAction `json:"planned,omitempty"`
 	etag    string
 	isNew   bool
+	// auditHead is the case's audit chain head, carried from load to
+	// save so new audit rows extend the chain (store.CaseRecord.AuditHead).
+	auditHead string
 }
 
 // rescueIntent is committed with the sweep's lease before a rescue's first
@@ -159,7 +164,7 @@ func (e *Engine) load(ctx context.Context, key string) (*record, error) {
 	if err := json.Unmarshal(rec.Data, &r); err != nil {
 		return nil, fmt.Errorf("decode case %s: %w", key, err)
 	}
-	r.etag = rec.ETag
+	r.etag, r.auditHead = rec.ETag, rec.AuditHead
 	return &r, nil
 }
 
@@ -207,7 +212,7 @@ func (e *Engine) save(ctx context.Context, r *record, t *tx) error {
 		etag = ""
 	}
 	newTag, err := e.d.Store.Commit(ctx, store.Commit{
-		Case:    store.CaseRecord{Key: c.Key, Data: data, State: string(c.State), UPN: c.UPN, Deadline: dl, ETag: etag},
+		Case:    store.CaseRecord{Key: c.Key, Data: data, State: string(c.State), UPN: c.UPN, Deadline: dl, ETag: etag, AuditHead: r.auditHead},
 		Audit:   t.audit,
 		EventID: t.event,
 	})
@@ -215,6 +220,9 @@ func (e *Engine) save(ctx context.Context, r *record, t *tx) error {
 		return err
 	}
 	r.etag, r.isNew = newTag, false
+	if n := len(t.audit); n > 0 {
+		r.auditHead = t.audit[n-1].Hash // Commit filled it
+	}
 	return nil
 }
 
@@ -234,6 +242,11 @@ func (e *Engine) schedule(ctx context.Context, r *record, now time.Time) error {
 		retry := now.Add(retention.RetryInterval)
 		if next.IsZero() || retry.Before(next) {
 			next = retry
+		}
+	}
+	if r.needsRecheck() {
+		if at := now.Add(observeRecheck); next.IsZero() || at.Before(next) {
+			next = at
 		}
 	}
 	if next.IsZero() {
@@ -365,6 +378,10 @@ func (e *Engine) HandleMessage(ctx context.Context, m Message) (Outcome, error) 
 			r.lease = lease{} // released by the commit below
 		}
 		open, err := e.apply(ctx, r, ev, t)
+		if planned, _ := e.observed(r, t, eventStep(ev.Kind), err); planned {
+			open, err = true, nil
+		}
+		e.reviewPlanned(r, t)
 		if err != nil {
 			if needsLease {
 				e.unlease(ctx, key)

@@ -1,7 +1,6 @@
 package engine
 
-// Commands for remedies an admin copies; values go through psQuote
-// (restore.go), so an apostrophe in a UPN (o'brien@...) cannot end them.
+// psQuote (restore.go) writes the single-quoted literals below.
 
 // undoCommand is the exact PowerShell an admin runs when holdfast cannot
 // send Undo-SoftDeletedMailbox's -Password itself (Microsoft's documented

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -32,6 +33,10 @@ const maxPerSweep = 2000
 // single case's work, shorter than the sweep interval.
 const leaseFor = 2 * time.Minute
 
+// sweepWorkers is how many cases one sweep works at once (as many as the
+// host's default maxConcurrentCalls gives events).
+const sweepWorkers = 8
+
 // Sweep processes every due timer: confirms holds, sends warnings, starts
 // rescues and checks deadlines. Two instances may sweep at once: a lease on
 // the case makes sure only one acts.
@@ -47,29 +52,59 @@ func (e *Engine) Sweep(ctx context.Context) (SweepResult, error) {
 		return res, fmt.Errorf("read due timers: %w", err)
 	}
 	res.Due = len(due)
-	done := map[string]bool{}
+	// Cases are worked sweepWorkers at a time: one after another, a sweep
+	// of thousands of hold confirmations (a layoff) runs far below the
+	// Exchange budget the pacer allows. Timers of one case stay with one
+	// worker, in due order.
+	byCase := map[string][]store.Timer{}
+	var order []string
 	for _, t := range due {
+		if _, seen := byCase[t.CaseKey]; !seen {
+			order = append(order, t.CaseKey)
+		}
+		byCase[t.CaseKey] = append(byCase[t.CaseKey], t)
+	}
+	var mu sync.Mutex
+	keys := make(chan string)
+	var wg sync.WaitGroup
+	for range min(sweepWorkers, len(order)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for key := range keys {
+				err := e.work(ctx, key)
+				mu.Lock()
+				switch {
+				case errors.Is(err, errLeased):
+					res.Skipped++
+				case err != nil:
+					res.Failed++
+				default:
+					res.Processed++
+				}
+				mu.Unlock()
+				if err != nil {
+					if !errors.Is(err, errLeased) {
+						zerolog.Ctx(ctx).Error().Err(err).Str("caseKey", key).Msg("sweep: case failed")
+					}
+					continue // keep the timers: the owner may crash, or the next sweep retries
+				}
+				for _, t := range byCase[key] {
+					if err := e.d.Store.DeleteTimer(ctx, t); err != nil && !errors.Is(err, store.ErrConflict) {
+						zerolog.Ctx(ctx).Warn().Err(err).Msg("sweep: delete timer")
+					}
+				}
+			}
+		}()
+	}
+	for _, key := range order {
 		if ctx.Err() != nil {
 			break
 		}
-		if !done[t.CaseKey] {
-			done[t.CaseKey] = true
-			switch err := e.work(ctx, t.CaseKey); {
-			case errors.Is(err, errLeased):
-				res.Skipped++
-				continue // keep the timer: the owner may crash
-			case err != nil:
-				res.Failed++
-				zerolog.Ctx(ctx).Error().Err(err).Str("caseKey", t.CaseKey).Msg("sweep: case failed")
-				continue
-			default:
-				res.Processed++
-			}
-		}
-		if err := e.d.Store.DeleteTimer(ctx, t); err != nil && !errors.Is(err, store.ErrConflict) {
-			zerolog.Ctx(ctx).Warn().Err(err).Msg("sweep: delete timer")
-		}
+		keys <- key
 	}
+	close(keys)
+	wg.Wait()
 	return res, nil
 }
 
@@ -86,7 +121,8 @@ func (e *Engine) work(ctx context.Context, key string) error {
 	}
 	now := e.d.Clock.Now()
 	pl := retention.PlanCase(&r.Case, e.d.Policy, now, len(r.Outbox))
-	if len(pl.Actions) == 0 && r.Rescue == nil {
+	replayHold := r.pending(StepHold) && !r.Case.State.Terminal()
+	if len(pl.Actions) == 0 && r.Rescue == nil && !replayHold {
 		return e.schedule(ctx, r, now)
 	}
 	if r.leasedByOther(e.d.Instance, now) {
@@ -122,6 +158,7 @@ func (e *Engine) work(ctx context.Context, key string) error {
 	}
 	t := &tx{e: e, now: now, actor: "sweep"}
 	var actErr error
+	step, snap := StepRescue, r.snapshot(t)
 	if r.Rescue != nil && !slices.ContainsFunc(acts, func(a retention.Action) bool { return a.Kind == retention.ActRescue }) {
 		// A rescue whose attempt was cut off, and whose case an event has
 		// since settled (the rescue's own notifications): record it.
@@ -136,11 +173,29 @@ func (e *Engine) work(ctx context.Context, key string) error {
 			break
 		}
 		if err := e.act(ctx, r, a, t); err != nil {
-			actErr = err
+			actErr, step = err, stepOf(a.Kind)
 			break
 		}
 	}
+	if actErr == nil && replayHold {
+		// A hold observe-only mode planned: place it now if still needed.
+		step = StepHold
+		if actErr = e.refresh(ctx, r, t); actErr == nil {
+			e.reviewPlanned(r, t)
+			if r.pending(StepHold) {
+				actErr = e.protect(ctx, r, t)
+			}
+		}
+	}
 	c := &r.Case
+	if planned, repeat := e.observed(r, t, step, actErr); planned {
+		// Planned, not failed: no failure count, no retry storm; the
+		// case is looked at again every observeRecheck.
+		if actErr = nil; repeat {
+			r.rollback(snap, t)
+		}
+	}
+	e.reviewPlanned(r, t)
 	if actErr != nil {
 		c.Failures++
 		c.LastError = actErr.Error()

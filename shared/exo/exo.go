@@ -40,6 +40,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 	"github.com/google/uuid"
+
+	"github.com/holdfast/holdfast/shared/pacing"
 )
 
 // Scope is the only token scope the client asks for.
@@ -80,6 +82,9 @@ type Options struct {
 	RetryDelay time.Duration
 	// PageSize is sent as Prefer: odata.maxpagesize (1-1000, default 1000).
 	PageSize int
+	// Pacer, when set, paces every attempt to the tenant's budget; one
+	// per instance, shared by every invocation (shared/pacing).
+	Pacer *pacing.Limiter
 	// SecureStringKey encrypts SecureString parameters (-Password); see
 	// package securestring. Nil: cmdlets that need one return
 	// tenant.ErrNoSecureStringKey without calling the service.
@@ -151,6 +156,9 @@ func New(opts Options) (*Client, error) {
 		hc = &http.Client{Timeout: requestTimeout}
 	}
 	var perRetry []policy.Policy
+	if opts.Pacer != nil {
+		perRetry = append(perRetry, pacing.Policy(opts.Pacer))
+	}
 	if opts.Credential != nil {
 		perRetry = append(perRetry, runtime.NewBearerTokenPolicy(opts.Credential, []string{Scope},
 			&policy.BearerTokenOptions{InsecureAllowCredentialWithHTTP: loopback}))
@@ -295,4 +303,59 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// RawAnswer is an InvokeCommand answer as it arrived, for `holdfast probe`.
+type RawAnswer struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// ReadRaw runs one read-only cmdlet (Get-*) and returns its first page
+// untouched (any status), through the same pipeline as every other call.
+// Any other verb is refused before anything is sent: the probe must not
+// be able to change the tenant.
+func (c *Client) ReadRaw(ctx context.Context, cmdlet string, params map[string]any, sel []string) (RawAnswer, error) {
+	if !cmdletRE.MatchString(cmdlet) || !strings.HasPrefix(cmdlet, "Get-") {
+		return RawAnswer{}, fmt.Errorf("exo: %q is not a read-only (Get-) cmdlet", cmdlet)
+	}
+	var in cmdletInput
+	in.CmdletInput.CmdletName = cmdlet
+	in.CmdletInput.Parameters = params
+	if in.CmdletInput.Parameters == nil {
+		in.CmdletInput.Parameters = map[string]any{}
+	}
+	body, err := json.Marshal(in)
+	if err != nil {
+		return RawAnswer{}, fmt.Errorf("exo: %s: encoding parameters: %w", cmdlet, err)
+	}
+	link := c.endpoint
+	if len(sel) > 0 {
+		link += "?" + url.Values{"$select": {strings.Join(sel, ",")}}.Encode()
+	}
+	req, err := runtime.NewRequest(ctx, http.MethodPost, link)
+	if err != nil {
+		return RawAnswer{}, fmt.Errorf("exo: %s: %w", cmdlet, err)
+	}
+	h := req.Raw().Header
+	h.Set("Accept", "application/json")
+	h.Set("X-CmdletName", cmdlet)
+	h.Set("X-AnchorMailbox", c.anchor)
+	h.Set("Prefer", "odata.maxpagesize="+strconv.Itoa(c.pageSize))
+	h.Set("X-ResponseFormat", "json")
+	h.Set("client-request-id", uuid.NewString())
+	if err := req.SetBody(streaming.NopCloser(bytes.NewReader(body)), "application/json; charset=utf-8"); err != nil {
+		return RawAnswer{}, fmt.Errorf("exo: %s: %w", cmdlet, err)
+	}
+	resp, err := c.pipeline.Do(req)
+	if err != nil {
+		return RawAnswer{}, fmt.Errorf("exo: %s: %w", cmdlet, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return RawAnswer{}, fmt.Errorf("exo: %s: reading response: %w", cmdlet, err)
+	}
+	return RawAnswer{Status: resp.StatusCode, Header: resp.Header.Clone(), Body: data}, nil
 }

@@ -34,6 +34,8 @@ import (
 	khttp "github.com/microsoft/kiota-http-go"
 	kjson "github.com/microsoft/kiota-serialization-json-go"
 	core "github.com/microsoftgraph/msgraph-sdk-go-core"
+
+	"github.com/holdfast/holdfast/shared/pacing"
 )
 
 // Scope is the only token scope the client asks for.
@@ -68,6 +70,9 @@ type Options struct {
 	// (default 2 s). The Kiota retry handler counts whole seconds: anything
 	// shorter is 1 s.
 	RetryDelay time.Duration
+	// Pacing, when set, picks the limiter each request waits for (one per
+	// budget and instance, shared by every invocation; shared/pacing).
+	Pacing pacing.Router
 }
 
 // Client calls Microsoft Graph. It is safe for concurrent use.
@@ -154,6 +159,9 @@ func newHTTPClient(opts Options, calls *atomic.Int64) *http.Client {
 	parent := hc.Transport
 	if parent == nil {
 		parent = http.DefaultTransport
+	}
+	if opts.Pacing != nil {
+		parent = pacing.Transport(parent, opts.Pacing)
 	}
 
 	retries := opts.MaxRetries

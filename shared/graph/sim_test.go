@@ -10,6 +10,7 @@ import (
 
 	"github.com/holdfast/holdfast/shared/clock"
 	"github.com/holdfast/holdfast/shared/graph"
+	"github.com/holdfast/holdfast/shared/pacing"
 	"github.com/holdfast/holdfast/shared/sim"
 	"github.com/holdfast/holdfast/shared/tenant"
 )
@@ -286,5 +287,27 @@ func TestSimGraphThrottling(t *testing.T) {
 	}
 	if s.Stats().Unavailable == 0 {
 		t.Error("no 503 served; the fault rule did not apply")
+	}
+}
+
+// Reads and writes go through their own limiters, and every request on the
+// wire, retries included, passes one of them.
+func TestSimGraphPacing(t *testing.T) {
+	reads, writes := pacing.New("graph-reads", pacing.Unknown()), pacing.New("graph-writes", pacing.GraphWrites())
+	_, _, c := startSim(t, simTenant(), graph.Options{Pacing: pacing.ByMethod(reads, writes)})
+	ctx := context.Background()
+	u, err := c.GetUser(ctx, "ann@contoso.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.LicenseDetails(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AssignLicenses(ctx, u.ID, nil, []string{enterprisePackID}); err != nil {
+		t.Fatal(err)
+	}
+	r, w := reads.Stats().Requests, writes.Stats().Requests
+	if r != 2 || w != 1 || r+w != c.Calls() {
+		t.Fatalf("reads %d, writes %d, calls %d", r, w, c.Calls())
 	}
 }

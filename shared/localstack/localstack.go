@@ -55,6 +55,8 @@ type Options struct {
 	// RetryDelay shortens the Graph and Exchange clients' backoff (see
 	// app.Options); zero keeps the production defaults.
 	RetryDelay time.Duration
+	// Unpaced wires the clients without their limiters (app.Options).
+	Unpaced bool
 	// Broker models the Service Bus queues (scheduled messages, delivery
 	// count, dead-lettering) and is the handler's retry scheduler: send
 	// with Broker.Send and deliver with Pump. Without it, Deliver plays
@@ -142,7 +144,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if o.Instance == "" {
 		o.Instance = "local"
 	}
-	aopts := app.Options{Clock: s.Clock, Log: o.Log, Instance: o.Instance, TablePrefix: o.TablePrefix, RetryDelay: o.RetryDelay}
+	aopts := app.Options{Clock: s.Clock, Log: o.Log, Instance: o.Instance, TablePrefix: o.TablePrefix, RetryDelay: o.RetryDelay, Unpaced: o.Unpaced}
 	if o.Broker {
 		s.Broker = NewBroker(s.Clock.Now)
 		aopts.Scheduler = s.Broker

@@ -39,6 +39,7 @@ func TestParseRejects(t *testing.T) {
 		"bad hr type":     `{"at":"0h","hr":{"type":"fired","upn":"a@contoso.test"}}`,
 		"bad raw queue":   `{"at":"0h","raw":{"queue":"other","body":"x"}}`,
 		"hr without user": `{"at":"0h","hr":{"type":"offboarding"}}`,
+		"empty budget":    `{"at":"0h","faults":{"budgets":{"exchange":{"requests":0,"window":"10s"}}}}`,
 	}
 	for name, step := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -49,6 +50,10 @@ func TestParseRejects(t *testing.T) {
 	}
 	if _, err := scenario.Parse([]byte(`{"start":"2026-03-02T09:00:00Z"}`)); err == nil {
 		t.Error("scenario without a name accepted")
+	}
+	budgets := `{"at":"0h","faults":{"budgets":{"exchange":{"requests":100,"window":"10s"},"graphWrites":{"requests":3000,"window":"150s"}}}}`
+	if _, err := scenario.Parse([]byte(strings.Replace(base, "%s", budgets, 1))); err != nil {
+		t.Errorf("budgets step rejected: %v", err)
 	}
 }
 

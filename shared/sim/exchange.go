@@ -339,6 +339,7 @@ func (s *Sim) writeExchange(w http.ResponseWriter, r *http.Request, status int, 
 	h := w.Header()
 	h.Set("request-id", reqID)
 	h.Set("Content-Type", "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8")
+	s.exchangeRateHeaders(h)
 	if retryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(retryAfter))
 	}

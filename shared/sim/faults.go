@@ -22,6 +22,9 @@ type Faults struct {
 	// and Retry-After beyond that.
 	Graph    *Budget `json:"graph,omitempty"`
 	Exchange *Budget `json:"exchange,omitempty"`
+	// Budgets are the services' own budgets, with their rate headers
+	// (budget.go).
+	Budgets *Budgets `json:"budgets,omitempty"`
 	// RestoreFailOnce makes the next restore request fail half-way once
 	// (Resume-MailboxRestoreRequest or a new request then succeeds).
 	RestoreFailOnce bool `json:"restoreFailOnce,omitempty"`
@@ -111,7 +114,7 @@ func (f Faults) Validate() error {
 			return fmt.Errorf("sim: faults budget needs budget >= 0 and a window like 1s")
 		}
 	}
-	return nil
+	return f.Budgets.Validate()
 }
 
 // SetFaults replaces the fault configuration. Call Faults.Validate first:
@@ -123,6 +126,7 @@ func (s *Sim) SetFaults(f Faults) {
 	s.failNext = f.RestoreFailOnce
 	s.nextScript = append([]string(nil), f.RestoreStatuses...)
 	s.budgets = map[string]*budgetState{}
+	s.setBudgetsLocked(f.Budgets)
 }
 
 // Faults returns the current fault configuration.
@@ -191,6 +195,9 @@ func (s *Sim) decide(api, op string) verdict {
 		} else {
 			st.n++
 		}
+	}
+	if v.status == 0 {
+		v.status, v.retryAfter = s.budgetLocked(api, op)
 	}
 	switch v.status {
 	case 429:

@@ -86,6 +86,7 @@ type Sim struct {
 	mail     []CapturedMail
 	faults   Faults
 	budgets  map[string]*budgetState
+	budget   *budgetRun // Faults.Budgets in force (budget.go)
 	stats    Stats
 	holdReqs map[*mailbox]int
 	hooks    []func(RequestInfo)

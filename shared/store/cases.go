@@ -14,6 +14,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+
+	"github.com/holdfast/holdfast/shared/auditchain"
 )
 
 const (
@@ -32,6 +34,9 @@ type CaseRecord struct {
 	UPN      string
 	Deadline time.Time // zero: none
 	ETag     string    // from LoadCase; "" in a Commit means insert
+	// AuditHead is the hash of the case's last chained audit row ("" when
+	// none yet); Commit chains new rows from it (package auditchain).
+	AuditHead string
 }
 
 // AuditRecord is one audited step of a case transition.
@@ -44,6 +49,17 @@ type AuditRecord struct {
 	Detail  string
 	EventID string
 	Result  string
+	// Prev and Hash link the row into the case's hash chain. Commit fills
+	// them (in the caller's slice too); rows written before the chain
+	// existed have neither.
+	Prev string
+	Hash string
+}
+
+// Row is the row in the chain's terms.
+func (a AuditRecord) Row() auditchain.Row {
+	return auditchain.Row{CaseKey: a.CaseKey, At: a.At, Seq: a.Seq, Actor: a.Actor, Action: a.Action, Detail: a.Detail,
+		EventID: a.EventID, Result: a.Result, Prev: a.Prev, Hash: a.Hash}
 }
 
 // Commit is one atomic case transition.
@@ -83,7 +99,7 @@ func (s *Store) LoadCase(ctx context.Context, key string) (CaseRecord, error) {
 }
 
 func caseFromRow(r row) (CaseRecord, error) {
-	rec := CaseRecord{Key: r.str("PartitionKey"), State: r.str("State"), UPN: r.str("UPN"), ETag: r.etag()}
+	rec := CaseRecord{Key: r.str("PartitionKey"), State: r.str("State"), UPN: r.str("UPN"), ETag: r.etag(), AuditHead: r.str("AuditHead")}
 	var err error
 	if rec.Data, err = r.bin("Data"); err != nil {
 		return rec, err
@@ -162,6 +178,26 @@ func (s *Store) Commit(ctx context.Context, c Commit) (string, error) {
 		markerAt = add(m, aztables.TransactionTypeAdd, "")
 	}
 
+	// Chain the new rows from the head the replaced case row carries: the
+	// ETag compare-and-swap makes the head current, so two commits cannot
+	// both extend it. A new case starts a new chain.
+	prev := c.Case.AuditHead
+	if c.Case.ETag == "" {
+		prev = ""
+	}
+	for i := range c.Audit {
+		if c.Audit[i].CaseKey == "" {
+			c.Audit[i].CaseKey = key
+		}
+	}
+	head := prev
+	for i := range c.Audit {
+		r := c.Audit[i].Row()
+		r.Prev = head
+		head = r.ComputeHash()
+		c.Audit[i].Prev, c.Audit[i].Hash = r.Prev, head
+	}
+
 	ce := &entity{pk: key, rk: caseRowKey}
 	if len(c.Case.Data) > 0 {
 		ce.bin("Data", c.Case.Data)
@@ -170,6 +206,9 @@ func (s *Store) Commit(ctx context.Context, c Commit) (string, error) {
 	ce.str("UPN", c.Case.UPN)
 	if !c.Case.Deadline.IsZero() {
 		ce.time("Deadline", c.Case.Deadline)
+	}
+	if head != "" {
+		ce.str("AuditHead", head)
 	}
 	var caseAt int
 	if c.Case.ETag == "" {
@@ -199,6 +238,8 @@ func (s *Store) Commit(ctx context.Context, c Commit) (string, error) {
 		e.str("Detail", a.Detail)
 		e.str("EventID", a.EventID)
 		e.str("Result", a.Result)
+		e.str("Prev", a.Prev)
+		e.str("Hash", a.Hash)
 		add(e, aztables.TransactionTypeAdd, "")
 	}
 	if err := s.fillTransaction(ents, acts); err != nil {
@@ -327,7 +368,7 @@ func (s *Store) ListAudit(ctx context.Context, key string, fn func(AuditRecord) 
 		a := AuditRecord{
 			CaseKey: r.str("PartitionKey"), Seq: int(r.int("Seq")),
 			Actor: r.str("Actor"), Action: r.str("Action"), Detail: r.str("Detail"),
-			EventID: r.str("EventID"), Result: r.str("Result"),
+			EventID: r.str("EventID"), Result: r.str("Result"), Prev: r.str("Prev"), Hash: r.str("Hash"),
 		}
 		// The row key keeps nanoseconds; the At property only 100 ns ticks.
 		rk := r.str("RowKey")

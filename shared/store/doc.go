@@ -8,9 +8,12 @@
 //
 //	PartitionKey  the case key, e.g. "<tenantGuid>_<objectGuid>" (caller-supplied)
 //	RowKey "case"                          the case entity: Data (Edm.Binary, opaque JSON ≤ 60 KiB),
-//	                                       State, UPN, Deadline (Edm.DateTime, omitted when zero)
+//	                                       State, UPN, Deadline (Edm.DateTime, omitted when zero),
+//	                                       AuditHead (hash of the last audit row; absent before any)
 //	RowKey "audit_<at>_<seq>_<tag>"        one audit row: at is UTC "2006-01-02T15:04:05.000000000Z",
-//	                                       seq 4 digits, tag 8 hex digits naming the commit (below)
+//	                                       seq 4 digits, tag 8 hex digits naming the commit (below);
+//	                                       Prev and Hash link it into the case's hash chain
+//	                                       (package auditchain; rows written before it have neither)
 //	RowKey "evt_<40 hex>"                  dedupe marker: the first 160 bits of sha256(event id)
 //
 // Keeping all three kinds in the case's partition lets one entity-group
@@ -23,6 +26,15 @@
 // the insert). Only one commit can succeed per ETag, so audit rows of two
 // commits carrying the same timestamp and sequence number (a virtual clock
 // that did not move) never collide; rows then sort by at, seq, tag.
+//
+// Commit also chains the audit: each new row's Prev is the hash of the row
+// before it, starting from the AuditHead of the case row it replaces (""
+// for an insert), and the case row's AuditHead becomes the last new row's
+// hash. The compare-and-swap makes that head current, so chains never fork.
+// Callers pass the AuditHead they loaded with the ETag.
+//
+// Partitions "idx_…" hold index rows (index.go), "run_<name>" the last run
+// of a timer function (runs.go); ListCases reads only RowKey "case".
 //
 // <prefix>timers: one entity per pending wake-up.
 //

@@ -41,6 +41,33 @@ var (
 	ErrNoSecureStringKey = errors.New("no key for SecureString parameters")
 )
 
+// ErrObserveOnly marks a tenant write that observe-only mode
+// (HOLDFAST_ACTIONS=observe) recorded instead of performing: nothing
+// changed in the tenant. Match it with errors.Is; errors.As on
+// *PlannedWrite says what would have been done.
+var ErrObserveOnly = errors.New("observe-only mode: tenant write not performed")
+
+// PlannedWrite is one tenant write observe-only mode did not perform.
+type PlannedWrite struct {
+	Op     string // the cmdlet or Graph call, e.g. "Set-Mailbox -LitigationHoldEnabled $true"
+	Target string // the object it would act on (ExchangeGuid, object id, UPN)
+	Detail string // parameters worth reviewing
+}
+
+func (p *PlannedWrite) Error() string {
+	s := "observe-only mode: would " + p.Op
+	if p.Target != "" {
+		s += " on " + p.Target
+	}
+	if p.Detail != "" {
+		s += " (" + p.Detail + ")"
+	}
+	return s
+}
+
+// Is makes errors.Is(err, ErrObserveOnly) true for a *PlannedWrite.
+func (p *PlannedWrite) Is(target error) bool { return target == ErrObserveOnly }
+
 // ServiceError carries what the service said, for audit rows and alerts.
 // It wraps one of the sentinels above when the failure maps onto one.
 type ServiceError struct {

@@ -1,0 +1,79 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+)
+
+// Run is the last run of a scheduled function (sweep, reconcile), kept so
+// the dashboard's health page can say when it last ran on any instance.
+// One row per name in the cases table, partition "run_<name>", which
+// ListCases skips (its filter is RowKey eq 'case').
+type Run struct {
+	Name    string
+	At      time.Time
+	OK      bool
+	Summary string
+}
+
+const runRowKey = "last"
+
+// RecordRun overwrites the last run of r.Name.
+func (s *Store) RecordRun(ctx context.Context, r Run) error {
+	if err := validKey("run name", r.Name); err != nil {
+		return err
+	}
+	e := &entity{pk: "run_" + r.Name, rk: runRowKey}
+	e.time("At", r.At)
+	ok := "ok"
+	if !r.OK {
+		ok = "failed"
+	}
+	e.str("Result", ok)
+	e.str("Summary", truncateUnits(r.Summary, 2000))
+	if err := e.validate(); err != nil {
+		return err
+	}
+	b, err := e.marshal()
+	if err != nil {
+		return fmt.Errorf("store: encode run: %w", err)
+	}
+	err = s.withTable(ctx, s.cases, func() error {
+		_, err := s.cases.UpsertEntity(withOp(ctx, "RecordRun"), b, &aztables.UpsertEntityOptions{UpdateMode: aztables.UpdateModeReplace})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: record run %s: %w", r.Name, err)
+	}
+	return nil
+}
+
+// LastRun reads the last run of name; ErrNotFound if it never ran.
+func (s *Store) LastRun(ctx context.Context, name string) (Run, error) {
+	if err := validKey("run name", name); err != nil {
+		return Run{}, err
+	}
+	var resp aztables.GetEntityResponse
+	err := s.withTable(ctx, s.cases, func() (err error) {
+		resp, err = s.cases.GetEntity(withOp(ctx, "LastRun"), "run_"+name, runRowKey, nil)
+		return err
+	})
+	if isCode(err, aztables.ResourceNotFound) {
+		return Run{}, fmt.Errorf("run %s: %w", name, ErrNotFound)
+	}
+	if err != nil {
+		return Run{}, fmt.Errorf("store: last run %s: %w", name, err)
+	}
+	r, err := parseRow(resp.Value)
+	if err != nil {
+		return Run{}, err
+	}
+	at, err := r.time("At")
+	if err != nil {
+		return Run{}, err
+	}
+	return Run{Name: name, At: at, OK: r.str("Result") == "ok", Summary: r.str("Summary")}, nil
+}
