@@ -21,6 +21,7 @@ func chaosCmd(ctx context.Context, args []string) error {
 	seed := fs.Uint64("seed", 1, "seed; the same seed plays the same scenarios")
 	users := fs.Int("users", 12, "largest tenant (users per scenario)")
 	faults := fs.Bool("faults", false, "inject simulator faults (429 with Retry-After, 503, latency)")
+	realistic := fs.Bool("realistic", true, "play three scenarios in four with the simulator's realism profile (late, duplicated, reordered notifications; Exchange lagging behind the directory; holds shown late; throttling that tightens under load); --realistic=false for the optimistic simulator")
 	restarts := fs.Bool("azurite-restarts", false, "restart the storage (Azurite, persisted to disk) 1-3 times between steps in one scenario in ten")
 	out := fs.String("out", "", "write a minimal reproduction scenario file here for each violation")
 	workers := fs.Int("workers", 16*runtime.NumCPU(), "scenarios played in parallel (mostly waiting on retries, so many per core)")
@@ -33,7 +34,7 @@ func chaosCmd(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	gen := chaos.GenOptions{MaxUsers: *users, Faults: *faults, AzuriteRestarts: *restarts}
+	gen := chaos.GenOptions{MaxUsers: *users, Faults: *faults, AzuriteRestarts: *restarts, Realistic: *realistic}
 	if *crash {
 		bin, err := os.Executable()
 		if err != nil {

@@ -39,7 +39,7 @@ Usage:
                                       check a case's audit hash chain (an export, JSON or CSV, or as stored); names the first bad row
   holdfast bench [--out FILE] [--skip-cold-build] [--skip-tests]
                                       measure figures against side-by-side ceilings (make bench)
-  holdfast chaos --scenarios N --seed S [--users U] [--faults] [--out DIR] [--workers W] [--only I]
+  holdfast chaos --scenarios N --seed S [--users U] [--faults] [--realistic=true|false] [--out DIR] [--workers W] [--only I]
                                       play randomized lifecycles and check the invariants (docs/reliability.md)
   holdfast probe --tenant ID [--auth device-code|azure-cli|managed-identity] [--out PREFIX]
                                       read-only survey of a tenant: every read holdfast depends on, compared

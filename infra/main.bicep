@@ -32,6 +32,8 @@ param defaultRetention string = 'retain'
 @description('Litigation Hold duration in days; 0 is unlimited.')
 param holdDurationDays string = '0'
 param holdPropagation string = '60m'
+@description('How long Exchange may lag behind the directory; a mailbox found in no scope is written off only after readings spanning longer.')
+param exchangeLag string = '24h'
 @description('How long a transiently failing message is rescheduled with growing delays before it is dead-lettered.')
 param retryBudget string = '6h'
 param warnThresholds string = '14d,7d,3d,1d'
@@ -163,6 +165,7 @@ var appSettings = [
   { name: 'HOLDFAST_DEFAULT_RETENTION', value: defaultRetention }
   { name: 'HOLDFAST_HOLD_DURATION_DAYS', value: holdDurationDays }
   { name: 'HOLDFAST_HOLD_PROPAGATION', value: holdPropagation }
+  { name: 'HOLDFAST_EXCHANGE_LAG', value: exchangeLag }
   { name: 'HOLDFAST_WARN_THRESHOLDS', value: warnThresholds }
   { name: 'HOLDFAST_RESCUE_MODE', value: rescueMode }
   { name: 'HOLDFAST_RESCUE_MARGIN', value: rescueMargin }

@@ -102,7 +102,7 @@ type Options struct {
 func PolicyFrom(p config.Policy) (retention.Policy, error) {
 	pol := retention.Policy{
 		DefaultRetention: p.DefaultRetention, HoldDurationDays: p.HoldDurationDays, HoldPropagation: p.HoldPropagation,
-		WarnThresholds: p.WarnThresholds, RescueMode: p.RescueMode, RescueMargin: p.RescueMargin, ArchiveTarget: p.ArchiveTarget,
+		ExchangeLag: p.ExchangeLag, WarnThresholds: p.WarnThresholds, RescueMode: p.RescueMode, RescueMargin: p.RescueMargin, ArchiveTarget: p.ArchiveTarget,
 	}
 	if p.PolicyFile != "" {
 		named, err := retention.LoadPolicyFile(p.PolicyFile)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast/shared/scenario"
+	"github.com/holdfast/holdfast/shared/scenario/runner"
 	"github.com/holdfast/holdfast/shared/sim"
 )
 
@@ -84,6 +85,64 @@ func TestChaosShort(t *testing.T) {
 		t.Fatal("no events delivered")
 	}
 	fmt.Fprint(&out, "")
+}
+
+// TestPurgedTooEarly: invariant 5 flags a write-off before the
+// simulator lost the mailbox, or of a mailbox it still holds.
+func TestPurgedTooEarly(t *testing.T) {
+	t1 := Start.Add(time.Hour)
+	lost := Start.Add(2 * time.Hour)
+	mbs := map[string]sim.MailboxReport{
+		"a@contoso.test": {State: "purged", LostAt: &lost},
+		"b@contoso.test": {State: "softDeleted"},
+	}
+	tests := []struct {
+		upn  string
+		at   time.Time
+		want int
+	}{
+		{"a@contoso.test", lost, 0},
+		{"a@contoso.test", lost.Add(time.Hour), 0},
+		{"a@contoso.test", t1, 1},
+		{"b@contoso.test", t1, 1},
+		{"c@contoso.test", t1, 1},
+	}
+	for _, tt := range tests {
+		got := purgedTooEarly([]runner.ActionRow{{At: tt.at, UPN: tt.upn, Action: "observe", Result: "lost"}, {At: tt.at, UPN: tt.upn, Action: "rescue", Result: "ok"}}, mbs)
+		if len(got) != tt.want {
+			t.Errorf("%s declared purged at %s: %v, want %d violation(s)", tt.upn, tt.at, got, tt.want)
+		}
+	}
+}
+
+// TestChaosRealisticShort plays 10 generated scenarios with faults and
+// the realism profile, crash-free, and requires zero violations.
+func TestChaosRealisticShort(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var out strings.Builder
+	var repros []string
+	sum, err := Run(ctx, Options{Scenarios: 10, Seed: 20261130, Gen: GenOptions{MaxUsers: 5, Faults: true, Realistic: true}, Workers: 2,
+		Out: &out, Repro: func(c *Case, vs []Violation) { repros = append(repros, string(Repro(c, vs))) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%+v", *sum)
+	if sum.Errors > 0 || sum.Scenarios != 10 {
+		t.Fatalf("%d scenarios played, %d errors:\n%s", sum.Scenarios, sum.Errors, out.String())
+	}
+	if sum.Violations > 0 {
+		t.Fatalf("%d violations:\n%s\n%s", sum.Violations, out.String(), strings.Join(repros, "\n"))
+	}
+	realistic := 0
+	for i := range 10 {
+		if Generate(20261130, i, GenOptions{MaxUsers: 5, Faults: true, Realistic: true}).Scenario.Realism != nil {
+			realistic++
+		}
+	}
+	if realistic == 0 {
+		t.Fatal("no scenario played with the realism profile")
+	}
 }
 
 // TestAzuriteRestartMidRun: a scenario whose storage restarts between

@@ -9,13 +9,15 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast/shared/localstack"
+	"github.com/holdfast/holdfast/shared/retention"
+	"github.com/holdfast/holdfast/shared/scenario"
 	"github.com/holdfast/holdfast/shared/scenario/runner"
 	"github.com/holdfast/holdfast/shared/sim"
 )
 
 // Violation is one broken invariant.
 type Violation struct {
-	Invariant int    `json:"invariant"` // 1–4, as in docs/reliability.md
+	Invariant int    `json:"invariant"` // 1–5, as in docs/reliability.md
 	UPN       string `json:"upn,omitempty"`
 	Detail    string `json:"detail"`
 }
@@ -57,7 +59,7 @@ func parseOutcomes(timeline string) Outcomes {
 	return o
 }
 
-// Check evaluates the four invariants after a run.
+// Check evaluates the five invariants after a run.
 func Check(ctx context.Context, c *Case, st *localstack.Stack, rep *runner.Report, timeline string) []Violation {
 	var vs []Violation
 	add := func(inv int, upn, format string, args ...any) {
@@ -77,7 +79,14 @@ func Check(ctx context.Context, c *Case, st *localstack.Stack, rep *runner.Repor
 			add(1, upn, "%d items lost (%s), loss time unknown; holdfast knew at %s", mb.ItemsLost, mb.LostReason, learned.Format(time.RFC3339))
 			continue
 		}
-		if window := mb.LostAt.Sub(learned); window >= DefaultMargin+SweepInterval {
+		tolerance := DefaultMargin + SweepInterval
+		if n := c.Scenario.Realism; n != nil && n.Notifications != nil {
+			// A notification may arrive up to its maximum delay late.
+			if d, err := scenario.ParseOffset(n.Notifications.Max); err == nil {
+				tolerance += d
+			}
+		}
+		if window := mb.LostAt.Sub(learned); window >= tolerance {
 			add(1, upn, "story %s: %d items lost at %s (%s); holdfast could know at %s, %s before",
 				m.Story, mb.ItemsLost, mb.LostAt.Format(time.RFC3339), mb.LostReason, learned.Format(time.RFC3339), window)
 		}
@@ -117,15 +126,23 @@ func Check(ctx context.Context, c *Case, st *localstack.Stack, rep *runner.Repor
 	vs = append(vs, alertDuplicates(rep.Alerts)...)
 
 	// (4) Every case agrees with the simulator's truth.
+	end := st.Clock.Now()
 	for upn, u := range rep.Users {
 		if u.CaseState == "" {
 			continue
 		}
 		mb := mbs[upn]
+		if u.CaseState == string(retention.StateUnconfirmed) && mb.State == "purged" && mb.LostAt != nil &&
+			end.Sub(*mb.LostAt) <= retention.DefaultExchangeLag+time.Hour {
+			continue // purged too recently for consistent readings: still gathering them
+		}
 		if msg := stateMismatch(u.CaseState, mb); msg != "" {
 			add(4, upn, "%s", msg)
 		}
 	}
+	// (5) No case was declared purged while the simulator still held the
+	// mailbox.
+	vs = append(vs, purgedTooEarly(rep.Actions, mbs)...)
 	sort.SliceStable(vs, func(i, j int) bool {
 		if vs[i].Invariant != vs[j].Invariant {
 			return vs[i].Invariant < vs[j].Invariant
@@ -163,4 +180,26 @@ func stateMismatch(caseState string, mb sim.MailboxReport) string {
 		return fmt.Sprintf("mailbox purged (%d items lost) but case %s", mb.ItemsLost, caseState)
 	}
 	return ""
+}
+
+// purgedTooEarly: every write-off ("observe"/"lost" in the audit) came
+// at or after the simulator lost the mailbox.
+func purgedTooEarly(actions []runner.ActionRow, mbs map[string]sim.MailboxReport) []Violation {
+	var vs []Violation
+	for _, a := range actions {
+		if a.Action != "observe" || a.Result != "lost" {
+			continue
+		}
+		mb, ok := mbs[a.UPN]
+		if !ok {
+			mb, ok = mbs[strings.ToLower(a.UPN)]
+		}
+		switch {
+		case !ok:
+			vs = append(vs, Violation{Invariant: 5, UPN: a.UPN, Detail: fmt.Sprintf("declared purged at %s, but the simulator has no such mailbox", a.At.Format(time.RFC3339))})
+		case mb.LostAt == nil || mb.LostAt.After(a.At):
+			vs = append(vs, Violation{Invariant: 5, UPN: a.UPN, Detail: fmt.Sprintf("declared purged at %s while the simulator held the mailbox (%s)", a.At.Format(time.RFC3339), mb.State)})
+		}
+	}
+	return vs
 }

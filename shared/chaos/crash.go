@@ -217,7 +217,7 @@ func playChild(ctx context.Context, c *Case, o CrashOptions, rate float64) (Outc
 	// Both runs play an hour past the last step: work a kill left pending
 	// at the end (an alert in the outbox, a retry) is done by the sweeps
 	// that follow, as in production.
-	rep, err := (&runner.Runner{Stack: st, Out: &tl, Drain: time.Hour}).Run(ctx, c.Scenario)
+	rep, err := (&runner.Runner{Stack: st, Out: &tl, Drain: Drain}).Run(ctx, c.Scenario)
 	if err != nil {
 		return Outcome{}, nil, fmt.Errorf("%s: %w\n%s", c.Scenario.Name, err, tl.String())
 	}

@@ -42,6 +42,12 @@ type GenOptions struct {
 	// its storage between steps (drawn last: the other scenarios of a seed
 	// stay the same).
 	AzuriteRestarts bool
+	// Realistic plays three scenarios in four with the simulator's realism
+	// profile (sim.Profile: late, duplicated, reordered notifications,
+	// Exchange lagging behind the directory, holds shown late, throttling
+	// that tightens under load); drawn after everything else, so the
+	// scenarios of a seed are the same with and without it.
+	Realistic bool
 }
 
 // Case is a generated scenario and what the generator knows about it, for
@@ -190,6 +196,10 @@ func Generate(seed uint64, i int, o GenOptions) *Case {
 			c.AzuriteRestarts = append(c.AzuriteRestarts, 1+g.rng.IntN(len(c.Scenario.Steps)-1))
 		}
 		sort.Ints(c.AzuriteRestarts)
+	}
+	if o.Realistic && g.rng.IntN(4) != 0 {
+		r := sim.Profile()
+		c.Scenario.Realism = &r
 	}
 	return c
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/holdfast/holdfast/shared/azurite"
 	"github.com/holdfast/holdfast/shared/localstack"
+	"github.com/holdfast/holdfast/shared/retention"
 	"github.com/holdfast/holdfast/shared/scenario"
 	"github.com/holdfast/holdfast/shared/scenario/runner"
 	"github.com/holdfast/holdfast/shared/sim"
@@ -37,6 +38,10 @@ type Result struct {
 // retried, but a few milliseconds apart, so faults cost the run retries
 // rather than seconds of sleep (a 429's Retry-After is still honoured).
 const RetryDelay = 20 * time.Millisecond
+
+// Drain is how long a run plays on after its last step: past the Exchange
+// lag bound, so that no case is still gathering readings when it is judged.
+const Drain = retention.DefaultExchangeLag + 2*time.Hour
 
 // Play runs c on a fresh stack over the Azurite at conn, tables prefixed
 // prefix, and checks the invariants. A case with Azurite restarts gets an
@@ -86,7 +91,9 @@ func play(ctx context.Context, c *Case, conn, prefix string, az *azurite.Instanc
 	}
 	var tl strings.Builder
 	wall := time.Now()
-	run := &runner.Runner{Stack: st, Out: &tl}
+	// Play on past the last step long enough for the re-checks of a case
+	// left unconfirmed to reach a verdict (retention.ObserveOutOfPlace).
+	run := &runner.Runner{Stack: st, Out: &tl, Drain: Drain}
 	if len(c.AzuriteRestarts) > 0 {
 		if az == nil {
 			return nil, fmt.Errorf("%s: Azurite restarts need PlayOn with its Azurite", c.Scenario.Name)

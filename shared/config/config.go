@@ -70,6 +70,7 @@ func Settings() []Setting {
 		{Name: "HOLDFAST_DEFAULT_RETENTION", Default: "retain", Doc: "decision for a leaver with no HR decision: retain or release"},
 		{Name: "HOLDFAST_HOLD_DURATION_DAYS", Default: "0", Doc: "Litigation Hold duration in days; 0 is unlimited"},
 		{Name: "HOLDFAST_HOLD_PROPAGATION", Default: "60m", Doc: "how long a new hold takes to be in effect"},
+		{Name: "HOLDFAST_EXCHANGE_LAG", Default: "24h", Doc: "how long Exchange may lag behind the directory; a mailbox is written off only after readings spanning longer"},
 		{Name: "HOLDFAST_WARN_THRESHOLDS", Default: "14d,7d,3d,1d", Doc: "warnings before a purge deadline"},
 		{Name: "HOLDFAST_RESCUE_MODE", Default: "undelete", Doc: "undelete or copy-to-archive"},
 		{Name: "HOLDFAST_RESCUE_MARGIN", Default: "72h", Doc: "how long before the purge deadline a rescue starts"},
@@ -134,6 +135,7 @@ type Policy struct {
 	DefaultRetention string // retain or release
 	HoldDurationDays int    // 0 = unlimited
 	HoldPropagation  time.Duration
+	ExchangeLag      time.Duration
 	WarnThresholds   []time.Duration // descending
 	RescueMode       string          // undelete or copy-to-archive
 	RescueMargin     time.Duration
@@ -276,6 +278,9 @@ func Load(getenv Getenv) (Config, error) {
 	var err error
 	if p.HoldPropagation, err = ParseDuration(get("HOLDFAST_HOLD_PROPAGATION")); err != nil || p.HoldPropagation < 0 {
 		bad("HOLDFAST_HOLD_PROPAGATION", "must be a duration like 60m or 4h")
+	}
+	if p.ExchangeLag, err = ParseDuration(get("HOLDFAST_EXCHANGE_LAG")); err != nil || p.ExchangeLag <= 0 || p.ExchangeLag > 7*24*time.Hour {
+		bad("HOLDFAST_EXCHANGE_LAG", "must be a positive duration up to 7d, like 24h")
 	}
 	for _, f := range strings.Split(get("HOLDFAST_WARN_THRESHOLDS"), ",") {
 		if strings.TrimSpace(f) == "" {

@@ -77,7 +77,7 @@ func fixture(t *testing.T) (*Dashboard, *fakeAdmin) {
 	r := &fakeReader{cases: []store.CaseRecord{
 		caseRec("t_a", "a@x.test", "atRisk", "Sales", now.Add(2*24*time.Hour)),
 		caseRec("t_b", "b@x.test", "protected", "Legal", time.Time{}),
-		caseRec("t_c", "c@x.test", "unconfirmed", "Sales", now.Add(20*24*time.Hour)),
+		caseRec("t_c", "c@x.test", "someFutureState", "Sales", now.Add(20*24*time.Hour)),
 		caseRec("t_d", "d@x.test", "purged", "Legal", now.Add(-24*time.Hour)),
 		caseRec("t_e", "e@x.test", "released", "Sales", now.Add(9*24*time.Hour)),
 	}}
@@ -115,7 +115,7 @@ func TestGroupOf(t *testing.T) {
 		{"protecting", GroupNotSafe}, {"atRisk", GroupAtRisk}, {"failing", GroupAtRisk}, {"rescuing", GroupRescuing},
 		{"blocked", GroupBlocked}, {"released", GroupReleased}, {"tracking", GroupTracking},
 		{"purged", GroupClosed}, {"cancelled", GroupClosed},
-		{"unconfirmed", GroupOther}, {"", GroupOther},
+		{"unconfirmed", GroupAtRisk}, {"someFutureState", GroupOther}, {"", GroupOther},
 	}
 	for _, tt := range tests {
 		if got := GroupOf(tt.state); got != tt.want {

@@ -54,7 +54,9 @@ func GroupOf(s string) Group {
 		return GroupProtected
 	case retention.StateProtecting:
 		return GroupNotSafe
-	case retention.StateAtRisk, retention.StateFailing:
+	case retention.StateAtRisk, retention.StateFailing, retention.StateUnconfirmed:
+		// (Unconfirmed: Exchange does not show the mailbox where the
+		// directory says yet; its clock runs and its rescue is armed.)
 		return GroupAtRisk
 	case retention.StateRescuing:
 		return GroupRescuing

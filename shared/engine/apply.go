@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -129,6 +130,7 @@ func (e *Engine) refresh(ctx context.Context, r *record, t *tx) error {
 		hasMailbox := err == nil
 		if hasMailbox {
 			e.learnMailbox(c, mb, now)
+			retention.ObserveInPlace(c)
 		} else if !errors.Is(err, tenant.ErrNotFound) {
 			return fmt.Errorf("read mailbox: %w", err)
 		}
@@ -149,12 +151,17 @@ func (e *Engine) refresh(ctx context.Context, r *record, t *tx) error {
 			}
 			c.Licensed = false
 			if !hasMailbox && c.ExchangeGUID != "" && c.LicenceRemovedAt != nil && c.MailboxPurgedAt == nil {
-				// The account outlived its mailbox: the licence grace ended
-				// without a hold. Without this the case would wait for a
-				// purge it had already missed.
-				c.MailboxPurgedAt = &now
-				c.ClearDeadline()
-				t.log("observe", "lost", "mailbox no longer exists in Exchange (licence grace period ended)")
+				// The account may have outlived its mailbox (the licence
+				// grace ended without a hold), or Exchange may not show it
+				// yet (a restore or licence change it has not caught up
+				// with): only consistent readings write it off.
+				gone, err := e.confirmGone(ctx, r, t, retention.SightActive)
+				if err != nil || gone {
+					return err
+				}
+				if c.Deadline == nil && !c.SafeToDelete(now) {
+					c.SetDeadline(retention.ClockLicenceGrace, *c.LicenceRemovedAt)
+				}
 				return nil
 			}
 			if c.LicenceRemovedAt != nil && hasMailbox && !c.SafeToDelete(now) && c.Deadline == nil {
@@ -223,6 +230,7 @@ func (e *Engine) observeDeletedMailbox(ctx context.Context, r *record, t *tx) er
 	mb, err := e.d.Exchange.GetMailbox(ctx, id, tenant.ScopeInactiveOnly)
 	if err == nil {
 		e.learnMailbox(c, mb, t.now)
+		retention.ObserveInPlace(c)
 		if !c.MailboxInactive {
 			t.log("observe", "ok", "mailbox is inactive under hold: preserved")
 		}
@@ -236,6 +244,7 @@ func (e *Engine) observeDeletedMailbox(ctx context.Context, r *record, t *tx) er
 	mb, err = e.d.Exchange.GetMailbox(ctx, id, tenant.ScopeSoftDeleted)
 	if err == nil {
 		e.learnMailbox(c, mb, t.now)
+		retention.ObserveInPlace(c)
 		if mb.IsSoftDeletedByRemove && c.DeletionSource != retention.DeletedInExchange {
 			// Remove-Mailbox sends no directory notification and deletes
 			// the account too: only the mailbox says where it happened,
@@ -250,10 +259,12 @@ func (e *Engine) observeDeletedMailbox(ctx context.Context, r *record, t *tx) er
 		if mb.WhenSoftDeleted != nil {
 			start = *mb.WhenSoftDeleted
 		}
-		if c.RestoredAt == nil && (c.Deadline == nil || c.DeadlineKind != retention.ClockSoftDelete) {
+		if c.RestoredAt == nil && (c.Deadline == nil || c.DeadlineKind != retention.ClockSoftDelete ||
+			start.Add(retention.Window).Before(*c.Deadline)) {
 			// (A restored case's content is safe elsewhere: no clock.)
 			// SetDeadline keeps an earlier clock, such as a licence grace
 			// that started before the deletion: the first purge loses mail.
+			// A clock already running only ever moves earlier.
 			c.SetDeadline(retention.ClockSoftDelete, start)
 			t.log("clock", "started", "soft-deleted mailbox: purge deadline "+c.Deadline.Format(time.RFC3339)+" ("+c.DeadlineKind+")")
 		}
@@ -263,20 +274,70 @@ func (e *Engine) observeDeletedMailbox(ctx context.Context, r *record, t *tx) er
 		return fmt.Errorf("read soft-deleted mailbox: %w", err)
 	}
 	if c.MailboxPurgedAt == nil && c.ExchangeGUID != "" {
-		now := t.now
-		c.MailboxPurgedAt = &now
-		c.ClearDeadline()
-		t.log("observe", "lost", "mailbox no longer exists in Exchange")
-		// A synced account that came back with the same ExchangeGuid and
-		// got a licence hard-deletes the original: say so, the remedy is
-		// upstream (directory sync), not in Exchange.
-		if mb, err := e.d.Exchange.GetMailbox(ctx, c.ExchangeGUID, tenant.ScopeActive); err == nil &&
-			!strings.EqualFold(mb.ExternalDirectoryObjectID, c.ObjectID) {
-			c.Reason = "ExchangeGuid conflict: account " + mb.UserPrincipalName + " came back through directory sync with this mailbox's ExchangeGuid, which hard-deleted the original"
-			t.log("exchangeGuidConflict", "ok", c.Reason)
+		gone, err := e.confirmGone(ctx, r, t, retention.SightSoftDeleted, retention.SightInactive)
+		if err != nil || gone {
+			return err
+		}
+		if c.UnconfirmedSince != nil && c.RestoredAt == nil && c.Deadline == nil {
+			// Exchange has not caught up with the deletion yet: the
+			// soft-delete clock started with it, whatever Exchange shows.
+			c.SetDeadline(retention.ClockSoftDelete, *c.DeletedAt)
+			t.log("clock", "started", "user deleted, mailbox not yet shown as deleted: purge deadline at the latest "+c.Deadline.Format(time.RFC3339))
 		}
 	}
 	return nil
+}
+
+// confirmGone reads every mailbox scope for a mailbox that is not where
+// the directory says it is, and writes it off only when the readings so
+// far are consistent (retention.ObserveOutOfPlace). Until then the case is
+// unconfirmed, a re-check is planned and the rescue stays armed. inPlace
+// lists the scopes that agree with the directory.
+func (e *Engine) confirmGone(ctx context.Context, r *record, t *tx, inPlace ...retention.Sighting) (bool, error) {
+	c := &r.Case
+	sight, conflict := retention.SightNone, ""
+	for _, sc := range []struct {
+		scope tenant.MailboxScope
+		sight retention.Sighting
+	}{{tenant.ScopeActive, retention.SightActive}, {tenant.ScopeSoftDeleted, retention.SightSoftDeleted}, {tenant.ScopeInactiveOnly, retention.SightInactive}} {
+		mb, err := e.d.Exchange.GetMailbox(ctx, c.ExchangeGUID, sc.scope)
+		if errors.Is(err, tenant.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return false, fmt.Errorf("confirm mailbox: %w", err)
+		}
+		if mb.ExternalDirectoryObjectID != "" && !strings.EqualFold(mb.ExternalDirectoryObjectID, c.ObjectID) {
+			// Another account holds this ExchangeGuid: it is not ours.
+			conflict = mb.UserPrincipalName
+			continue
+		}
+		sight = sc.sight
+		break
+	}
+	if slices.Contains(inPlace, sight) {
+		retention.ObserveInPlace(c)
+		return false, nil
+	}
+	before := c.UnconfirmedSince
+	if retention.ObserveOutOfPlace(c, sight, t.now, e.d.Policy) == retention.VerdictUnconfirmed {
+		if before == nil || !before.Equal(*c.UnconfirmedSince) {
+			t.log("observe", "unconfirmed", "mailbox found in scope "+string(sight)+", not where the directory says: Exchange may lag; re-reading at "+c.RecheckAt.Format(time.RFC3339)+", rescue stays armed")
+		}
+		return false, nil
+	}
+	now := t.now
+	c.MailboxPurgedAt = &now
+	c.ClearDeadline()
+	t.log("observe", "lost", "mailbox in no scope (active, soft-deleted, inactive) since "+c.UnconfirmedSince.Format(time.RFC3339)+": it no longer exists in Exchange")
+	if conflict != "" {
+		// A synced account that came back with the same ExchangeGuid and
+		// got a licence hard-deletes the original: say so, the remedy is
+		// upstream (directory sync), not in Exchange.
+		c.Reason = "ExchangeGuid conflict: account " + conflict + " came back through directory sync with this mailbox's ExchangeGuid, which hard-deleted the original"
+		t.log("exchangeGuidConflict", "ok", c.Reason)
+	}
+	return true, nil
 }
 
 func (e *Engine) learnMailbox(c *retention.Case, mb tenant.Mailbox, now time.Time) {
@@ -295,7 +356,10 @@ func (e *Engine) learnMailbox(c *retention.Case, mb tenant.Mailbox, now time.Tim
 			c.HoldEffectiveAt = &eff
 		}
 	}
-	if !mb.LitigationHoldEnabled && c.HoldEnabled && !mb.IsInactiveMailbox {
+	requested := c.HoldRequestedAt != nil && c.HoldVerifiedAt == nil && c.HoldEffectiveAt != nil && now.Before(*c.HoldEffectiveAt)
+	if !mb.LitigationHoldEnabled && c.HoldEnabled && !mb.IsInactiveMailbox && !requested {
+		// (A hold just requested and not yet shown is judged by the read
+		// at the end of its propagation window, not by this one.)
 		c.HoldEnabled, c.HoldEffectiveAt = false, nil
 	}
 	if mb.IsInactiveMailbox {
@@ -312,7 +376,7 @@ func (e *Engine) settle(r *record, before *retention.Case, t *tx) {
 		// A cancelled offboarding rests while nothing is at risk; a later
 		// licence removal or deletion of the staying employee is handled
 		// under the default decision like any other.
-	case c.State == retention.StateBlocked || c.State == retention.StateRestored:
+	case c.State == retention.StateBlocked && c.MailboxPurgedAt == nil || c.State == retention.StateRestored:
 		// Stays until a human or HR acts (or, restored, for good: the
 		// content is safe in the archive target); facts are still tracked.
 	case c.MailboxPurgedAt != nil:
@@ -321,6 +385,9 @@ func (e *Engine) settle(r *record, before *retention.Case, t *tx) {
 			reason = c.Reason
 		}
 		c.State, c.Reason = retention.StatePurged, reason
+	case c.UnconfirmedSince != nil && c.Retention != retention.Release && c.State != retention.StateRescuing:
+		c.State, c.Reason = retention.StateUnconfirmed, "Exchange shows the mailbox in scope "+string(c.LastSighting)+
+			", not where the directory says; re-reading at "+c.RecheckAt.Format(time.RFC3339)+" before writing anything off (rescue stays armed)"
 	case c.MailboxInactive:
 		c.State, c.Reason = retention.StateInactive, "user deleted; mailbox inactive under Litigation Hold"
 	case c.Retention == retention.Release:
@@ -339,6 +406,10 @@ func (e *Engine) settle(r *record, before *retention.Case, t *tx) {
 		c.State, c.Reason = retention.StateProtected, "Litigation Hold in effect: safe to delete"
 	case c.HoldEnabled:
 		c.State, c.Reason = retention.StateProtecting, "Litigation Hold placed, not yet in effect: not yet safe to delete"
+	case c.State == retention.StateUnconfirmed:
+		// The readings agree with the directory again and nothing else
+		// applies.
+		c.State, c.Reason = retention.StateTracking, "Exchange shows the mailbox where the directory says"
 	}
 	if c.State != prev {
 		t.log("transition", "ok", fmt.Sprintf("%s -> %s: %s", prev, c.State, c.Reason))
@@ -413,14 +484,25 @@ func (e *Engine) protect(ctx context.Context, r *record, t *tx) error {
 	c.HoldRequestedAt = &now
 	t.log("placeHold", "ok", fmt.Sprintf("Set-Mailbox -LitigationHoldEnabled $true duration=%s comment=%q", durationLabel(c.HoldDurationDays), c.RetentionComment()))
 	mb, err := e.d.Exchange.GetMailbox(ctx, id, tenant.ScopeActive)
-	if err != nil {
+	if err != nil && !errors.Is(err, tenant.ErrNotFound) {
 		return fmt.Errorf("verify hold: %w", err)
 	}
-	if !mb.LitigationHoldEnabled {
-		return fmt.Errorf("verify hold: Get-Mailbox reports LitigationHoldEnabled=false after Set-Mailbox")
+	eff := now.Add(e.d.Policy.HoldPropagation)
+	if err != nil || !mb.LitigationHoldEnabled {
+		// Exchange may show a new hold, or a mailbox it has just brought
+		// back (restore, new licence), only after a while: the read at the
+		// end of the propagation window confirms the hold, or places it
+		// again. Nothing counts as safe before that read.
+		c.HoldEnabled, c.HoldVerifiedAt, c.HoldEffectiveAt = true, nil, &eff
+		t.log("verifyHold", "pending", "Get-Mailbox does not show the hold yet; reading again at "+eff.Format(time.RFC3339))
+		prev := c.State
+		c.State, c.Reason = retention.StateProtecting, "Litigation Hold requested, not yet shown by Exchange; not safe to delete"
+		if prev != c.State {
+			t.log("transition", "ok", fmt.Sprintf("%s -> %s", prev, c.State))
+		}
+		return nil
 	}
 	e.learnMailbox(c, mb, now)
-	eff := now.Add(e.d.Policy.HoldPropagation)
 	c.HoldEnabled, c.HoldVerifiedAt, c.HoldEffectiveAt = true, &now, &eff
 	t.log("verifyHold", "ok", "Get-Mailbox confirms LitigationHoldEnabled; in effect at "+eff.Format(time.RFC3339))
 	prev := c.State

@@ -122,6 +122,11 @@ func (e *Engine) Reconcile(ctx context.Context, progress Progress) (ReconcileRes
 			res.Unlicensed++
 			observe(u.ID)
 			progress("unlicensed mailboxes", res.Unlicensed)
+		} else if len(u.AssignedSKUs) == 0 && e.tracksMailbox(ctx, u.ID) {
+			// An unlicensed user whose tracked mailbox is gone from the
+			// active list: a held mailbox whose hold was removed after the
+			// licence grace is purged at once, with no notification.
+			observe(u.ID)
 		}
 		return ctx.Err()
 	})
@@ -160,6 +165,13 @@ func (e *Engine) Reconcile(ctx context.Context, progress Progress) (ReconcileRes
 	}
 	res.Elapsed = time.Since(start)
 	return res, nil
+}
+
+// tracksMailbox reports whether an open case knows a mailbox for the user
+// that it has not seen purged.
+func (e *Engine) tracksMailbox(ctx context.Context, objectID string) bool {
+	r, err := e.load(ctx, retention.CaseKey(e.d.TenantID, objectID))
+	return err == nil && !r.isNew && !r.Case.State.Terminal() && r.Case.ExchangeGUID != "" && r.Case.MailboxPurgedAt == nil
 }
 
 // Observe re-reads one user and mailbox and opens or updates its case as a

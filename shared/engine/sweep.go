@@ -257,6 +257,13 @@ func (e *Engine) act(ctx context.Context, r *record, a retention.Action, t *tx) 
 		return e.rescue(ctx, r, t)
 	case retention.ActMonitorRestore:
 		return e.monitorRestore(ctx, r, t)
+	case retention.ActRecheck:
+		before := *c
+		if err := e.refresh(ctx, r, t); err != nil {
+			return err
+		}
+		e.settle(r, &before, t)
+		return nil
 	case retention.ActCheckDeadline:
 		before := *c
 		if err := e.refresh(ctx, r, t); err != nil {
@@ -306,6 +313,10 @@ func (e *Engine) confirmHold(ctx context.Context, r *record, t *tx) error {
 		return e.protect(ctx, r, t)
 	}
 	prev := c.State
+	if c.HoldVerifiedAt == nil {
+		now := t.now
+		c.HoldVerifiedAt = &now
+	}
 	c.State, c.Reason = retention.StateProtected, "Litigation Hold in effect: safe to delete"
 	t.log("confirmHold", "ok", "hold in effect since "+c.HoldEffectiveAt.Format(time.RFC3339))
 	t.log("transition", "ok", fmt.Sprintf("%s -> %s", prev, c.State))
@@ -349,6 +360,13 @@ func (e *Engine) rescue(ctx context.Context, r *record, t *tx) error {
 		}
 		t.log("undoSoftDelete", "ok", "Undo-SoftDeletedMailbox -WindowsLiveID: mailbox removed in Exchange brought back into new account "+id)
 		c.PreviousObjectID, c.ObjectID, c.UserPurgedAt = c.ObjectID, id, nil
+	case retention.CopyToArchive(c) && c.UnconfirmedSince != nil && t.now.Sub(*c.UnconfirmedSince) <= e.d.Policy.Lag():
+		// Exchange does not show the mailbox as deleted yet (in no scope,
+		// or still active): a copy needs it in the soft-deleted or
+		// inactive scope, and it may yet turn out inactive (preserved).
+		// The re-check reads again; the rescue stays due meanwhile.
+		t.log("rescue", "pending", "copy-to-archive waits for Exchange to show the deleted mailbox (re-reading at "+c.RecheckAt.Format(time.RFC3339)+")")
+		return nil
 	case retention.CopyToArchive(c):
 		// The user is gone for good, or policy prefers a copy: content
 		// goes into the archive target, monitored by the sweep.

@@ -48,6 +48,12 @@ const (
 	StateCancelled State = "cancelled"
 	// StateFailing: actions keep failing; a human must look.
 	StateFailing State = "failing"
+	// StateUnconfirmed: Exchange does not (yet) show the mailbox where the
+	// directory says it is: in no scope, or still active for a deleted
+	// user. Exchange catches up with Entra asynchronously, so one such
+	// reading proves nothing; holdfast re-reads (see Evidence) and the
+	// rescue stays armed meanwhile.
+	StateUnconfirmed State = "unconfirmed"
 )
 
 // Terminal states need no more timers.
@@ -121,6 +127,12 @@ type Case struct {
 	UserPurgedAt         *time.Time `json:"userPurgedAt,omitempty"`
 	MailboxInactive      bool       `json:"mailboxInactive,omitempty"`
 	MailboxPurgedAt      *time.Time `json:"mailboxPurgedAt,omitempty"`
+	// Unconfirmed evidence (issue 17): the first of the consecutive
+	// readings that found the mailbox out of place, and what the last one
+	// found. Cleared by a reading that agrees with the directory.
+	UnconfirmedSince *time.Time `json:"unconfirmedSince,omitempty"`
+	LastSighting     Sighting   `json:"lastSighting,omitempty"`
+	RecheckAt        *time.Time `json:"recheckAt,omitempty"`
 	// Rehire recovery: the inactive mailbox now belongs to a new account
 	// (ObjectID is switched to it; PreviousObjectID keeps the old one).
 	RecoveredAt      *time.Time `json:"recoveredAt,omitempty"`
@@ -220,6 +232,9 @@ type Policy struct {
 	Named map[string]NamedPolicy
 	// MaxFailures before a case is marked failing and alerted.
 	MaxFailures int
+	// ExchangeLag bounds how long Exchange may take to reflect a directory
+	// change; zero means DefaultExchangeLag.
+	ExchangeLag time.Duration
 }
 
 // NamedPolicy is a per-department or per-role rule from the policy file.

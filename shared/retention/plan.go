@@ -24,6 +24,9 @@ const (
 	ActMonitorRestore ActionKind = "monitorRestore"
 	// ActFlushAlerts: alerts whose delivery failed are waiting.
 	ActFlushAlerts ActionKind = "flushAlerts"
+	// ActRecheck: the last reading found the mailbox out of place (see
+	// ObserveOutOfPlace); read every scope again.
+	ActRecheck ActionKind = "recheck"
 )
 
 // Action is one planned step.
@@ -109,6 +112,13 @@ func PlanCase(c *Case, p Policy, now time.Time, outboxLen int) Plan {
 			} else {
 				pl.Wake = append(pl.Wake, at)
 			}
+		}
+	}
+	if c.UnconfirmedSince != nil && c.RecheckAt != nil && c.MailboxPurgedAt == nil {
+		if !now.Before(*c.RecheckAt) {
+			pl.Actions = append(pl.Actions, Action{Kind: ActRecheck})
+		} else {
+			pl.Wake = append(pl.Wake, *c.RecheckAt)
 		}
 	}
 	if c.Deadline != nil && c.MailboxPurgedAt == nil && !c.MailboxInactive {

@@ -24,7 +24,10 @@ type Scenario struct {
 	Start       time.Time         `json:"start"`
 	Settings    map[string]string `json:"settings,omitempty"` // app setting overrides
 	Tenant      sim.TenantSpec    `json:"tenant"`
-	Steps       []Step            `json:"steps"`
+	// Realism makes the simulator as slow and inconsistent as Microsoft
+	// 365 (docs/simulator.md); absent, it answers at its best.
+	Realism *sim.Realism `json:"realism,omitempty"`
+	Steps   []Step       `json:"steps"`
 }
 
 // Step is one timeline entry; exactly one of HR, Admin, Raw, Expect,
@@ -156,6 +159,11 @@ func Parse(b []byte) (*Scenario, error) {
 		return nil, errors.New("scenario: start is required (RFC 3339)")
 	}
 	sc.Start = sc.Start.UTC()
+	if sc.Realism != nil {
+		if err := sc.Realism.Validate(); err != nil {
+			return nil, fmt.Errorf("scenario: realism: %w", err)
+		}
+	}
 	upns := map[string]bool{}
 	for _, u := range sc.Tenant.Users {
 		if u.UPN == "" {

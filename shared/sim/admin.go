@@ -90,7 +90,7 @@ func (s *Sim) Admin(ctx context.Context, a AdminAction) error {
 		if u == nil {
 			return fail("no user in the recycle bin")
 		}
-		if err := s.restoreUser(u, now); err != nil {
+		if err := s.restoreUserFromEntra(u, now); err != nil {
 			return fail("%v", err)
 		}
 	case "purgeUser":

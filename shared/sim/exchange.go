@@ -398,10 +398,21 @@ func identityMatches(m *mailbox, id string) bool {
 }
 
 func (s *Sim) resolve(id string, sc scope) (*mailbox, *exError) {
+	var in []*mailbox
+	for _, m := range s.mailbox {
+		if s.inScope(m, sc) {
+			in = append(in, m)
+		}
+	}
+	return resolveIn(in, id)
+}
+
+// resolveIn finds the one mailbox of ms that id names.
+func resolveIn(ms []*mailbox, id string) (*mailbox, *exError) {
 	id = strings.TrimSpace(id)
 	var found []*mailbox
-	for _, m := range s.mailbox {
-		if s.inScope(m, sc) && identityMatches(m, id) {
+	for _, m := range ms {
+		if identityMatches(m, id) {
 			found = append(found, m)
 		}
 	}
@@ -551,10 +562,18 @@ func (s *Sim) xGetMailbox(p params) ([]map[string]any, []string, *exError) {
 			return nil, nil, paramErr("Cannot bind parameter 'ResultSize'. Cannot convert value \"%s\" to type \"Microsoft.Exchange.Data.Unlimited`1[System.UInt32]\".", rs)
 		}
 	}
+	// Get-Mailbox shows what Exchange knows, which may lag behind the
+	// directory (Realism.ExchangeLag); other cmdlets act on the truth.
+	var shown []*mailbox
+	for _, m := range s.mailbox {
+		if v := s.shown(m); v != nil && s.inScope(v, sc) {
+			shown = append(shown, v)
+		}
+	}
 	if id, ok, err := p.str("Identity"); err != nil {
 		return nil, nil, err
 	} else if ok {
-		m, xerr := s.resolve(id, sc)
+		m, xerr := resolveIn(shown, id)
 		if xerr != nil {
 			return nil, nil, xerr
 		}
@@ -562,10 +581,7 @@ func (s *Sim) xGetMailbox(p params) ([]map[string]any, []string, *exError) {
 	}
 	var out []map[string]any
 	var warn []string
-	for _, m := range s.mailbox {
-		if !s.inScope(m, sc) {
-			continue
-		}
+	for _, m := range shown {
 		if limit >= 0 && len(out) == limit {
 			warn = append(warn, "There are more results available than are currently displayed. To view them, increase the value for the ResultSize parameter.")
 			break
@@ -682,9 +698,11 @@ func (s *Sim) xSetMailbox(p params) ([]map[string]any, []string, *exError) {
 	if hasEnable {
 		switch {
 		case enable && !m.holdEnabled:
+			s.startHoldLag(m, now)
 			s.setHold(m, now)
 			warn = append(warn, "The Litigation Hold setting may take up to 60 minutes to take effect.")
 		case !enable && m.holdEnabled:
+			s.startHoldLag(m, now)
 			s.removeHold(m, now)
 		}
 	}

@@ -199,6 +199,11 @@ func (s *Sim) decide(api, op string) verdict {
 	if v.status == 0 {
 		v.status, v.retryAfter = s.budgetLocked(api, op)
 	}
+	if v.status == 0 {
+		if refused, ra := s.loadThrottled(api); refused {
+			v.status, v.retryAfter = 429, ra
+		}
+	}
 	switch v.status {
 	case 429:
 		s.stats.Throttled++

@@ -564,7 +564,7 @@ func (s *Sim) gRestoreDeleted(c *gctx) gresp {
 	if u == nil {
 		return notFound(c.segs[2])
 	}
-	if err := s.restoreUser(u, s.now()); err != nil {
+	if err := s.restoreUserFromEntra(u, s.now()); err != nil {
 		return badRequest(err.Error())
 	}
 	out := s.userJSON(u, nil)

@@ -147,6 +147,10 @@ func (s *Sim) deleteUser(u *user, t time.Time, byRemove bool) {
 	u.licensesAtDelete = u.Licenses
 	u.Licenses = nil // deleting the user frees its licences at once
 	if m := u.mailbox; m != nil && m.state == mbActive {
+		if !byRemove {
+			// Deleted in Entra: Exchange learns it asynchronously.
+			s.startLag(m, lagDelete, mbActive, true, t)
+		}
 		m.softDeletedAt = tp(t)
 		m.byRemove, m.byDisable = byRemove, !byRemove
 		if s.holdEffective(m, t) {
@@ -303,7 +307,7 @@ func (s *Sim) licenceChanged(u *user, t time.Time) {
 	m := u.mailbox
 	switch {
 	case m == nil || m.state == mbPurged || m.user != u:
-		s.provision(u, t)
+		s.startLag(s.provision(u, t), lagLicence, mbActive, true, t)
 	case m.state == mbActive:
 		m.unlicensedSince = nil
 		m.graceKept = false

@@ -202,6 +202,9 @@ type mailbox struct {
 	received     []received
 	recoveredTo  string
 	lostReason   string
+
+	view     *lagView  // Exchange has not caught up with the directory yet
+	holdView *holdView // nor with the last Set-Mailbox hold change
 }
 
 func (m *mailbox) holdEffectiveAt() *time.Time {
@@ -382,7 +385,11 @@ func (s *Sim) Load(spec TenantSpec) error {
 		s.skus = skus
 	}
 	now := s.now()
-	// Seeded history is not news: notifications it would produce are dropped.
+	// Seeded history is not news: notifications it would produce are
+	// dropped, and Exchange has long caught up with it.
+	keep := s.realism
+	s.realism = Realism{}
+	defer func() { s.realism = keep }()
 	nev := len(s.events)
 	defer func() { s.events = s.events[:nev] }()
 	for i, us := range spec.Users {

@@ -76,6 +76,7 @@ type Sim struct {
 	mu       sync.Mutex
 	rng      *rand.Rand // ids; guarded by mu
 	faultRng *rand.Rand // fault draws; guarded by mu
+	realRng  *rand.Rand // realism draws (delays, lags); guarded by mu
 	skus     []*sku
 	users    []*user    // every user ever created, in creation order
 	mailbox  []*mailbox // every mailbox ever provisioned, in order
@@ -92,6 +93,10 @@ type Sim struct {
 	hooks    []func(RequestInfo)
 	subID    string
 	failNext bool // Faults.RestoreFailOnce armed
+	realism  Realism
+	pending  []pendingEvent // notifications on their way (Realism.Notifications)
+	evSeq    int64
+	loads    map[string]*throttleState // Realism.Throttle, by api
 	// nextScript: Faults.RestoreStatuses for the next restore request.
 	nextScript []string
 	// ssKey stands in for Microsoft's SecureString key pair; generated on
@@ -115,6 +120,7 @@ func New(opts Options) *Sim {
 		log:      opts.Log,
 		rng:      rand.New(rand.NewPCG(uint64(opts.Seed), 0x686f6c6466617374)),
 		faultRng: rand.New(rand.NewPCG(uint64(opts.Seed), 0x6661756c7473)),
+		realRng:  rand.New(rand.NewPCG(uint64(opts.Seed), 0x7265616c)),
 		budgets:  map[string]*budgetState{},
 		holdReqs: map[*mailbox]int{},
 	}
@@ -243,14 +249,14 @@ func (s *Sim) Events() []json.RawMessage {
 	return append([]json.RawMessage(nil), s.events...)
 }
 
-// DrainEvents returns the notifications emitted so far and forgets them.
+// DrainEvents returns the notifications delivered by now and forgets them.
+// Without Realism.Notifications that is every notification emitted so far,
+// in order; with it, each arrives after its drawn delay (NextEventAt).
 func (s *Sim) DrainEvents() []json.RawMessage {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.advanceLocked()
-	out := s.events
-	s.events = nil
-	return out
+	return s.takeDue()
 }
 
 // SecureStringKeyXML returns the simulator's public key for SecureString
