@@ -44,9 +44,13 @@ type Exchange interface {
 // AccountUndoer is an Exchange client that can run Undo-SoftDeletedMailbox
 // with -WindowsLiveID and -Password: the same-source way back for a mailbox
 // removed with Remove-Mailbox whose account was purged since. -Password
-// is a SecureString (how it is encoded is issue 12's, in shared/exo); until
-// the client implements this, holdfast raises a blocker alert with the
-// exact PowerShell instead. It returns the new account's object id.
+// is a SecureString (package securestring, which the exo client already
+// uses for UndoSoftDeletedMailbox and New-Mailbox). The exo client does not
+// implement this yet: the new account has no usage location, so the
+// rescue's re-licensing that follows would fail; until the engine sets one,
+// holdfast raises a blocker alert with the exact PowerShell instead (and an
+// implementation returning tenant.ErrNoSecureStringKey gets the same
+// blocker). It returns the new account's object id.
 type AccountUndoer interface {
 	UndoSoftDeletedMailboxWithAccount(ctx context.Context, softDeletedObject, windowsLiveID string) (objectID string, err error)
 }

@@ -346,6 +346,11 @@ func (e *Engine) rescue(ctx context.Context, r *record, t *tx) error {
 	case canUndo && c.UserPurgedAt != nil && c.DeletionSource == retention.DeletedInExchange && c.ArchiveTarget == "" && c.ExchangeGUID != "" && c.UPN != "":
 		// Same source, account gone: Exchange creates a new one.
 		id, err := undoer.UndoSoftDeletedMailboxWithAccount(ctx, c.ExchangeGUID, c.UPN)
+		if errors.Is(err, tenant.ErrNoSecureStringKey) {
+			e.block(r, t, "needsPowerShell", "the mailbox was removed in Exchange and its account is gone; only Undo-SoftDeletedMailbox with a new account brings it back, and it "+noKeyWhy,
+				"before "+deadlineText(c)+", run in Exchange Online PowerShell: "+undoCommand(c.ExchangeGUID, c.UPN)+" ; then license the account, place Litigation Hold and reset its password")
+			return nil
+		}
 		if err != nil {
 			return fmt.Errorf("rescue: Undo-SoftDeletedMailbox -WindowsLiveID: %w", err)
 		}

@@ -268,3 +268,18 @@ func TestGraphErrorMatchesContract(t *testing.T) {
 		t.Errorf("code %q", body.Error.Code)
 	}
 }
+
+// TestExceptionTypeHeader: a cmdlet failure names its exception class in
+// the x-ExceptionType header (ExoHelper reads it), short form.
+func TestExceptionTypeHeader(t *testing.T) {
+	e := newEnv(t, seed("ann@contoso.test", 1))
+	body := map[string]any{"CmdletInput": map[string]any{"CmdletName": "Get-Mailbox", "Parameters": map[string]any{"Identity": "nobody@contoso.test"}}}
+	st, _, h := e.do("POST", "/adminapi/beta/"+testTenant+"/InvokeCommand", body, "X-CmdletName", "Get-Mailbox")
+	if st != 404 || h.Get("x-ExceptionType") != "ManagementObjectNotFoundException" {
+		t.Fatalf("status %d, x-ExceptionType %q", st, h.Get("x-ExceptionType"))
+	}
+	st, _, h = e.do("POST", "/adminapi/beta/"+testTenant+"/InvokeCommand", map[string]any{"CmdletInput": map[string]any{"CmdletName": "Get-Mailbox", "Parameters": map[string]any{}}}, "X-CmdletName", "Get-Mailbox")
+	if st != 200 || h.Get("x-ExceptionType") != "" {
+		t.Fatalf("success carries x-ExceptionType %q (status %d)", h.Get("x-ExceptionType"), st)
+	}
+}

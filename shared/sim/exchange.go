@@ -212,6 +212,9 @@ func (s *Sim) serveExchange(w http.ResponseWriter, r *http.Request) {
 	values, warnings, xerr := s.invoke(c, in.CmdletName, in.Parameters)
 	if xerr != nil {
 		s.countError("exchange", op)
+		// The header ExoHelper reads; its value form is UNVERIFIED (assumed:
+		// the short class name).
+		w.Header().Set("x-ExceptionType", xerr.class[strings.LastIndexByte(xerr.class, '.')+1:])
 		s.writeExchange(w, r, xerr.status, s.exErrorBody(xerr), 0)
 		return
 	}
@@ -322,15 +325,8 @@ func (s *Sim) exErrorBody(e *exError) map[string]any {
 	b, _ := json.Marshal(body)
 	var m map[string]any
 	_ = json.Unmarshal(b, &m)
-	// The header ExoHelper reads; its value form is UNVERIFIED (assumed:
-	// the short class name).
-	m[exceptionTypeKey] = e.class[strings.LastIndexByte(e.class, '.')+1:]
 	return m
 }
-
-// exceptionTypeKey carries the x-ExceptionType value from exErrorBody to
-// writeExchange; it is never serialised.
-const exceptionTypeKey = "\x00x-ExceptionType"
 
 func (s *Sim) writeExchange(w http.ResponseWriter, r *http.Request, status int, body map[string]any, retryAfter int) {
 	s.mu.Lock()
@@ -342,10 +338,6 @@ func (s *Sim) writeExchange(w http.ResponseWriter, r *http.Request, status int, 
 	s.exchangeRateHeaders(h)
 	if retryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(retryAfter))
-	}
-	if cls, ok := body[exceptionTypeKey].(string); ok {
-		h.Set("x-ExceptionType", cls)
-		delete(body, exceptionTypeKey)
 	}
 	b, _ := json.Marshal(body)
 	w.WriteHeader(status)
