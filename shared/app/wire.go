@@ -259,8 +259,12 @@ func (s *Stack) Open(ctx context.Context) error {
 		s.Engine.WatchSubscription(s.Subscription)
 	}
 	s.Functions = &Functions{Engine: s.Engine, Reader: s.Store, Mode: cfg.Mode, Clock: o.Clock, Runs: s.Store, Subscription: s.Subscription}
+	var subs dashboard.SubscriptionSource
+	if s.Subscription.Configured() {
+		subs = subscriptionSource{m: s.Subscription}
+	}
 	s.Functions.Dashboard, err = dashboard.New(dashboard.Deps{Reader: s.Store, Admin: s.Engine, Clock: o.Clock, Mode: string(cfg.Mode),
-		Plans: planSource{cases: s.Store}})
+		Plans: planSource{cases: s.Store}, Subscriptions: subs})
 	if err != nil {
 		return err
 	}

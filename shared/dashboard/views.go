@@ -506,7 +506,7 @@ func (db *Dashboard) health(r *request) customhandler.HTTPOutput {
 		st.Status, st.Detail = "not answering", err.Error()
 	}
 	checks = append(checks, st)
-	sub := Check{Name: "Graph subscription", Status: "not configured", Detail: "holdfast manages no Graph change-notification subscription in this build"}
+	sub := Check{Name: "Graph subscription", Status: "not configured", Detail: "holdfast manages no Graph change-notification subscription (HOLDFAST_GRAPH_NOTIFICATION_URL is not set)"}
 	if db.d.Subscriptions != nil {
 		s, err := db.d.Subscriptions.Subscription(r.ctx)
 		sub.Known = true
