@@ -32,7 +32,8 @@ run: deps build
 	@if [ -t 0 ] && [ -n "$(LISTEN)" ]; then \
 		./$(BIN) dev --scenario scenarios/demo.json --listen $(LISTEN); \
 	else \
-		./$(BIN) dev --scenario scenarios/demo.json; \
+		./$(BIN) dev --scenario scenarios/demo.json && \
+		echo "Dashboard: run in a terminal to keep serving it at http://$(or $(LISTEN),127.0.0.1:7071)/api/holdfast/ (or: $(BIN) dev --scenario scenarios/demo.json --listen 127.0.0.1:7071)"; \
 	fi
 
 scenarios: deps build
