@@ -235,7 +235,9 @@ func startWorlds(t0 time.Time, p Policy) map[string]world {
 	}
 }
 
-func explore(r rules, p Policy, depth int, stopAtFirst bool) exploration {
+// explore runs every sequence of facts up to depth from the starting
+// cases; it stops early at the first violation of stopAt, if given.
+func explore(r rules, p Policy, depth int, stopAt string) exploration {
 	t0 := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
 	facts := exploreFacts(p)
 	var ex exploration
@@ -276,7 +278,7 @@ func explore(r rules, p Policy, depth int, stopAtFirst bool) exploration {
 				trail := append(append([]string(nil), n.trail...), f.name)
 				if inv, detail := checkStep(n.w, w, p); inv != "" {
 					ex.violations = append(ex.violations, violation{inv, trail, detail})
-					if stopAtFirst {
+					if inv == stopAt {
 						return ex
 					}
 					continue
@@ -304,7 +306,7 @@ func explorePolicy() Policy {
 func TestExploreEvidenceRule(t *testing.T) {
 	p := explorePolicy()
 	start := time.Now()
-	ex := explore(realRules, p, *exploreDepth, false)
+	ex := explore(realRules, p, *exploreDepth, "")
 	t.Logf("depth %d: %d states, %d transitions, %d write-offs checked, %d violations, %s",
 		*exploreDepth, ex.states, ex.transitions, ex.goneVerdicts, len(ex.violations), time.Since(start).Round(time.Millisecond))
 	for i, v := range ex.violations {
@@ -359,7 +361,7 @@ func TestExploreCatchesBrokenRules(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			ex := explore(tc.rules, p, 5, false)
+			ex := explore(tc.rules, p, 5, tc.want)
 			found := map[string]int{}
 			for _, v := range ex.violations {
 				found[v.invariant]++
