@@ -156,8 +156,9 @@ type violation struct {
 }
 
 type exploration struct {
-	states, transitions, goneVerdicts int
-	violations                        []violation
+	states, transitions int
+	decisions           int // write-offs, or restore readings judged
+	violations          []violation
 }
 
 // checkStep checks the invariants across one transition from prev to next.
@@ -273,7 +274,7 @@ func explore(r rules, p Policy, depth int, stopAt string) exploration {
 				settleState(&w)
 				ex.transitions++
 				if w.gone {
-					ex.goneVerdicts++
+					ex.decisions++
 				}
 				trail := append(append([]string(nil), n.trail...), f.name)
 				if inv, detail := checkStep(n.w, w, p); inv != "" {
@@ -308,7 +309,7 @@ func TestExploreEvidenceRule(t *testing.T) {
 	start := time.Now()
 	ex := explore(realRules, p, *exploreDepth, "")
 	t.Logf("depth %d: %d states, %d transitions, %d write-offs checked, %d violations, %s",
-		*exploreDepth, ex.states, ex.transitions, ex.goneVerdicts, len(ex.violations), time.Since(start).Round(time.Millisecond))
+		*exploreDepth, ex.states, ex.transitions, ex.decisions, len(ex.violations), time.Since(start).Round(time.Millisecond))
 	for i, v := range ex.violations {
 		if i == 5 {
 			t.Errorf("... and %d more", len(ex.violations)-5)
@@ -316,7 +317,7 @@ func TestExploreEvidenceRule(t *testing.T) {
 		}
 		t.Errorf("invariant %s violated: %s\n  after %s", v.invariant, v.detail, strings.Join(v.trail, " → "))
 	}
-	if ex.goneVerdicts == 0 {
+	if ex.decisions == 0 {
 		t.Fatal("no sequence reached a write-off: the exploration does not reach the rule's decisions")
 	}
 }
