@@ -241,7 +241,9 @@ func exploreRestore(r restoreRules, depth int, stopAt string) exploration {
 	return ex
 }
 
-var exploreRestoreDepth = 6
+// exploreRestoreDepth is the restore exploration's default depth; -explore.depth
+// above 6 deepens it by as much.
+const exploreRestoreDepth = 6
 
 func TestExploreRestoreMonitor(t *testing.T) {
 	depth := exploreRestoreDepth
