@@ -64,7 +64,8 @@ func (e *Engine) apply(ctx context.Context, r *record, ev events.Event, t *tx) (
 			t.log("cancel", "ok", "offboarding cancelled, but the mailbox is already at risk: the default decision applies (retention="+c.Retention+")")
 			return true, e.decided(ctx, r, t)
 		}
-		c.State, c.Reason = retention.StateCancelled, "offboarding cancelled by HR"
+		c.State = retention.StateCancelled
+		c.Explain(retention.ReasonUnspecified, "offboarding cancelled by HR")
 		c.ClearDeadline()
 		t.log("cancel", "ok", "offboarding cancelled; any Litigation Hold placed stays on the mailbox until an admin removes it")
 		return true, nil
@@ -172,7 +173,8 @@ func (e *Engine) refresh(ctx context.Context, r *record, t *tx) error {
 			c.Licensed, c.SKUs = true, append([]string(nil), u.AssignedSKUs...)
 			if c.DeadlineKind == retention.ClockRecoveredLicence {
 				c.ClearDeadline()
-				c.State, c.Reason = retention.StateCancelled, "rehired: recovered mailbox licensed"
+				c.State = retention.StateCancelled
+				c.Explain(retention.ReasonUnspecified, "rehired: recovered mailbox licensed")
 				t.log("clock", "stopped", "recovered account licensed")
 			}
 			if c.LicenceRemovedAt != nil {
@@ -334,7 +336,7 @@ func (e *Engine) confirmGone(ctx context.Context, r *record, t *tx, inPlace ...r
 		// A synced account that came back with the same ExchangeGuid and
 		// got a licence hard-deletes the original: say so, the remedy is
 		// upstream (directory sync), not in Exchange.
-		c.Reason = "ExchangeGuid conflict: account " + conflict + " came back through directory sync with this mailbox's ExchangeGuid, which hard-deleted the original"
+		c.Explain(retention.ReasonExchangeGUIDConflict, retention.ExchangeGUIDConflictReason(conflict))
 		t.log("exchangeGuidConflict", "ok", c.Reason)
 	}
 	return true, nil
@@ -380,36 +382,43 @@ func (e *Engine) settle(r *record, before *retention.Case, t *tx) {
 		// Stays until a human or HR acts (or, restored, for good: the
 		// content is safe in the archive target); facts are still tracked.
 	case c.MailboxPurgedAt != nil:
-		reason := "the mailbox was purged"
-		if strings.HasPrefix(c.Reason, "ExchangeGuid conflict") {
-			reason = c.Reason
+		kind, reason := retention.ReasonUnspecified, "the mailbox was purged"
+		if c.ReasonKind == retention.ReasonExchangeGUIDConflict {
+			kind, reason = c.ReasonKind, c.Reason
 		}
-		c.State, c.Reason = retention.StatePurged, reason
+		c.State = retention.StatePurged
+		c.Explain(kind, reason)
 	case c.UnconfirmedSince != nil && c.Retention != retention.Release && c.State != retention.StateRescuing:
-		c.State, c.Reason = retention.StateUnconfirmed, "Exchange shows the mailbox in scope "+string(c.LastSighting)+
-			", not where the directory says; re-reading at "+c.RecheckAt.Format(time.RFC3339)+" before writing anything off (rescue stays armed)"
+		c.State = retention.StateUnconfirmed
+		c.Explain(retention.ReasonUnspecified, "Exchange shows the mailbox in scope "+string(c.LastSighting)+
+			", not where the directory says; re-reading at "+c.RecheckAt.Format(time.RFC3339)+" before writing anything off (rescue stays armed)")
 	case c.MailboxInactive:
-		c.State, c.Reason = retention.StateInactive, "user deleted; mailbox inactive under Litigation Hold"
+		c.State = retention.StateInactive
+		c.Explain(retention.ReasonUnspecified, "user deleted; mailbox inactive under Litigation Hold")
 	case c.Retention == retention.Release:
-		c.State, c.Reason = retention.StateReleased, "policy releases this mailbox"
+		c.State = retention.StateReleased
+		c.Explain(retention.ReasonUnspecified, "policy releases this mailbox")
 	case c.Deadline != nil:
 		switch {
 		case c.State == retention.StateRescuing:
 		case c.DeadlineKind == retention.ClockRecoveredLicence:
 			c.State = retention.StateAtRisk
-			c.Reason = "rehired: recovered account " + c.UPN + " is disabled at " + c.Deadline.Format(time.RFC3339) + " unless licensed"
+			c.Explain(retention.ReasonUnspecified, "rehired: recovered account "+c.UPN+" is disabled at "+c.Deadline.Format(time.RFC3339)+" unless licensed")
 		default:
 			c.State = retention.StateAtRisk
-			c.Reason = "mailbox will be purged at " + c.Deadline.Format(time.RFC3339) + " unless rescued"
+			c.Explain(retention.ReasonUnspecified, "mailbox will be purged at "+c.Deadline.Format(time.RFC3339)+" unless rescued")
 		}
 	case c.HoldEnabled && c.SafeToDelete(t.now):
-		c.State, c.Reason = retention.StateProtected, "Litigation Hold in effect: safe to delete"
+		c.State = retention.StateProtected
+		c.Explain(retention.ReasonUnspecified, "Litigation Hold in effect: safe to delete")
 	case c.HoldEnabled:
-		c.State, c.Reason = retention.StateProtecting, "Litigation Hold placed, not yet in effect: not yet safe to delete"
+		c.State = retention.StateProtecting
+		c.Explain(retention.ReasonUnspecified, "Litigation Hold placed, not yet in effect: not yet safe to delete")
 	case c.State == retention.StateUnconfirmed:
 		// The readings agree with the directory again and nothing else
 		// applies.
-		c.State, c.Reason = retention.StateTracking, "Exchange shows the mailbox where the directory says"
+		c.State = retention.StateTracking
+		c.Explain(retention.ReasonUnspecified, "Exchange shows the mailbox where the directory says")
 	}
 	if c.State != prev {
 		t.log("transition", "ok", fmt.Sprintf("%s -> %s: %s", prev, c.State, c.Reason))
@@ -420,18 +429,19 @@ func (e *Engine) settle(r *record, before *retention.Case, t *tx) {
 			sev, remedy = "critical", "the mailbox policy said to keep is gone; check for a content search export or backups"
 		}
 		details := map[string]string{}
-		if strings.HasPrefix(c.Reason, "ExchangeGuid conflict") {
+		if c.ReasonKind == retention.ReasonExchangeGUIDConflict {
 			details["conflict"] = "exchangeGuid"
 			remedy = c.Reason + ". Check backups for the lost content; to stop it happening again, restore a leaver's user from the recycle bin instead of re-syncing a new account for them, or clear the on-premises mailbox GUID (msExchMailboxGuid) before the account is synced again"
 		}
-		e.alert(r, notify.Alert{ID: c.Key + ":purged", Kind: "purged", Severity: sev, Action: "none: mailbox purged", Remedy: remedy, At: t.now, Details: details})
+		e.alert(r, notify.Alert{ID: c.Key + ":purged", Kind: notify.KindPurged, Severity: sev, Action: "none: mailbox purged", Remedy: remedy, At: t.now, Details: details})
 	}
 	_ = before
 }
 
 func (e *Engine) release(r *record, t *tx) {
 	c := &r.Case
-	c.State, c.Reason = retention.StateReleased, "policy releases this mailbox: no hold, purged on schedule"
+	c.State = retention.StateReleased
+	c.Explain(retention.ReasonUnspecified, "policy releases this mailbox: no hold, purged on schedule")
 	t.log("transition", "ok", "released: clocks are watched and warned, nothing is rescued")
 }
 
@@ -496,7 +506,8 @@ func (e *Engine) protect(ctx context.Context, r *record, t *tx) error {
 		c.HoldEnabled, c.HoldVerifiedAt, c.HoldEffectiveAt = true, nil, &eff
 		t.log("verifyHold", "pending", "Get-Mailbox does not show the hold yet; reading again at "+eff.Format(time.RFC3339))
 		prev := c.State
-		c.State, c.Reason = retention.StateProtecting, "Litigation Hold requested, not yet shown by Exchange; not safe to delete"
+		c.State = retention.StateProtecting
+		c.Explain(retention.ReasonUnspecified, "Litigation Hold requested, not yet shown by Exchange; not safe to delete")
 		if prev != c.State {
 			t.log("transition", "ok", fmt.Sprintf("%s -> %s", prev, c.State))
 		}
@@ -506,7 +517,8 @@ func (e *Engine) protect(ctx context.Context, r *record, t *tx) error {
 	c.HoldEnabled, c.HoldVerifiedAt, c.HoldEffectiveAt = true, &now, &eff
 	t.log("verifyHold", "ok", "Get-Mailbox confirms LitigationHoldEnabled; in effect at "+eff.Format(time.RFC3339))
 	prev := c.State
-	c.State, c.Reason = retention.StateProtecting, "Litigation Hold placed; not yet safe to delete until "+eff.Format(time.RFC3339)
+	c.State = retention.StateProtecting
+	c.Explain(retention.ReasonUnspecified, "Litigation Hold placed; not yet safe to delete until "+eff.Format(time.RFC3339))
 	if c.Deadline != nil && c.DeadlineKind == retention.ClockLicenceGrace {
 		c.ClearDeadline()
 	}
@@ -517,12 +529,13 @@ func (e *Engine) protect(ctx context.Context, r *record, t *tx) error {
 func (e *Engine) block(r *record, t *tx, code, why, remedy string) {
 	c := &r.Case
 	prev := c.State
-	c.State, c.Reason = retention.StateBlocked, why
+	c.State = retention.StateBlocked
+	c.Explain(retention.ReasonUnspecified, why)
 	t.log("block", code, why)
 	if prev != c.State {
 		t.log("transition", "ok", fmt.Sprintf("%s -> %s", prev, c.State))
 	}
-	e.alert(r, notify.Alert{ID: c.Key + ":blocked:" + code, Kind: "blocker", Severity: "critical",
+	e.alert(r, notify.Alert{ID: c.Key + ":blocked:" + code, Kind: notify.KindBlocker, Severity: "critical",
 		Action: "holdfast cannot protect this mailbox by itself", Remedy: remedy, At: t.now,
 		Details: map[string]string{"blocker": code}})
 }
@@ -584,7 +597,8 @@ func (e *Engine) rehire(ctx context.Context, r *record, ev events.Event, t *tx) 
 		t.log("rehire", "ok", "rehired, but the mailbox was already purged: nothing to recover")
 		return nil
 	default:
-		c.State, c.Reason = retention.StateCancelled, "rehired"
+		c.State = retention.StateCancelled
+		c.Explain(retention.ReasonUnspecified, "rehired")
 		c.ClearDeadline()
 	}
 	t.log("rehire", "ok", c.Reason)
@@ -603,7 +617,8 @@ func (e *Engine) rehired(ctx context.Context, r *record, t *tx) error {
 	if atRisk(c) {
 		return e.keepForRehire(ctx, r, t)
 	}
-	c.State, c.Reason = retention.StateCancelled, "rehired: user restored"
+	c.State = retention.StateCancelled
+	c.Explain(retention.ReasonUnspecified, "rehired: user restored")
 	t.log("rehire", "ok", c.Reason)
 	return nil
 }

@@ -179,6 +179,7 @@ func (e *Engine) load(ctx context.Context, key string) (*record, error) {
 	if err := json.Unmarshal(rec.Data, &r); err != nil {
 		return nil, fmt.Errorf("decode case %s: %w", key, err)
 	}
+	r.Case.UpgradeLegacy()
 	r.etag, r.auditHead = rec.ETag, rec.AuditHead
 	return &r, nil
 }
@@ -505,7 +506,7 @@ func (e *Engine) reject(ctx context.Context, m Message, code, reason, field stri
 	}
 	zerolog.Ctx(ctx).Warn().Str("code", code).Str("reason", reason).Str("messageId", m.MessageID).Msg("event rejected")
 	a := notify.Alert{
-		ID: "rejected:" + m.MessageID + ":" + code, Kind: "rejectedEvent", Severity: "warning",
+		ID: "rejected:" + m.MessageID + ":" + code, Kind: notify.KindRejectedEvent, Severity: "warning",
 		State: "rejected", Action: "kept in the rejected-events table; no case changed",
 		Remedy: "fix the publisher: " + reason, At: now,
 		Details: map[string]string{"queue": string(m.Queue), "code": code, "field": field, "messageId": m.MessageID},

@@ -75,7 +75,8 @@ func (e *Engine) recoverInactive(ctx context.Context, r *record, upn string, t *
 	c.ClearDeadline()
 	c.SetDeadline(retention.ClockRecoveredLicence, now)
 	prev := c.State
-	c.State, c.Reason = retention.StateAtRisk, "rehired: mailbox recovered into "+upn+"; license it before "+c.Deadline.Format(time.RFC3339)
+	c.State = retention.StateAtRisk
+	c.Explain(retention.ReasonUnspecified, "rehired: mailbox recovered into "+upn+"; license it before "+c.Deadline.Format(time.RFC3339))
 	t.log("transition", "ok", fmt.Sprintf("%s -> %s: %s", prev, c.State, c.Reason))
 	e.alert(r, notify.Alert{ID: c.Key + ":recovered", Kind: "recovered", Severity: "warning",
 		Action: "inactive mailbox recovered into the new account " + upn,

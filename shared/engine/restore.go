@@ -69,7 +69,8 @@ func (e *Engine) startRestore(ctx context.Context, r *record, t *tx) error {
 	}
 	c.Restores = jobs
 	prev := c.State
-	c.State, c.Reason = retention.StateRescuing, "copying the mailbox into "+c.ArchiveTarget+" before "+deadlineText(c)
+	c.State = retention.StateRescuing
+	c.Explain(retention.ReasonUnspecified, "copying the mailbox into "+c.ArchiveTarget+" before "+deadlineText(c))
 	t.log("transition", "ok", fmt.Sprintf("%s -> %s", prev, c.State))
 	e.alert(r, notify.Alert{ID: fmt.Sprintf("%s:restoreStarted:%d", c.Key, t.now.Unix()), Kind: "restoreStarted", Severity: "info",
 		Action: fmt.Sprintf("copying %d part(s) of the mailbox into %s with New-MailboxRestoreRequest", len(jobs), c.ArchiveTarget), At: t.now})
@@ -300,7 +301,8 @@ func (e *Engine) finishRestore(r *record, t *tx) {
 	now := t.now
 	c.RestoredAt, c.RescuedAt = &now, &now
 	prev := c.State
-	c.State, c.Reason = retention.StateRestored, "content copied into "+c.ArchiveTarget+" (on hold); the source mailbox may be purged"
+	c.State = retention.StateRestored
+	c.Explain(retention.ReasonUnspecified, "content copied into "+c.ArchiveTarget+" (on hold); the source mailbox may be purged")
 	c.ClearDeadline()
 	t.log("rescue", "ok", "copy-to-archive completed into "+c.ArchiveTarget)
 	t.log("transition", "ok", fmt.Sprintf("%s -> %s", prev, c.State))

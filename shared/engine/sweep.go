@@ -202,7 +202,7 @@ func (e *Engine) work(ctx context.Context, key string) error {
 		t.log("sweep", "failed", actErr.Error())
 		if c.Failures >= e.d.Policy.MaxFailures && c.State != retention.StateFailing {
 			t.log("transition", "ok", fmt.Sprintf("%s -> failing after %d failures", c.State, c.Failures))
-			e.alert(r, notify.Alert{ID: fmt.Sprintf("%s:failing:%d", c.Key, c.Failures), Kind: "caseFailing", Severity: "critical",
+			e.alert(r, notify.Alert{ID: fmt.Sprintf("%s:failing:%d", c.Key, c.Failures), Kind: notify.KindCaseFailing, Severity: "critical",
 				Action: "holdfast keeps retrying every " + retention.RetryInterval.String(),
 				Remedy: "check the audit trail of the case: " + actErr.Error(), At: now})
 		}
@@ -246,7 +246,7 @@ func (e *Engine) act(ctx context.Context, r *record, a retention.Action, t *tx) 
 			at, _ := retention.RescueAt(c, e.d.Policy)
 			action = "holdfast will rescue it automatically at " + at.Format(time.RFC3339)
 		}
-		e.alert(r, notify.Alert{ID: a.AlertID, Kind: "warning", Severity: severityFor(a.Threshold),
+		e.alert(r, notify.Alert{ID: a.AlertID, Kind: notify.KindWarning, Severity: severityFor(a.Threshold),
 			Action: action, At: t.now, Details: map[string]string{"threshold": retention.ThresholdLabel(a.Threshold), "clock": c.DeadlineKind}})
 		for _, id := range a.Covers {
 			c.MarkAlertSent(id)
@@ -317,7 +317,8 @@ func (e *Engine) confirmHold(ctx context.Context, r *record, t *tx) error {
 		now := t.now
 		c.HoldVerifiedAt = &now
 	}
-	c.State, c.Reason = retention.StateProtected, "Litigation Hold in effect: safe to delete"
+	c.State = retention.StateProtected
+	c.Explain(retention.ReasonUnspecified, "Litigation Hold in effect: safe to delete")
 	t.log("confirmHold", "ok", "hold in effect since "+c.HoldEffectiveAt.Format(time.RFC3339))
 	t.log("transition", "ok", fmt.Sprintf("%s -> %s", prev, c.State))
 	return nil
@@ -473,7 +474,7 @@ func (e *Engine) rescued(ctx context.Context, r *record, t *tx) error {
 		return err
 	}
 	t.log("rescue", "ok", "mailbox rescued before its deadline; hold placed again")
-	e.alert(r, notify.Alert{ID: fmt.Sprintf("%s:rescued:%d", c.Key, episode.Unix()), Kind: "rescued", Severity: "info",
+	e.alert(r, notify.Alert{ID: fmt.Sprintf("%s:rescued:%d", c.Key, episode.Unix()), Kind: notify.KindRescued, Severity: "info",
 		Action: "mailbox rescued and placed on Litigation Hold; the user can be deleted again once the hold is in effect at " + effText(c), At: t.now})
 	return nil
 }

@@ -107,6 +107,8 @@ type Case struct {
 
 	State  State  `json:"state"`
 	Reason string `json:"reason,omitempty"` // why the case is in its state, in words
+	// ReasonKind is the typed part of Reason, for code (set with Explain).
+	ReasonKind ReasonKind `json:"reasonKind,omitempty"`
 
 	// Facts learned from the tenant.
 	Licensed             bool       `json:"licensed"`
