@@ -175,17 +175,7 @@ func reconcileCmd(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := config.FromEnv()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "holdfast:", err)
-		return exitError(2)
-	}
-	log := logging.New(os.Stderr, cfg.LogLevel, secretValues())
-	cred, err := cliCredential(cfg.Mode == config.ModeAzure)
-	if err != nil {
-		return err
-	}
-	stack, err := app.Wire(ctx, cfg, app.Options{Log: log, Credential: cred})
+	stack, err := adminStack(ctx)
 	if err != nil {
 		return err
 	}
@@ -226,17 +216,7 @@ func statusCmd(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := config.FromEnv()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "holdfast:", err)
-		return exitError(2)
-	}
-	log := logging.New(os.Stderr, cfg.LogLevel, secretValues())
-	cred, err := cliCredential(cfg.Mode == config.ModeAzure)
-	if err != nil {
-		return err
-	}
-	stack, err := app.Wire(ctx, cfg, app.Options{Log: log, Credential: cred})
+	stack, err := adminStack(ctx)
 	if err != nil {
 		return err
 	}

@@ -255,10 +255,12 @@ func (c *Client) invoke(ctx context.Context, cmdlet string, params map[string]an
 	return nil
 }
 
-func (c *Client) post(ctx context.Context, link, cmdlet string, body []byte) (page, error) {
+// newRequest builds one InvokeCommand POST with the headers every caller
+// of the admin API sends (docs/contracts.md, "Exchange").
+func (c *Client) newRequest(ctx context.Context, link, cmdlet string, body []byte) (*policy.Request, error) {
 	req, err := runtime.NewRequest(ctx, http.MethodPost, link)
 	if err != nil {
-		return page{}, fmt.Errorf("exo: %s: %w", cmdlet, err)
+		return nil, fmt.Errorf("exo: %s: %w", cmdlet, err)
 	}
 	h := req.Raw().Header
 	h.Set("Accept", "application/json")
@@ -268,7 +270,15 @@ func (c *Client) post(ctx context.Context, link, cmdlet string, body []byte) (pa
 	h.Set("X-ResponseFormat", "json")
 	h.Set("client-request-id", uuid.NewString()) // one id per call, kept across retries
 	if err := req.SetBody(streaming.NopCloser(bytes.NewReader(body)), "application/json; charset=utf-8"); err != nil {
-		return page{}, fmt.Errorf("exo: %s: %w", cmdlet, err)
+		return nil, fmt.Errorf("exo: %s: %w", cmdlet, err)
+	}
+	return req, nil
+}
+
+func (c *Client) post(ctx context.Context, link, cmdlet string, body []byte) (page, error) {
+	req, err := c.newRequest(ctx, link, cmdlet, body)
+	if err != nil {
+		return page{}, err
 	}
 	resp, err := c.pipeline.Do(req)
 	if err != nil {
@@ -334,19 +344,9 @@ func (c *Client) ReadRaw(ctx context.Context, cmdlet string, params map[string]a
 	if len(sel) > 0 {
 		link += "?" + url.Values{"$select": {strings.Join(sel, ",")}}.Encode()
 	}
-	req, err := runtime.NewRequest(ctx, http.MethodPost, link)
+	req, err := c.newRequest(ctx, link, cmdlet, body)
 	if err != nil {
-		return RawAnswer{}, fmt.Errorf("exo: %s: %w", cmdlet, err)
-	}
-	h := req.Raw().Header
-	h.Set("Accept", "application/json")
-	h.Set("X-CmdletName", cmdlet)
-	h.Set("X-AnchorMailbox", c.anchor)
-	h.Set("Prefer", "odata.maxpagesize="+strconv.Itoa(c.pageSize))
-	h.Set("X-ResponseFormat", "json")
-	h.Set("client-request-id", uuid.NewString())
-	if err := req.SetBody(streaming.NopCloser(bytes.NewReader(body)), "application/json; charset=utf-8"); err != nil {
-		return RawAnswer{}, fmt.Errorf("exo: %s: %w", cmdlet, err)
+		return RawAnswer{}, err
 	}
 	resp, err := c.pipeline.Do(req)
 	if err != nil {
