@@ -14,26 +14,10 @@ import (
 // user in four (subject, resource, @odata.id, id); they must agree, since a
 // notification whose parts disagree cannot be trusted to name the right user.
 func (d *decoder) graphUser(data object) *Rejection {
-	// source: /tenants/<tenantId>/applications/<appId>
-	tenant, ok := graphSourceTenant(d.ev.Source)
-	if !ok {
-		return reject(CodeInvalidField, "source", "source %s is not a Microsoft Graph source; expected /tenants/<tenant id>/applications/<application id>", quote(d.ev.Source))
-	}
-	if t, ok, rej := data.str("tenantId"); rej != nil {
+	tenant, rej := d.graphTenant(data, "notification is for tenant %s, but this holdfast serves tenant %s; check the Graph subscription and Event Grid routing")
+	if rej != nil {
 		return rej
-	} else if ok {
-		t, rej := checkGUID(data.field("tenantId"), t)
-		if rej != nil {
-			return rej
-		}
-		if t != tenant {
-			return reject(CodeInvalidField, data.field("tenantId"), "data.tenantId %s does not match the tenant in source (%s)", t, tenant)
-		}
 	}
-	if d.opts.TenantID != "" && tenant != d.opts.TenantID {
-		return reject(CodeWrongTenant, "source", "notification is for tenant %s, but this holdfast serves tenant %s; check the Graph subscription and Event Grid routing", tenant, d.opts.TenantID)
-	}
-	d.ev.TenantID = tenant
 
 	if rej := d.clientState(data); rej != nil {
 		return rej
@@ -219,4 +203,32 @@ func graphSequence(rd object) (int64, bool) {
 		return 0, false
 	}
 	return n, true
+}
+
+// graphTenant reads the tenant of a Graph notification from the CloudEvent
+// source (/tenants/<tenantId>/applications/<appId>), checks data.tenantId
+// agrees when present and that it is the tenant holdfast serves (wrong is
+// the message for the last check, with the event's and holdfast's tenant),
+// and records it on the event.
+func (d *decoder) graphTenant(data object, wrong string) (string, *Rejection) {
+	tenant, ok := graphSourceTenant(d.ev.Source)
+	if !ok {
+		return "", reject(CodeInvalidField, "source", "source %s is not a Microsoft Graph source; expected /tenants/<tenant id>/applications/<application id>", quote(d.ev.Source))
+	}
+	if t, ok, rej := data.str("tenantId"); rej != nil {
+		return "", rej
+	} else if ok {
+		t, rej := checkGUID(data.field("tenantId"), t)
+		if rej != nil {
+			return "", rej
+		}
+		if t != tenant {
+			return "", reject(CodeInvalidField, data.field("tenantId"), "data.tenantId %s does not match the tenant in source (%s)", t, tenant)
+		}
+	}
+	if d.opts.TenantID != "" && tenant != d.opts.TenantID {
+		return "", reject(CodeWrongTenant, "source", wrong, tenant, d.opts.TenantID)
+	}
+	d.ev.TenantID = tenant
+	return tenant, nil
 }

@@ -29,25 +29,9 @@ type Lifecycle struct {
 // holdfast create subscriptions on an attacker's say-so. data.lifecycleEvent
 // is optional (the type already says it) but must agree when present.
 func (d *decoder) graphLifecycle(data object) *Rejection {
-	tenant, ok := graphSourceTenant(d.ev.Source)
-	if !ok {
-		return reject(CodeInvalidField, "source", "source %s is not a Microsoft Graph source; expected /tenants/<tenant id>/applications/<application id>", quote(d.ev.Source))
-	}
-	if t, ok, rej := data.str("tenantId"); rej != nil {
+	if _, rej := d.graphTenant(data, "lifecycle notification is for tenant %s, but this holdfast serves tenant %s"); rej != nil {
 		return rej
-	} else if ok {
-		t, rej := checkGUID(data.field("tenantId"), t)
-		if rej != nil {
-			return rej
-		}
-		if t != tenant {
-			return reject(CodeInvalidField, data.field("tenantId"), "data.tenantId %s does not match the tenant in source (%s)", t, tenant)
-		}
 	}
-	if d.opts.TenantID != "" && tenant != d.opts.TenantID {
-		return reject(CodeWrongTenant, "source", "lifecycle notification is for tenant %s, but this holdfast serves tenant %s", tenant, d.opts.TenantID)
-	}
-	d.ev.TenantID = tenant
 	if rej := d.clientState(data); rej != nil {
 		return rej
 	}
