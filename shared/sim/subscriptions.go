@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/holdfast/holdfast/shared/config"
 )
 
 // Graph change-notification subscriptions (Learn: "subscription resource
@@ -87,26 +89,6 @@ func subNotFound(id string) gresp {
 	return graphErr(404, "ResourceNotFound", fmt.Sprintf("The object was not found. Subscription '%s' does not exist.", id))
 }
 
-// eventGridURL checks the partner-topic form of notificationUrl (Learn:
-// "Receive Microsoft Graph change notifications through Azure Event Grid").
-func eventGridURL(raw string) bool {
-	const prefix = "eventgrid:?"
-	if len(raw) <= len(prefix) || !strings.EqualFold(raw[:len(prefix)], prefix) {
-		return false
-	}
-	q, err := url.ParseQuery(raw[len(prefix):])
-	if err != nil {
-		return false
-	}
-	have := map[string]bool{}
-	for k, v := range q {
-		if len(v) == 1 && v[0] != "" {
-			have[strings.ToLower(k)] = true
-		}
-	}
-	return have["azuresubscriptionid"] && have["resourcegroup"] && have["partnertopic"] && have["location"]
-}
-
 func (s *Sim) parseExpiry(raw json.RawMessage) (time.Time, *gresp) {
 	var v string
 	if json.Unmarshal(raw, &v) != nil {
@@ -161,13 +143,13 @@ func (s *Sim) gCreateSubscription(c *gctx) gresp {
 		}
 	}
 	nu, _ := str("notificationUrl")
-	if !eventGridURL(nu) {
+	if !config.EventGridURL(nu) {
 		// A webhook URL would need Graph's validation handshake, which the
 		// simulator does not answer: holdfast delivers through Event Grid.
 		return graphErr(400, "ValidationError", "Subscription validation request failed. Notification endpoint must be an Event Grid partner topic (EventGrid:?azuresubscriptionid=...&resourcegroup=...&partnertopic=...&location=...).")
 	}
 	lc, hasLC := str("lifecycleNotificationUrl")
-	if hasLC && lc != "" && !eventGridURL(lc) {
+	if hasLC && lc != "" && !config.EventGridURL(lc) {
 		return graphErr(400, "ValidationError", "Subscription validation request failed for lifecycleNotificationUrl.")
 	}
 	cs, _ := str("clientState")
