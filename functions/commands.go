@@ -16,6 +16,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 	"github.com/holdfast/holdfast/shared/app"
 	"github.com/holdfast/holdfast/shared/clock"
 	"github.com/holdfast/holdfast/shared/config"
@@ -147,16 +148,7 @@ func publishCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	conn := os.Getenv("ServiceBusConnection")
-	ns := os.Getenv("ServiceBusConnection__fullyQualifiedNamespace")
-	if conn == "" && ns == "" {
-		return errors.New("set ServiceBusConnection__fullyQualifiedNamespace (uses your Azure login) or ServiceBusConnection")
-	}
-	cred, err := cliCredential(ns != "" && conn == "")
-	if err != nil {
-		return err
-	}
-	c, err := servicebus.NewClient(conn, ns, cred)
+	c, err := serviceBusClient()
 	if err != nil {
 		return err
 	}
@@ -271,4 +263,20 @@ func formatStatus(st subscription.Status) string {
 		fmt.Fprintf(&b, "last gap          %s .. %s (reconciled)\n", when(st.LastGapFrom), when(st.LastGapTo))
 	}
 	return b.String()
+}
+
+// serviceBusClient connects the CLI to the namespace the app settings name:
+// with your Azure login when only the namespace is set, else with the
+// connection string (local and integration tests).
+func serviceBusClient() (*azservicebus.Client, error) {
+	conn := os.Getenv("ServiceBusConnection")
+	ns := os.Getenv("ServiceBusConnection__fullyQualifiedNamespace")
+	if conn == "" && ns == "" {
+		return nil, errors.New("set ServiceBusConnection__fullyQualifiedNamespace (uses your Azure login) or ServiceBusConnection")
+	}
+	cred, err := cliCredential(ns != "" && conn == "")
+	if err != nil {
+		return nil, err
+	}
+	return servicebus.NewClient(conn, ns, cred)
 }

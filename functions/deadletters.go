@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -35,16 +34,7 @@ func deadlettersCmd(ctx context.Context, args []string) error {
 	default:
 		return fmt.Errorf("--queue must be %s or %s", app.QueueHR, app.QueueDirectory)
 	}
-	conn := os.Getenv("ServiceBusConnection")
-	ns := os.Getenv("ServiceBusConnection__fullyQualifiedNamespace")
-	if conn == "" && ns == "" {
-		return errors.New("set ServiceBusConnection__fullyQualifiedNamespace (uses your Azure login) or ServiceBusConnection")
-	}
-	cred, err := cliCredential(ns != "" && conn == "")
-	if err != nil {
-		return err
-	}
-	c, err := servicebus.NewClient(conn, ns, cred)
+	c, err := serviceBusClient()
 	if err != nil {
 		return err
 	}
