@@ -218,9 +218,6 @@ func (s *Sim) serveExchange(w http.ResponseWriter, r *http.Request) {
 		s.writeExchange(w, r, xerr.status, s.exErrorBody(xerr), 0)
 		return
 	}
-	if sel := r.URL.Query().Get("$select"); sel != "" {
-		values = project(values, strings.Split(sel, ","))
-	}
 	size := 1000
 	if pref := r.Header.Get("Prefer"); pref != "" {
 		for _, part := range strings.Split(pref, ";") {
@@ -244,8 +241,14 @@ func (s *Sim) serveExchange(w http.ResponseWriter, r *http.Request) {
 	if warnings == nil {
 		warnings = []string{}
 	}
+	page := values[from:to]
+	if sel := r.URL.Query().Get("$select"); sel != "" {
+		// Only the page is projected: projecting every row for every page
+		// made paging a large tenant quadratic.
+		page = project(page, strings.Split(sel, ","))
+	}
 	vals := make([]any, 0, to-from)
-	for _, v := range values[from:to] {
+	for _, v := range page {
 		vals = append(vals, v)
 	}
 	out := map[string]any{
