@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/holdfast/holdfast/shared/bench"
+	"github.com/holdfast/holdfast/shared/testbed/bench"
 )
 
 // benchCmd runs the benchmark harness (make bench): every figure against

@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"runtime"
 
-	"github.com/holdfast/holdfast/shared/azurite"
-	"github.com/holdfast/holdfast/shared/chaos"
+	"github.com/holdfast/holdfast/shared/testbed/azurite"
+	"github.com/holdfast/holdfast/shared/testbed/chaos"
 )
 
 // chaosCmd plays randomized lifecycles and checks the invariants

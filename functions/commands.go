@@ -23,8 +23,8 @@ import (
 	"github.com/holdfast/holdfast/shared/customhandler"
 	"github.com/holdfast/holdfast/shared/logging"
 	"github.com/holdfast/holdfast/shared/servicebus"
-	"github.com/holdfast/holdfast/shared/sim"
 	"github.com/holdfast/holdfast/shared/subscription"
+	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
 
 func hostFunctionTimeout(hostJSON []byte) (time.Duration, error) {

@@ -18,10 +18,10 @@ import (
 
 	"github.com/holdfast/holdfast/shared/app"
 	"github.com/holdfast/holdfast/shared/auditchain"
-	"github.com/holdfast/holdfast/shared/azurite"
-	"github.com/holdfast/holdfast/shared/localstack"
-	"github.com/holdfast/holdfast/shared/scenario"
-	"github.com/holdfast/holdfast/shared/scenario/runner"
+	"github.com/holdfast/holdfast/shared/testbed/azurite"
+	"github.com/holdfast/holdfast/shared/testbed/localstack"
+	"github.com/holdfast/holdfast/shared/testbed/scenario"
+	"github.com/holdfast/holdfast/shared/testbed/scenario/runner"
 )
 
 // chromiumPath is Debian's chromium (installed by .ci/run);

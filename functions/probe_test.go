@@ -17,8 +17,8 @@ import (
 
 	"github.com/holdfast/holdfast/shared/clock"
 	"github.com/holdfast/holdfast/shared/probe"
-	"github.com/holdfast/holdfast/shared/sim"
 	"github.com/holdfast/holdfast/shared/tenant"
+	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
 
 const probeTenant = "6f1c2d3e-4b5a-4978-8a6b-0c1d2e3f4a5b"

@@ -8,11 +8,11 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/holdfast/holdfast/shared/azurite"
 	"github.com/holdfast/holdfast/shared/engine"
-	"github.com/holdfast/holdfast/shared/localstack"
 	"github.com/holdfast/holdfast/shared/retention"
-	"github.com/holdfast/holdfast/shared/sim"
+	"github.com/holdfast/holdfast/shared/testbed/azurite"
+	"github.com/holdfast/holdfast/shared/testbed/localstack"
+	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
 
 // TestAdminOperations drives release and restore --to on the local stack.

@@ -8,9 +8,9 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/holdfast/holdfast/shared/azurite"
-	"github.com/holdfast/holdfast/shared/localstack"
-	"github.com/holdfast/holdfast/shared/sim"
+	"github.com/holdfast/holdfast/shared/testbed/azurite"
+	"github.com/holdfast/holdfast/shared/testbed/localstack"
+	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
 
 // TestUndoWithoutKeyBlocksWithPowerShell: with no SecureString key

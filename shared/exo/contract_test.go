@@ -14,8 +14,8 @@ import (
 
 	"github.com/holdfast/holdfast/shared/contract"
 	"github.com/holdfast/holdfast/shared/exo"
-	"github.com/holdfast/holdfast/shared/sim"
 	"github.com/holdfast/holdfast/shared/tenant"
+	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
 
 // fixture reads testdata/exo/<name> as the answer the fake server gives.

@@ -8,8 +8,8 @@ import (
 
 	"github.com/holdfast/holdfast/shared/exo"
 	"github.com/holdfast/holdfast/shared/pacing"
-	"github.com/holdfast/holdfast/shared/sim"
 	"github.com/holdfast/holdfast/shared/tenant"
+	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
 
 // The Pacer sits in the pipeline: every attempt waits for it and feeds it

@@ -11,8 +11,8 @@ import (
 	"github.com/holdfast/holdfast/shared/clock"
 	"github.com/holdfast/holdfast/shared/exo"
 	"github.com/holdfast/holdfast/shared/securestring"
-	"github.com/holdfast/holdfast/shared/sim"
 	"github.com/holdfast/holdfast/shared/tenant"
+	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
 
 // These tests drive every cmdlet the adapter sends against the tenant

@@ -14,8 +14,8 @@ import (
 
 	"github.com/holdfast/holdfast/shared/contract"
 	"github.com/holdfast/holdfast/shared/graph"
-	"github.com/holdfast/holdfast/shared/sim"
 	"github.com/holdfast/holdfast/shared/tenant"
+	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
 
 // fixture reads testdata/graph/<name> as the answer the fake gives.

@@ -11,8 +11,8 @@ import (
 	"github.com/holdfast/holdfast/shared/clock"
 	"github.com/holdfast/holdfast/shared/graph"
 	"github.com/holdfast/holdfast/shared/pacing"
-	"github.com/holdfast/holdfast/shared/sim"
 	"github.com/holdfast/holdfast/shared/tenant"
+	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
 
 // These tests drive every Graph call of the adapter through the real

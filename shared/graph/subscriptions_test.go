@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast/shared/graph"
-	"github.com/holdfast/holdfast/shared/sim"
 	"github.com/holdfast/holdfast/shared/tenant"
+	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
 
 const egURL = "EventGrid:?azuresubscriptionid=0a0b0c0d-1111-4222-8333-944455566677&resourcegroup=rg-holdfast&partnertopic=holdfast-graph-users&location=westeurope"

@@ -13,8 +13,8 @@ import (
 
 	"github.com/holdfast/holdfast/shared/clock"
 	"github.com/holdfast/holdfast/shared/pacing"
-	"github.com/holdfast/holdfast/shared/sim"
 	"github.com/holdfast/holdfast/shared/tenant"
+	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
 
 const tenantID = "4a1c2d9e-1111-4222-8333-944455566677"

@@ -88,7 +88,7 @@ func TestForeignImportsCatchesViolations(t *testing.T) {
 	write("net.go", "package x\nimport \"net/http\"\n")
 	write("file.go", "package x\nimport \"os\"\n")
 	write("policyfile.go", "package x\nimport \"os\"\n")
-	write("adapter_test.go", "package x\nimport \"github.com/holdfast/holdfast/shared/sim\"\n")
+	write("adapter_test.go", "package x\nimport \"github.com/holdfast/holdfast/shared/testbed/sim\"\n")
 	got := strings.Join(foreignImports(t, dir), "\n")
 	want := strings.Join([]string{
 		"adapter.go: github.com/holdfast/holdfast/shared/store",

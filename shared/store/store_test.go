@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/holdfast/holdfast/shared/azurite"
 	"github.com/holdfast/holdfast/shared/store"
+	"github.com/holdfast/holdfast/shared/testbed/azurite"
 )
 
 // open starts Azurite for t and opens a store with a counter.

@@ -10,7 +10,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/holdfast/holdfast/shared/azurite"
 	"github.com/holdfast/holdfast/shared/clock"
 	"github.com/holdfast/holdfast/shared/engine"
 	"github.com/holdfast/holdfast/shared/events"
@@ -18,6 +17,7 @@ import (
 	"github.com/holdfast/holdfast/shared/store"
 	"github.com/holdfast/holdfast/shared/subscription"
 	"github.com/holdfast/holdfast/shared/tenant"
+	"github.com/holdfast/holdfast/shared/testbed/azurite"
 )
 
 const topic = "EventGrid:?azuresubscriptionid=0a0b0c0d-1111-4222-8333-944455566677&resourcegroup=rg&partnertopic=t&location=westeurope"

@@ -13,8 +13,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/holdfast/holdfast/shared/scenario"
-	"github.com/holdfast/holdfast/shared/sim"
+	"github.com/holdfast/holdfast/shared/testbed/scenario"
+	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
 
 // Admin actions, as the simulator names them.

@@ -13,10 +13,10 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/holdfast/holdfast/shared/azurite"
-	"github.com/holdfast/holdfast/shared/localstack"
-	"github.com/holdfast/holdfast/shared/scenario/matrix"
-	"github.com/holdfast/holdfast/shared/scenario/runner"
+	"github.com/holdfast/holdfast/shared/testbed/azurite"
+	"github.com/holdfast/holdfast/shared/testbed/localstack"
+	"github.com/holdfast/holdfast/shared/testbed/scenario/matrix"
+	"github.com/holdfast/holdfast/shared/testbed/scenario/runner"
 )
 
 // TestTimingMatrix plays every generated order of HR decision and admin

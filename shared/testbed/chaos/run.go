@@ -13,12 +13,12 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/holdfast/holdfast/shared/azurite"
-	"github.com/holdfast/holdfast/shared/localstack"
 	"github.com/holdfast/holdfast/shared/retention"
-	"github.com/holdfast/holdfast/shared/scenario"
-	"github.com/holdfast/holdfast/shared/scenario/runner"
-	"github.com/holdfast/holdfast/shared/sim"
+	"github.com/holdfast/holdfast/shared/testbed/azurite"
+	"github.com/holdfast/holdfast/shared/testbed/localstack"
+	"github.com/holdfast/holdfast/shared/testbed/scenario"
+	"github.com/holdfast/holdfast/shared/testbed/scenario/runner"
+	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
 
 // Result is one played scenario.

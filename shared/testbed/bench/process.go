@@ -21,8 +21,8 @@ import (
 	"github.com/holdfast/holdfast/shared/app"
 	"github.com/holdfast/holdfast/shared/clock"
 	"github.com/holdfast/holdfast/shared/customhandler"
-	"github.com/holdfast/holdfast/shared/localstack"
-	"github.com/holdfast/holdfast/shared/sim"
+	"github.com/holdfast/holdfast/shared/testbed/localstack"
+	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
 
 // footprintBatch is how many events the child gets per Azurite lifetime.

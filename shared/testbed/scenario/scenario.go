@@ -14,7 +14,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/holdfast/holdfast/shared/sim"
+	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
 
 // Scenario is one parsed file.

@@ -31,18 +31,22 @@ func TestCompareOutcomes(t *testing.T) {
 	tests := []struct {
 		name          string
 		got           Outcome
+		interrupted   int
 		want, repeats int
 	}{
-		{"same", base, 0, 0},
-		{"lost", Outcome{Mailbox: map[string]string{"a": "purged/10"}, Holds: base.Holds, Cases: base.Cases, Alerts: base.Alerts}, 1, 0},
-		{"extra hold", Outcome{Mailbox: base.Mailbox, Holds: map[string]int{"a": 2}, Cases: base.Cases, Alerts: base.Alerts}, 1, 0},
-		{"other case state", Outcome{Mailbox: base.Mailbox, Holds: base.Holds, Cases: map[string]string{"a": "protected"}, Alerts: base.Alerts}, 1, 0},
-		{"repeated alert", Outcome{Mailbox: base.Mailbox, Holds: base.Holds, Cases: base.Cases, Alerts: map[string]int{"x": 2}}, 0, 1},
-		{"missing alert", Outcome{Mailbox: base.Mailbox, Holds: base.Holds, Cases: base.Cases, Alerts: map[string]int{}}, 1, 0},
-		{"extra alert", Outcome{Mailbox: base.Mailbox, Holds: base.Holds, Cases: base.Cases, Alerts: map[string]int{"x": 1, "y": 1}}, 1, 0},
+		{"same", base, 0, 0, 0},
+		{"lost", Outcome{Mailbox: map[string]string{"a": "purged/10"}, Holds: base.Holds, Cases: base.Cases, Alerts: base.Alerts}, 0, 1, 0},
+		{"extra hold", Outcome{Mailbox: base.Mailbox, Holds: map[string]int{"a": 2}, Cases: base.Cases, Alerts: base.Alerts}, 0, 1, 0},
+		{"hold repeated after a kill", Outcome{Mailbox: base.Mailbox, Holds: map[string]int{"a": 2}, Cases: base.Cases, Alerts: base.Alerts}, 1, 0, 1},
+		{"more repeats than kills", Outcome{Mailbox: base.Mailbox, Holds: map[string]int{"a": 3}, Cases: base.Cases, Alerts: base.Alerts}, 1, 1, 0},
+		{"hold only in the crash run", Outcome{Mailbox: base.Mailbox, Holds: map[string]int{"a": 1, "b": 1}, Cases: base.Cases, Alerts: base.Alerts}, 5, 1, 0},
+		{"other case state", Outcome{Mailbox: base.Mailbox, Holds: base.Holds, Cases: map[string]string{"a": "protected"}, Alerts: base.Alerts}, 0, 1, 0},
+		{"repeated alert", Outcome{Mailbox: base.Mailbox, Holds: base.Holds, Cases: base.Cases, Alerts: map[string]int{"x": 2}}, 0, 0, 1},
+		{"missing alert", Outcome{Mailbox: base.Mailbox, Holds: base.Holds, Cases: base.Cases, Alerts: map[string]int{}}, 0, 1, 0},
+		{"extra alert", Outcome{Mailbox: base.Mailbox, Holds: base.Holds, Cases: base.Cases, Alerts: map[string]int{"x": 1, "y": 1}}, 0, 1, 0},
 	}
 	for _, tt := range tests {
-		ms, reps := compareOutcomes(base, tt.got)
+		ms, reps := compareOutcomes(base, tt.got, tt.interrupted)
 		if len(ms) != tt.want || len(reps) != tt.repeats {
 			t.Errorf("%s: mismatches %q, repeats %q; want %d and %d", tt.name, ms, reps, tt.want, tt.repeats)
 		}

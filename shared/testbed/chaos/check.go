@@ -8,11 +8,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/holdfast/holdfast/shared/localstack"
 	"github.com/holdfast/holdfast/shared/retention"
-	"github.com/holdfast/holdfast/shared/scenario"
-	"github.com/holdfast/holdfast/shared/scenario/runner"
-	"github.com/holdfast/holdfast/shared/sim"
+	"github.com/holdfast/holdfast/shared/testbed/localstack"
+	"github.com/holdfast/holdfast/shared/testbed/scenario"
+	"github.com/holdfast/holdfast/shared/testbed/scenario/runner"
+	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
 
 // Violation is one broken invariant.

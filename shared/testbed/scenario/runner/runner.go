@@ -17,10 +17,10 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast/shared/app"
-	"github.com/holdfast/holdfast/shared/localstack"
-	"github.com/holdfast/holdfast/shared/scenario"
-	"github.com/holdfast/holdfast/shared/sim"
 	"github.com/holdfast/holdfast/shared/store"
+	"github.com/holdfast/holdfast/shared/testbed/localstack"
+	"github.com/holdfast/holdfast/shared/testbed/scenario"
+	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
 
 // Report is the JSON report (DESIGN section 6).

@@ -12,8 +12,8 @@ import (
 	"sort"
 	"time"
 
-	"github.com/holdfast/holdfast/shared/scenario"
-	"github.com/holdfast/holdfast/shared/sim"
+	"github.com/holdfast/holdfast/shared/testbed/scenario"
+	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
 
 // Start is every generated scenario's start on the virtual clock.

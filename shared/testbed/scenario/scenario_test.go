@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/holdfast/holdfast/shared/scenario"
+	"github.com/holdfast/holdfast/shared/testbed/scenario"
 )
 
 func TestParseOffset(t *testing.T) {
@@ -69,7 +69,7 @@ func TestParseSortsSteps(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	files, _ := filepath.Glob("../../scenarios/*.json")
+	files, _ := filepath.Glob("../../../scenarios/*.json")
 	for _, p := range files {
 		if b, err := os.ReadFile(p); err == nil {
 			f.Add(b)

@@ -10,10 +10,10 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/holdfast/holdfast/shared/azurite"
-	"github.com/holdfast/holdfast/shared/localstack"
-	"github.com/holdfast/holdfast/shared/scenario"
-	"github.com/holdfast/holdfast/shared/scenario/runner"
+	"github.com/holdfast/holdfast/shared/testbed/azurite"
+	"github.com/holdfast/holdfast/shared/testbed/localstack"
+	"github.com/holdfast/holdfast/shared/testbed/scenario"
+	"github.com/holdfast/holdfast/shared/testbed/scenario/runner"
 )
 
 // TestSubscriptionExpiryMovesForward plays the 120-day scenario and reads
@@ -22,7 +22,7 @@ import (
 // expirationDateTime only moves forward, several times. The Api health
 // reports it.
 func TestSubscriptionExpiryMovesForward(t *testing.T) {
-	b, err := os.ReadFile("../../../scenarios/subscription-120-days.json")
+	b, err := os.ReadFile("../../../../scenarios/subscription-120-days.json")
 	if err != nil {
 		t.Fatal(err)
 	}

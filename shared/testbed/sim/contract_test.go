@@ -63,7 +63,7 @@ func TestEmittedEventMatchesDocumentedForm(t *testing.T) {
 	if len(evs) == 0 {
 		t.Fatal("no notification for a soft delete")
 	}
-	doc, err := os.ReadFile(filepath.Join("..", "..", "testdata", "events", "entra-user-updated.json"))
+	doc, err := os.ReadFile(filepath.Join("..", "..", "..", "testdata", "events", "entra-user-updated.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestRowsCarryFixtureFields(t *testing.T) {
 		return "object"
 	}
 	for file, got := range rows {
-		b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "exo", file))
+		b, err := os.ReadFile(filepath.Join("..", "..", "..", "testdata", "exo", file))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -250,7 +250,7 @@ func TestGraphErrorMatchesContract(t *testing.T) {
 	if err := dec.Decode(&body); err != nil {
 		t.Fatalf("Graph error does not fit contract.GraphErrorBody: %v\n%s", err, raw)
 	}
-	fx, err := os.ReadFile(filepath.Join("..", "..", "testdata", "graph", "error-not-found.json"))
+	fx, err := os.ReadFile(filepath.Join("..", "..", "..", "testdata", "graph", "error-not-found.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/holdfast/holdfast/shared/azurite"
+	"github.com/holdfast/holdfast/shared/testbed/azurite"
 )
 
 // Options configure a run. Zero values pick the documented defaults.

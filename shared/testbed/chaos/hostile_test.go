@@ -12,16 +12,16 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/holdfast/holdfast/shared/app"
-	"github.com/holdfast/holdfast/shared/azurite"
-	"github.com/holdfast/holdfast/shared/localstack"
-	"github.com/holdfast/holdfast/shared/scenario"
-	"github.com/holdfast/holdfast/shared/scenario/runner"
 	"github.com/holdfast/holdfast/shared/store"
+	"github.com/holdfast/holdfast/shared/testbed/azurite"
+	"github.com/holdfast/holdfast/shared/testbed/localstack"
+	"github.com/holdfast/holdfast/shared/testbed/scenario"
+	"github.com/holdfast/holdfast/shared/testbed/scenario/runner"
 
 	"github.com/holdfast/holdfast/shared/events/eventstest"
 )
 
-const hostileDir = "../events/testdata/hostile"
+const hostileDir = "../../events/testdata/hostile"
 
 type hostileFile struct{ name, queue, code string }
 

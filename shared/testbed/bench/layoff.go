@@ -16,9 +16,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/holdfast/holdfast/shared/app"
-	"github.com/holdfast/holdfast/shared/localstack"
-	"github.com/holdfast/holdfast/shared/sim"
 	"github.com/holdfast/holdfast/shared/store"
+	"github.com/holdfast/holdfast/shared/testbed/localstack"
+	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
 
 // layoffFigures is what one layoff run measured.

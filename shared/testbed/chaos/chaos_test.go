@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/holdfast/holdfast/shared/scenario"
-	"github.com/holdfast/holdfast/shared/scenario/runner"
-	"github.com/holdfast/holdfast/shared/sim"
+	"github.com/holdfast/holdfast/shared/testbed/scenario"
+	"github.com/holdfast/holdfast/shared/testbed/scenario/runner"
+	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
 
 func TestGenerateIsDeterministic(t *testing.T) {

@@ -10,17 +10,17 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/holdfast/holdfast/shared/azurite"
-	"github.com/holdfast/holdfast/shared/localstack"
-	"github.com/holdfast/holdfast/shared/scenario"
-	"github.com/holdfast/holdfast/shared/scenario/runner"
+	"github.com/holdfast/holdfast/shared/testbed/azurite"
+	"github.com/holdfast/holdfast/shared/testbed/localstack"
+	"github.com/holdfast/holdfast/shared/testbed/scenario"
+	"github.com/holdfast/holdfast/shared/testbed/scenario/runner"
 )
 
 // TestBundledScenarios plays every scenario under scenarios/ on the real
 // local stack: Azurite, the simulator and the handler through the host
 // envelope. The simulator is the judge.
 func TestBundledScenarios(t *testing.T) {
-	files, err := filepath.Glob("../../../scenarios/*.json")
+	files, err := filepath.Glob("../../../../scenarios/*.json")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no scenarios found: %v", err)
 	}
