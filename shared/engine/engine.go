@@ -344,111 +344,63 @@ func (e *Engine) HandleMessage(ctx context.Context, m Message) (Outcome, error) 
 		return Outcome{}, fmt.Errorf("resolve user: %w", err)
 	}
 	objectID := loc.objectID
-	key := retention.CaseKey(e.d.TenantID, objectID)
 	// HR events act on the tenant (hold, restore, recovery) before the case
 	// is committed; a lease makes sure only one instance acts on a case at
 	// a time, so a message delivered to two instances at once has one
 	// effect. Directory events only read the tenant: the final
 	// compare-and-swap is enough for them.
 	needsLease := ev.Kind == events.KindOffboarding || ev.Kind == events.KindRehire
-	waitUntil := time.Now().Add(leaseWait)
-	backoff := 20 * time.Millisecond
-
-	for attempt := 0; attempt < maxAttempts; attempt++ {
-		r, err := e.load(ctx, key)
-		if err != nil {
-			return Outcome{}, err
-		}
-		if r.isNew && attempt == 0 && !needsLease {
-			// An account created by a recovery belongs to the case of the
-			// mailbox it received: one read, only for unknown users.
-			if k, ierr := e.d.Store.LookupIndex(ctx, "objectId", objectID); ierr == nil && k != key {
-				key = k
-				if r, err = e.load(ctx, key); err != nil {
-					return Outcome{}, err
-				}
-			}
-		}
-		if r.seen(ev.ID) {
-			return Outcome{Result: "duplicate", CaseKey: key, State: string(r.Case.State)}, nil
-		}
-		now = e.d.Clock.Now()
-		t := &tx{e: e, now: now, actor: "event:" + ev.Type, event: ev.ID}
-		if r.isNew {
-			r.Case = retention.Case{Key: key, TenantID: e.d.TenantID, ObjectID: objectID, State: retention.StateTracking, OpenedAt: now}
+	u := &unit{
+		key: retention.CaseKey(e.d.TenantID, objectID), actor: "event:" + ev.Type, event: ev.ID, msg: m, kick: true,
+		open: func(c *retention.Case, _ time.Time) {
+			c.ObjectID = objectID
 			if loc.seed != nil {
-				loc.seed(&r.Case)
+				loc.seed(c)
 			}
-		}
-		if loc.where != PlaceActive {
-			t.log("locate", "ok", "user found in "+string(loc.where)+" by "+loc.how)
-		}
-		if needsLease {
-			if r.leasedByOther(e.d.Instance, now) && !r.takesOver(m) {
-				if time.Now().After(waitUntil) {
-					return Outcome{}, fmt.Errorf("case %s: %w", key, errLeased)
-				}
-				select {
-				case <-time.After(backoff):
-				case <-ctx.Done():
-					return Outcome{}, ctx.Err()
-				}
-				backoff = min(2*backoff, time.Second)
-				attempt--
-				continue
+		},
+		decide: func(ctx context.Context, r *record, t *tx) (verdict, error) {
+			if loc.where != PlaceActive {
+				t.log("locate", "ok", "user found in "+string(loc.where)+" by "+loc.how)
 			}
-			until := now.Add(leaseFor)
-			r.lease = lease{LeaseOwner: e.d.Instance, LeaseUntil: &until, LeaseMessage: m.MessageID, LeaseDelivery: m.DeliveryCount}
-			if err := e.save(ctx, r, &tx{e: e, now: now, actor: "lease"}); err != nil {
-				if errors.Is(err, store.ErrConflict) {
-					continue
-				}
-				return Outcome{}, fmt.Errorf("lease case %s: %w", key, err)
+			open, err := e.apply(ctx, r, ev, t)
+			if planned, _ := e.observed(r, t, eventStep(ev.Kind), err); planned {
+				open, err = true, nil
 			}
-			r.lease = lease{} // released by the commit below
-		}
-		open, err := e.apply(ctx, r, ev, t)
-		if planned, _ := e.observed(r, t, eventStep(ev.Kind), err); planned {
-			open, err = true, nil
-		}
-		e.reviewPlanned(r, t)
-		if err != nil {
-			if needsLease {
-				e.unlease(ctx, key)
+			e.reviewPlanned(r, t)
+			if err != nil {
+				return skipCommit, err
 			}
-			return Outcome{}, err
-		}
-		if !open {
-			if needsLease {
-				e.unlease(ctx, key)
+			if !open {
+				return skipCommit, nil
 			}
-			log.Info().Str("caseKey", key).Msg("event needs no case")
-			return Outcome{Result: "ignored", CaseKey: key, Reason: "nothing at risk for this user"}, nil
-		}
-		if err := e.schedule(ctx, r, now); err != nil {
-			return Outcome{}, err
-		}
-		if err := e.kick(ctx, r, now); err != nil {
-			return Outcome{}, err
-		}
-		if err := e.index(ctx, r); err != nil {
-			return Outcome{}, err
-		}
-		err = e.save(ctx, r, t)
-		switch {
-		case errors.Is(err, store.ErrConflict):
-			log.Debug().Str("caseKey", key).Int("attempt", attempt).Msg("case changed underneath; retrying")
-			continue
-		case errors.Is(err, store.ErrDuplicateEvent):
-			return Outcome{Result: "duplicate", CaseKey: key, State: string(r.Case.State)}, nil
-		case err != nil:
-			return Outcome{}, fmt.Errorf("commit case %s: %w", key, err)
-		}
-		e.flush(ctx, r, now)
-		log.Info().Str("caseKey", key).Str("state", string(r.Case.State)).Msg("event applied")
-		return Outcome{Result: "applied", CaseKey: key, State: string(r.Case.State), Reason: r.Case.Reason}, nil
+			return commitCase, nil
+		},
+		onConflict: func(attempt int) {
+			log.Debug().Int("attempt", attempt).Msg("case changed underneath; retrying")
+		},
 	}
-	return Outcome{}, fmt.Errorf("case %s: %w after %d attempts", key, store.ErrConflict, maxAttempts)
+	if needsLease {
+		u.lease = leaseAndWait
+	} else {
+		// An account created by a recovery belongs to the case of the
+		// mailbox it received: one read, only for unknown users.
+		u.redirect = func(ctx context.Context, key string) (string, bool) {
+			k, err := e.d.Store.LookupIndex(ctx, "objectId", objectID)
+			return k, err == nil
+		}
+	}
+	r, err := e.transact(ctx, u)
+	switch {
+	case errors.Is(err, errDuplicate):
+		return Outcome{Result: "duplicate", CaseKey: r.Case.Key, State: string(r.Case.State)}, nil
+	case errors.Is(err, errSkipped):
+		log.Info().Str("caseKey", r.Case.Key).Msg("event needs no case")
+		return Outcome{Result: "ignored", CaseKey: r.Case.Key, Reason: "nothing at risk for this user"}, nil
+	case err != nil:
+		return Outcome{}, err
+	}
+	log.Info().Str("caseKey", r.Case.Key).Str("state", string(r.Case.State)).Msg("event applied")
+	return Outcome{Result: "applied", CaseKey: r.Case.Key, State: string(r.Case.State), Reason: r.Case.Reason}, nil
 }
 
 // index records the case's user references so later events that name a
