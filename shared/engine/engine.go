@@ -90,6 +90,10 @@ type record struct {
 	lease
 	// Rescue is the write-ahead intent of a rescue (see rescueIntent).
 	Rescue *rescueIntent `json:"rescue,omitempty"`
+	// TimerAt is the due time of a wake-up timer this case wrote and
+	// committed; while it is still ahead, a later wake-up needs no timer of
+	// its own (the earlier one fires, and the sweep schedules the next).
+	TimerAt *time.Time `json:"timerAt,omitempty"`
 	// Indexed lists the user references already written to the index.
 	Indexed []string `json:"indexed,omitempty"`
 	// Planned lists the tenant writes observe-only mode did not perform.
@@ -268,11 +272,23 @@ func (e *Engine) schedule(ctx context.Context, r *record, now time.Time) error {
 	if next.IsZero() {
 		return nil
 	}
+	if r.TimerAt != nil && r.TimerAt.After(now.Add(timerSlack)) && !r.TimerAt.After(next) {
+		// A timer at or before next is still pending: it wakes the case,
+		// and the sweep then schedules next. A timer is only deleted by a
+		// sweep that found it due, so one still ahead by more than the
+		// slack (clock skew between instances) exists.
+		return nil
+	}
 	if err := e.d.Store.PutTimer(ctx, store.Timer{CaseKey: r.Case.Key, Kind: "wake", DueAt: next}); err != nil {
 		return fmt.Errorf("schedule %s: %w", r.Case.Key, err)
 	}
+	r.TimerAt = &next
 	return nil
 }
+
+// timerSlack is how far ahead a known timer must be to be trusted as
+// still pending: more than any clock skew between instances.
+const timerSlack = time.Minute
 
 // kick makes the next sweep work a case an event or a reconcile left with
 // work due now (a rescue that cannot wait, such as a user purged from the
@@ -349,7 +365,23 @@ func (e *Engine) HandleMessage(ctx context.Context, m Message) (Outcome, error) 
 	// a time, so a message delivered to two instances at once has one
 	// effect. Directory events only read the tenant: the final
 	// compare-and-swap is enough for them.
-	needsLease := ev.Kind == events.KindOffboarding || ev.Kind == events.KindRehire
+	decide := func(ctx context.Context, eng *Engine, r *record, t *tx) (verdict, error) {
+		if loc.where != PlaceActive {
+			t.log("locate", "ok", "user found in "+string(loc.where)+" by "+loc.how)
+		}
+		open, err := eng.apply(ctx, r, ev, t)
+		if planned, _ := e.observed(r, t, eventStep(ev.Kind), err); planned {
+			open, err = true, nil
+		}
+		e.reviewPlanned(r, t)
+		if err != nil {
+			return skipCommit, err
+		}
+		if !open {
+			return skipCommit, nil
+		}
+		return commitCase, nil
+	}
 	u := &unit{
 		key: retention.CaseKey(e.d.TenantID, objectID), actor: "event:" + ev.Type, event: ev.ID, msg: m, kick: true,
 		open: func(c *retention.Case, _ time.Time) {
@@ -358,30 +390,32 @@ func (e *Engine) HandleMessage(ctx context.Context, m Message) (Outcome, error) 
 				loc.seed(c)
 			}
 		},
-		decide: func(ctx context.Context, r *record, t *tx) (verdict, error) {
-			if loc.where != PlaceActive {
-				t.log("locate", "ok", "user found in "+string(loc.where)+" by "+loc.how)
-			}
-			open, err := e.apply(ctx, r, ev, t)
-			if planned, _ := e.observed(r, t, eventStep(ev.Kind), err); planned {
-				open, err = true, nil
-			}
-			e.reviewPlanned(r, t)
-			if err != nil {
-				return skipCommit, err
-			}
-			if !open {
-				return skipCommit, nil
-			}
-			return commitCase, nil
-		},
+		decide: func(ctx context.Context, r *record, t *tx) (verdict, error) { return decide(ctx, e, r, t) },
 		onConflict: func(attempt int) {
 			log.Debug().Int("attempt", attempt).Msg("case changed underneath; retrying")
 		},
 	}
-	if needsLease {
+	switch {
+	case ev.Kind == events.KindOffboarding && !plansWrites(e.d.Exchange):
+		// The hold is sent once the case is committed (deferred.go): the
+		// commit is the lease, and a new case is inserted without a read.
+		holds := &deferredHolds{Exchange: e.d.Exchange}
+		u.lease, u.insertFirst = leaseRespect, true
+		u.decide = func(ctx context.Context, r *record, t *tx) (verdict, error) {
+			holds.reqs = nil
+			return decide(ctx, e.with(holds), r, t)
+		}
+		u.after = func(ctx context.Context, r, before *record) (*record, error) {
+			return e.sendHolds(ctx, holds, r, before, u.actor, decide)
+		}
+	case ev.Kind == events.KindOffboarding || ev.Kind == events.KindRehire:
+		// HR events act on the tenant (hold, restore, recovery) before the
+		// case is committed; a lease makes sure only one instance acts on a
+		// case at a time, so a message delivered to two instances at once
+		// has one effect. Directory events only read the tenant: the final
+		// compare-and-swap is enough for them.
 		u.lease = leaseAndWait
-	} else {
+	default:
 		// An account created by a recovery belongs to the case of the
 		// mailbox it received: one read, only for unknown users.
 		u.redirect = func(ctx context.Context, key string) (string, bool) {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -31,6 +32,10 @@ const (
 	// is waited for (up to leaseWait, then a redelivery is asked for),
 	// unless this delivery takes it over (takesOver).
 	leaseAndWait
+	// leaseRespect: an event whose tenant writes wait for its commit
+	// (deferred): it takes no lease of its own, but waits for another
+	// instance's like leaseAndWait, so it never acts beside a sweep's rescue.
+	leaseRespect
 	// leaseOrSkip: a sweep. Another instance's lease, or losing the race for
 	// it, means the other instance works the case (errLeased).
 	leaseOrSkip
@@ -68,11 +73,12 @@ type unit struct {
 	// msg is the delivery an event lease is taken for.
 	msg   Message
 	lease leaseMode
-	// claimFirst tries the lease as an insert before reading the case: an
-	// HR decision usually opens its case, and the insert both claims it and
-	// tells that it is new, saving the read. A conflict means the case
-	// exists, and the unit continues as usual from a read.
-	claimFirst bool
+	// insertFirst decides on a new case without reading first, and commits
+	// it as an insert: an HR decision usually opens its case, and the insert
+	// both writes it and tells that it was new, saving the read. A conflict
+	// means the case exists, and the unit starts over from a read. Only for
+	// units whose decision does not write to the tenant before the commit.
+	insertFirst bool
 	// open fills in a case that does not exist yet. nil: a missing case is
 	// errNoCase.
 	open func(c *retention.Case, now time.Time)
@@ -94,18 +100,23 @@ type unit struct {
 	once bool
 	// onConflict is told of each retry after a commit conflict.
 	onConflict func(attempt int)
+	// after runs once the case is committed, before alerts are flushed:
+	// the tenant writes a decision deferred until its commit. It gets the
+	// case as committed and as read before the decision (to decide again
+	// should a deferred write fail) and returns the record to flush.
+	after func(ctx context.Context, r, before *record) (*record, error)
 }
 
 // transact runs u on its case and returns the record as committed (or as
 // last read, with errSkipped, errDuplicate or errNoCase).
 func (e *Engine) transact(ctx context.Context, u *unit) (*record, error) {
 	key := u.key
-	claim := u.claimFirst && u.lease != leaseNone
+	guessNew := u.insertFirst
 	waitUntil := time.Now().Add(leaseWait)
 	backoff := 20 * time.Millisecond
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		var r *record
-		if claim {
+		if guessNew {
 			r = &record{isNew: true}
 		} else {
 			var err error
@@ -149,7 +160,7 @@ func (e *Engine) transact(ctx context.Context, u *unit) (*record, error) {
 
 		leased := false
 		switch u.lease {
-		case leaseAndWait:
+		case leaseAndWait, leaseRespect:
 			if r.leasedByOther(e.d.Instance, now) && !r.takesOver(u.msg) {
 				if time.Now().After(waitUntil) {
 					return r, fmt.Errorf("case %s: %w", key, errLeased)
@@ -163,21 +174,18 @@ func (e *Engine) transact(ctx context.Context, u *unit) (*record, error) {
 				attempt--
 				continue
 			}
+			if u.lease == leaseRespect {
+				break
+			}
 			until := now.Add(leaseFor)
 			r.lease = lease{LeaseOwner: e.d.Instance, LeaseUntil: &until, LeaseMessage: u.msg.MessageID, LeaseDelivery: u.msg.DeliveryCount}
 			lt.actor = "lease"
 			if err := e.save(ctx, r, lt); err != nil {
 				if errors.Is(err, store.ErrConflict) {
-					if claim {
-						// The case exists: read it, without using an attempt.
-						claim = false
-						attempt--
-					}
 					continue
 				}
 				return r, fmt.Errorf("lease case %s: %w", key, err)
 			}
-			claim = false
 			r.lease = lease{} // released by the commit below
 			leased = true
 		case leaseOrSkip:
@@ -196,6 +204,13 @@ func (e *Engine) transact(ctx context.Context, u *unit) (*record, error) {
 			leased = true
 		}
 
+		var before *record
+		if u.after != nil {
+			var err error
+			if before, err = r.clone(); err != nil {
+				return r, err
+			}
+		}
 		v, err := u.decide(ctx, r, t)
 		if err != nil || v == skipCommit {
 			if leased {
@@ -219,6 +234,11 @@ func (e *Engine) transact(ctx context.Context, u *unit) (*record, error) {
 		}
 		err = e.save(ctx, r, t)
 		switch {
+		case guessNew && (errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrDuplicateEvent)):
+			// The case exists: read it, without using an attempt.
+			guessNew = false
+			attempt--
+			continue
 		case errors.Is(err, store.ErrConflict) && !u.once:
 			if u.onConflict != nil {
 				u.onConflict(attempt)
@@ -229,8 +249,27 @@ func (e *Engine) transact(ctx context.Context, u *unit) (*record, error) {
 		case err != nil:
 			return r, fmt.Errorf("commit case %s: %w", key, err)
 		}
+		if u.after != nil {
+			if r, err = u.after(ctx, r, before); err != nil {
+				return r, err
+			}
+		}
 		e.flush(ctx, r, now)
 		return r, nil
 	}
 	return nil, fmt.Errorf("case %s: %w after %d attempts", key, store.ErrConflict, maxAttempts)
+}
+
+// clone returns a deep copy of r (through its stored form).
+func (r *record) clone() (*record, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("copy case: %w", err)
+	}
+	var c record
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("copy case: %w", err)
+	}
+	c.etag, c.isNew, c.auditHead = r.etag, r.isNew, r.auditHead
+	return &c, nil
 }
