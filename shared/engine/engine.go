@@ -415,14 +415,10 @@ func (e *Engine) HandleMessage(ctx context.Context, m Message) (Outcome, error) 
 		// has one effect. Directory events only read the tenant: the final
 		// compare-and-swap is enough for them.
 		u.lease = leaseAndWait
-	default:
-		// An account created by a recovery belongs to the case of the
-		// mailbox it received: one read, only for unknown users.
-		u.redirect = func(ctx context.Context, key string) (string, bool) {
-			k, err := e.d.Store.LookupIndex(ctx, "objectId", objectID)
-			return k, err == nil
-		}
 	}
+	// An account created by a recovery belongs to the case of the mailbox
+	// it received: its case key is an alias of that case (pointAt), which
+	// the read of the case follows.
 	r, err := e.transact(ctx, u)
 	switch {
 	case errors.Is(err, errDuplicate):
@@ -437,11 +433,27 @@ func (e *Engine) HandleMessage(ctx context.Context, m Message) (Outcome, error) 
 	return Outcome{Result: "applied", CaseKey: r.Case.Key, State: string(r.Case.State), Reason: r.Case.Reason}, nil
 }
 
+// pointAt makes events about objectID, an account a recovery created,
+// find the case caseKey: the account's own case key becomes an alias of
+// it, so the read every event makes anyway leads there. Should that key
+// already hold a case (an event for the new account came first), the
+// object id index row is written instead, which the locator consults.
+func (e *Engine) pointAt(ctx context.Context, objectID, caseKey string) error {
+	err := e.d.Store.PutAlias(ctx, retention.CaseKey(e.d.TenantID, objectID), caseKey)
+	if errors.Is(err, store.ErrConflict) {
+		return e.d.Store.PutIndex(ctx, "objectId", objectID, caseKey)
+	}
+	return err
+}
+
 // index records the case's user references so later events that name a
 // deleted user still find the case. Written before the commit, once per
-// value, and only once something is at risk or the hold is in effect:
-// while the user is active the directory resolves UPNs and employee ids
-// itself. A protected mailbox is indexed (by the sweep that confirms the
+// value: the ExchangeGuid once something is at risk or decided, the UPN and
+// employee id once the user left the directory or the hold is in effect
+// (while the user is active the directory resolves them itself). Index
+// rows live in partitions of their own (one per value, so that a lookup is
+// one read): they are the one write an event may add to its case's
+// transaction, and only the first time a value is indexed. A protected mailbox is indexed (by the sweep that confirms the
 // hold, not by the offboarding event) because, should its user be deleted
 // and purged with the notifications lost, only its ExchangeGuid leads
 // reconciliation back to the case.
@@ -450,8 +462,13 @@ func (e *Engine) index(ctx context.Context, r *record) error {
 	type ref struct{ kind, value string }
 	refs := []ref{{"exchangeGuid", c.ExchangeGUID}}
 	switch {
-	case c.DeletedAt != nil || c.UserPurgedAt != nil || c.Deadline != nil || c.MailboxInactive || c.MailboxPurgedAt != nil || c.State == retention.StateProtected:
+	case c.DeletedAt != nil || c.UserPurgedAt != nil || c.MailboxInactive || c.MailboxPurgedAt != nil || c.State == retention.StateProtected:
 		refs = append(refs, ref{"upn", c.UPN}, ref{"employeeId", c.EmployeeID})
+	case c.Deadline != nil:
+		// At risk while the user is still in the directory (a licence
+		// removed): the directory resolves the UPN and employee id until
+		// the user is deleted, and the deletion, by event or Reconcile,
+		// writes them. The mailbox is owned at once (see below).
 	case c.State == retention.StateReleased || c.State == retention.StateBlocked:
 		// A decided case must own its mailbox at once: if the user is then
 		// deleted and purged unannounced, Reconcile finds only the mailbox,

@@ -64,6 +64,7 @@ type Store interface {
 	DeleteTimer(ctx context.Context, t store.Timer) error
 	Reject(ctx context.Context, r store.RejectedEvent) error
 	PutIndex(ctx context.Context, kind, value, caseKey string) error
+	PutAlias(ctx context.Context, alias, caseKey string) error
 	LookupIndex(ctx context.Context, kind, value string) (string, error)
 	MarkOnce(ctx context.Context, kind, id string) (bool, error)
 }

@@ -352,7 +352,7 @@ func (e *Engine) rescue(ctx context.Context, r *record, t *tx) error {
 			return fmt.Errorf("rescue: Undo-SoftDeletedMailbox -WindowsLiveID: %w", err)
 		}
 		id = strings.ToLower(id)
-		if err := e.d.Store.PutIndex(ctx, "objectId", id, c.Key); err != nil {
+		if err := e.pointAt(ctx, id, c.Key); err != nil {
 			return err
 		}
 		t.log("undoSoftDelete", "ok", "Undo-SoftDeletedMailbox -WindowsLiveID: mailbox removed in Exchange brought back into new account "+id)

@@ -82,10 +82,6 @@ type unit struct {
 	// open fills in a case that does not exist yet. nil: a missing case is
 	// errNoCase.
 	open func(c *retention.Case, now time.Time)
-	// redirect, if set, may name another case for a missing one (an
-	// account created by a recovery belongs to the case of its mailbox);
-	// it is asked once, on the first attempt.
-	redirect func(ctx context.Context, key string) (string, bool)
 	// prepare runs after the read, before the lease: it may end the unit
 	// (skipCommit, nothing written) or decide what is committed with the
 	// lease (lt), so that a crash after the lease loses none of it.
@@ -122,14 +118,6 @@ func (e *Engine) transact(ctx context.Context, u *unit) (*record, error) {
 			var err error
 			if r, err = e.load(ctx, key); err != nil {
 				return nil, err
-			}
-			if r.isNew && attempt == 0 && u.redirect != nil {
-				if k, ok := u.redirect(ctx, key); ok && k != key {
-					key = k
-					if r, err = e.load(ctx, key); err != nil {
-						return nil, err
-					}
-				}
 			}
 		}
 		if !r.isNew {
