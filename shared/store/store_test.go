@@ -727,3 +727,53 @@ func BenchmarkCommitParallel(b *testing.B) {
 		}
 	})
 }
+
+// TestAlias: an alias key reads its case, is not listed, cannot be
+// inserted over, and cannot be put over a case or another alias.
+func TestAlias(t *testing.T) {
+	s, c := open(t)
+	ctx := context.Background()
+	const alias = "11111111-1111-1111-1111-111111111111_bbbbbbbb-bbbb-bbbb-bbbb-bbbbbbbbbbbb"
+	const other = "11111111-1111-1111-1111-111111111111_cccccccc-cccc-cccc-cccc-cccccccccccc"
+	if _, err := s.Commit(ctx, store.Commit{Case: store.CaseRecord{Key: keyA, Data: []byte(`{"v":1}`), State: "inactive"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Commit(ctx, store.Commit{Case: store.CaseRecord{Key: other, Data: []byte(`{"v":2}`), State: "tracking"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutAlias(ctx, alias, keyA); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutAlias(ctx, alias, keyA); err != nil {
+		t.Fatalf("the same alias again: %v", err)
+	}
+	for _, tc := range []struct {
+		alias, to string
+	}{{alias, other}, {other, keyA}} {
+		if err := s.PutAlias(ctx, tc.alias, tc.to); !errors.Is(err, store.ErrConflict) {
+			t.Errorf("alias %s to %s over an existing row: %v, want ErrConflict", tc.alias, tc.to, err)
+		}
+	}
+	c.Reset()
+	rec, err := s.LoadCase(ctx, alias)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Key != keyA || string(rec.Data) != `{"v":1}` || rec.ETag == "" {
+		t.Errorf("LoadCase(alias) = %+v, want the case %s", rec, keyA)
+	}
+	if n := c.Total(); n != 2 {
+		t.Errorf("LoadCase through an alias: %d round trips, want 2", n)
+	}
+	_, err = s.Commit(ctx, store.Commit{Case: store.CaseRecord{Key: alias, Data: []byte(`{"v":3}`)}, EventID: "e1"})
+	if !errors.Is(err, store.ErrConflict) {
+		t.Errorf("insert over an alias: %v, want ErrConflict", err)
+	}
+	var keys []string
+	if err := s.ListCases(ctx, func(r store.CaseRecord) error { keys = append(keys, r.Key); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 2 {
+		t.Errorf("ListCases = %v, want the two cases and not the alias", keys)
+	}
+}
