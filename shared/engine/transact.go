@@ -204,6 +204,13 @@ func (e *Engine) transact(ctx context.Context, u *unit) (*record, error) {
 			if leased {
 				e.unlease(ctx, key)
 			}
+			if guessNew {
+				// Decided on a case assumed new: before an error or "no case"
+				// counts, read whether one exists after all.
+				guessNew = false
+				attempt--
+				continue
+			}
 			if err != nil {
 				return r, err
 			}
