@@ -360,11 +360,7 @@ func (e *Engine) HandleMessage(ctx context.Context, m Message) (Outcome, error) 
 		return Outcome{}, fmt.Errorf("resolve user: %w", err)
 	}
 	objectID := loc.objectID
-	// HR events act on the tenant (hold, restore, recovery) before the case
-	// is committed; a lease makes sure only one instance acts on a case at
-	// a time, so a message delivered to two instances at once has one
-	// effect. Directory events only read the tenant: the final
-	// compare-and-swap is enough for them.
+	// decide applies the event to the case, through eng's ports.
 	decide := func(ctx context.Context, eng *Engine, r *record, t *tx) (verdict, error) {
 		if loc.where != PlaceActive {
 			t.log("locate", "ok", "user found in "+string(loc.where)+" by "+loc.how)
@@ -409,11 +405,12 @@ func (e *Engine) HandleMessage(ctx context.Context, m Message) (Outcome, error) 
 			return e.sendHolds(ctx, holds, r, before, u.actor, decide)
 		}
 	case ev.Kind == events.KindOffboarding || ev.Kind == events.KindRehire:
-		// HR events act on the tenant (hold, restore, recovery) before the
-		// case is committed; a lease makes sure only one instance acts on a
-		// case at a time, so a message delivered to two instances at once
-		// has one effect. Directory events only read the tenant: the final
-		// compare-and-swap is enough for them.
+		// A rehire acts on the tenant (restore, recovery) before its case
+		// is committed (so does an offboarding in observe-only mode, where
+		// its hold is planned at once): a lease makes sure only one
+		// instance acts on a case at a time, so a message delivered to two
+		// instances at once has one effect. Directory events only read the
+		// tenant: the final compare-and-swap is enough for them.
 		u.lease = leaseAndWait
 	}
 	// An account created by a recovery belongs to the case of the mailbox
