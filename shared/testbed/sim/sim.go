@@ -229,23 +229,6 @@ func (s *Sim) HoldRequests(upn string) int {
 	return 0
 }
 
-// CapturedMail is one message accepted by sendMail.
-type CapturedMail struct {
-	At      time.Time       `json:"at"`
-	From    string          `json:"from"`
-	Subject string          `json:"subject"`
-	Body    string          `json:"body"`
-	To      []string        `json:"to"`
-	Raw     json.RawMessage `json:"raw"`
-}
-
-// Mail returns the captured sendMail messages, in order.
-func (s *Sim) Mail() []CapturedMail {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]CapturedMail(nil), s.mail...)
-}
-
 // Events returns the directory change notifications emitted so far, in
 // order, as CloudEvents 1.0 structured JSON.
 func (s *Sim) Events() []json.RawMessage {

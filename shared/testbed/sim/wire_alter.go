@@ -110,6 +110,8 @@ type recorder struct {
 	body   bytes.Buffer
 }
 
-func (r *recorder) Header() http.Header         { return r.header }
-func (r *recorder) WriteHeader(s int)           { r.status = s }
+func (r *recorder) Header() http.Header { return r.header }
+
+func (r *recorder) WriteHeader(s int) { r.status = s }
+
 func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
