@@ -48,3 +48,47 @@ func TestControlAPI(t *testing.T) {
 		t.Fatalf("stats: %d %v", st, out)
 	}
 }
+
+// The control API is routed by method patterns: a known path with another
+// method, or an unknown path, gets the API's JSON 404, and a strict body
+// decoder refuses unknown fields.
+func TestControlRoutes(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		method, path string
+		body         any
+		want         int
+	}{
+		{"GET", "/_sim/clock", nil, 200},
+		{"DELETE", "/_sim/clock", nil, 404},
+		{"POST", "/_sim/mailboxes", map[string]any{}, 404},
+		{"GET", "/_sim/admin", nil, 404},
+		{"GET", "/_sim/nothing", nil, 404},
+		{"POST", "/_sim/clock", map[string]any{"advance": "1h", "extra": 1}, 400},
+		{"POST", "/_sim/clock", map[string]any{"advance": "1h", "set": "2026-03-03T00:00:00Z"}, 400},
+		{"GET", "/_sim/faults", nil, 200},
+		{"POST", "/_sim/faults", Faults{}, 200},
+		{"GET", "/_sim/mail", nil, 0}, // a JSON array: status only
+	} {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			if tc.want == 0 {
+				resp, err := http.Get(e.srv.URL + tc.path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					t.Fatalf("status %d, want 200", resp.StatusCode)
+				}
+				return
+			}
+			st, out, _ := e.do(tc.method, tc.path, tc.body)
+			if st != tc.want {
+				t.Fatalf("status %d, want %d (%v)", st, tc.want, out)
+			}
+			if st >= 400 && out["error"] == nil {
+				t.Fatalf("error answer without an error field: %v", out)
+			}
+		})
+	}
+}

@@ -177,7 +177,7 @@ func (s *Sim) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v1.0/", s.serveGraph)
 	mux.HandleFunc("/adminapi/", s.serveExchange)
-	mux.HandleFunc("/_sim/", s.serveControl)
+	s.controlRoutes(mux)
 	return mux
 }
 
