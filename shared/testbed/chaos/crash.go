@@ -249,7 +249,7 @@ func playChild(ctx context.Context, c *Case, o CrashOptions, rate float64) (Outc
 	}
 	res := &CrashResult{Name: c.Scenario.Name, Deliveries: rep.Stats.Events, Timeline: tl.String()}
 	res.Kills, res.Interrupted = k.counts()
-	res.Violations = Check(ctx, c, st, rep, tl.String())
+	res.Violations = Check(ctx, c, st, rep)
 	return out, res, nil
 }
 

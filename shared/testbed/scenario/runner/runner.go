@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -32,6 +33,20 @@ type Report struct {
 	Actions      []ActionRow           `json:"actions"`
 	Expectations []ExpectRow           `json:"expectations"`
 	Stats        Stats                 `json:"stats"`
+	// Outcomes are the handler's answers to the deliveries, read from its
+	// return values (app.MessageResult), in delivery order.
+	Outcomes []OutcomeRow `json:"outcomes,omitempty"`
+}
+
+// OutcomeRow is what the handler answered to one delivery.
+type OutcomeRow struct {
+	At        time.Time `json:"at"`
+	Function  string    `json:"function"`
+	MessageID string    `json:"messageId"`
+	Result    string    `json:"result"` // applied, duplicate, rejected, ignored, retryScheduled
+	CaseKey   string    `json:"caseKey,omitempty"`
+	State     string    `json:"state,omitempty"`
+	Reason    string    `json:"reason,omitempty"`
 }
 
 // UserReport is one mailbox's outcome, from the simulator.
@@ -102,6 +117,7 @@ type Runner struct {
 	rejected    int
 	rejectedIDs map[string]bool
 	stats       Stats
+	outcomes    []OutcomeRow
 	// lastSweep is the virtual time of the last ExpirySweep: the host fires
 	// it once per tick, so a timer still due after a sweep (its case leased
 	// by an instance that died) waits for the next tick, as in Azure.
@@ -174,6 +190,7 @@ func (r *Runner) Run(ctx context.Context, sc *scenario.Scenario) (*Report, error
 	r.stats.TableOps = r.Stack.App.Counter.Total()
 	r.stats.WallSeconds = time.Since(wall).Seconds()
 	rep.Stats = r.stats
+	rep.Outcomes = r.outcomes
 	for _, e := range rep.Expectations {
 		if !e.OK {
 			rep.OK = false
@@ -326,24 +343,32 @@ func (r *Runner) deliver(ctx context.Context, function, id string, body []byte) 
 	r.stats.Events++
 	resp, err := r.Stack.Deliver(ctx, function, id, body)
 	if err != nil {
-		if strings.Contains(err.Error(), "dead-lettered") {
+		if errors.Is(err, localstack.ErrDeadLettered) {
 			r.stats.DeadLettered++
 			r.printf("%-16s message %s DEAD-LETTERED: %v", function, id, err)
 			return nil
 		}
 		return err
 	}
+	// The logs are for the readable timeline only; the outcome is the
+	// handler's return value.
 	for _, l := range resp.Logs {
 		r.printf("%-16s %s", function, l)
-		if strings.Contains(l, ": rejected") {
-			r.rejected++
-			if r.rejectedIDs == nil {
-				r.rejectedIDs = map[string]bool{}
-			}
-			if !r.rejectedIDs[id] {
-				r.rejectedIDs[id] = true
-				r.stats.RejectedMessages++
-			}
+	}
+	var res app.MessageResult
+	if err := resp.DecodeReturnValue(&res); err != nil || res.Result == "" {
+		return fmt.Errorf("%s message %s: the handler's answer carries no outcome (ReturnValue %v): %v", function, id, resp.ReturnValue, err)
+	}
+	r.outcomes = append(r.outcomes, OutcomeRow{At: r.Stack.Clock.Now(), Function: function, MessageID: res.MessageID,
+		Result: res.Result, CaseKey: res.CaseKey, State: res.State, Reason: res.Reason})
+	if res.Result == app.ResultRejected {
+		r.rejected++
+		if r.rejectedIDs == nil {
+			r.rejectedIDs = map[string]bool{}
+		}
+		if !r.rejectedIDs[id] {
+			r.rejectedIDs[id] = true
+			r.stats.RejectedMessages++
 		}
 	}
 	return nil
