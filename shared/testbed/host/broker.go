@@ -1,8 +1,7 @@
-package localstack
+package host
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"sort"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast/shared/app"
-	"github.com/holdfast/holdfast/shared/customhandler"
 	"github.com/holdfast/holdfast/shared/deadletter"
 	"github.com/holdfast/holdfast/shared/redelivery"
 )
@@ -142,12 +140,12 @@ func (b *Broker) take(queue string) (*brokerMsg, bool) {
 var farFuture = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
 
 // settle completes m (ok) or abandons it: redelivered at once, or
-// dead-lettered once its deliveries reach MaxDeliveryCount.
-func (b *Broker) settle(queue string, m *brokerMsg, ok bool, cause error) {
+// dead-lettered once its deliveries reach max.
+func (b *Broker) settle(queue string, m *brokerMsg, ok bool, cause error, max int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	q := b.queue(queue)
-	if !ok && m.deliveries < MaxDeliveryCount {
+	if !ok && m.deliveries < max {
 		m.visible = b.now()
 		return
 	}
@@ -207,41 +205,31 @@ type PumpStats struct {
 // queueFunctions maps each queue to the function its trigger binds.
 var queueFunctions = map[string]string{app.QueueHR: app.FnOnOffboarding, app.QueueDirectory: app.FnOnDirectoryEvent}
 
-// Pump delivers every visible message through the host protocol until
-// none is visible at the current (virtual) time, the way the host's
-// receivers would: failures are redelivered at once up to
-// MaxDeliveryCount.
-func (s *Stack) Pump(ctx context.Context) (PumpStats, error) {
+// Pump delivers every visible message of b through the host protocol
+// until none is visible at the current (virtual) time, the way the host's
+// receivers would: failures are redelivered at once up to the maximum
+// delivery count, then dead-lettered.
+func (h *Host) Pump(ctx context.Context, b *Broker) (PumpStats, error) {
 	var st PumpStats
-	if s.Broker == nil {
-		return st, errors.New("localstack: no broker (Options.Broker)")
-	}
 	for {
 		progressed := false
 		for _, queue := range []string{app.QueueHR, app.QueueDirectory} {
-			m, ok := s.Broker.take(queue)
+			m, ok := b.take(queue)
 			if !ok {
 				continue
 			}
 			progressed = true
-			now := s.Clock.Now()
-			env, err := customhandler.EncodeServiceBus(queueFunctions[queue], "msg", customhandler.ServiceBusMessage{
-				Body: m.body, MessageID: m.id, DeliveryCount: m.deliveries, SequenceNumber: m.seq, EnqueuedTime: m.enqueued,
-				ContentType: m.ct, ApplicationProperties: m.props,
-			}, customhandler.BodyBinary, now)
-			if err != nil {
-				return st, err
-			}
 			st.Deliveries++
-			_, err = s.Client.Invoke(ctx, queueFunctions[queue], env)
+			_, err := h.DeliverOnce(ctx, queueFunctions[queue], Message{ID: m.id, Body: m.body, ContentType: m.ct,
+				SequenceNumber: m.seq, EnqueuedTime: m.enqueued, Properties: m.props, DeliveryCount: m.deliveries})
 			if ctx.Err() != nil {
 				return st, ctx.Err()
 			}
-			s.Broker.settle(queue, m, err == nil, err)
+			b.settle(queue, m, err == nil, err, h.max)
 			switch {
 			case err == nil:
 				st.Completed++
-			case m.deliveries >= MaxDeliveryCount:
+			case m.deliveries >= h.max:
 				st.DeadLettered++
 			default:
 				st.Abandoned++
