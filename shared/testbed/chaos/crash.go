@@ -209,7 +209,9 @@ func playChild(ctx context.Context, c *Case, o CrashOptions, rate float64) (Outc
 	k := &killer{ctx: ctx, child: ch, rate: rate, maxDelay: maxDelay,
 		rng:  rand.New(rand.NewPCG(seed, uint64(len(c.Scenario.Steps)))),
 		base: &http.Transport{DisableKeepAlives: true}}
-	st.Host = ch.Host(st.Clock.Now, host.Options{Transport: k})
+	ho := localstack.HostOptions()
+	ho.Transport = k
+	st.Host = ch.Host(st.Clock.Now, ho)
 	st.HandlerURL = ch.URL
 
 	var tl strings.Builder

@@ -2,13 +2,13 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"sort"
 	"sync"
 	"time"
 
-	"github.com/holdfast/holdfast/shared/app"
 	"github.com/holdfast/holdfast/shared/deadletter"
 	"github.com/holdfast/holdfast/shared/redelivery"
 )
@@ -202,34 +202,35 @@ type PumpStats struct {
 	Deliveries, Completed, Abandoned, DeadLettered int
 }
 
-// queueFunctions maps each queue to the function its trigger binds.
-var queueFunctions = map[string]string{app.QueueHR: app.FnOnOffboarding, app.QueueDirectory: app.FnOnDirectoryEvent}
-
 // Pump delivers every visible message of b through the host protocol
 // until none is visible at the current (virtual) time, the way the host's
 // receivers would: failures are redelivered at once up to the maximum
 // delivery count, then dead-lettered.
 func (h *Host) Pump(ctx context.Context, b *Broker) (PumpStats, error) {
 	var st PumpStats
+	if len(h.o.Queues) == 0 {
+		return st, errors.New("host: no queue bindings to pump (Options.Queues)")
+	}
 	for {
 		progressed := false
-		for _, queue := range []string{app.QueueHR, app.QueueDirectory} {
+		for _, q := range h.o.Queues {
+			queue := q.Queue
 			m, ok := b.take(queue)
 			if !ok {
 				continue
 			}
 			progressed = true
 			st.Deliveries++
-			_, err := h.DeliverOnce(ctx, queueFunctions[queue], Message{ID: m.id, Body: m.body, ContentType: m.ct,
+			_, err := h.DeliverOnce(ctx, q.Function, Message{ID: m.id, Body: m.body, ContentType: m.ct,
 				SequenceNumber: m.seq, EnqueuedTime: m.enqueued, Properties: m.props, DeliveryCount: m.deliveries})
 			if ctx.Err() != nil {
 				return st, ctx.Err()
 			}
-			b.settle(queue, m, err == nil, err, h.max)
+			b.settle(queue, m, err == nil, err, h.o.MaxDeliveryCount)
 			switch {
 			case err == nil:
 				st.Completed++
-			case m.deliveries >= h.max:
+			case m.deliveries >= h.o.MaxDeliveryCount:
 				st.DeadLettered++
 			default:
 				st.Abandoned++

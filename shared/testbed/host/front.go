@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/holdfast/holdfast/shared/app"
 	"github.com/holdfast/holdfast/shared/customhandler"
 )
 
@@ -54,12 +53,12 @@ func (h *Host) APIHandler() http.Handler {
 			URL: "http://" + r.Host + r.URL.RequestURI(), Method: r.Method, Query: query, Headers: hdr, Body: body,
 			Params: map[string]string{"path": strings.TrimPrefix(r.URL.Path, APIPrefix)},
 		}
-		env, err := customhandler.EncodeHTTP(app.FnApi, "req", req, h.now())
+		env, err := customhandler.EncodeHTTP(h.o.APIFunction, "req", req, h.now())
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		resp, err := h.client.Invoke(r.Context(), app.FnApi, env)
+		resp, err := h.client.Invoke(r.Context(), h.o.APIFunction, env)
 		if err != nil {
 			// The host answers a failed invocation with a bare 500.
 			http.Error(w, "function invocation failed", http.StatusInternalServerError)

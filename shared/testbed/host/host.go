@@ -21,7 +21,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/holdfast/holdfast/shared/app"
 	"github.com/holdfast/holdfast/shared/customhandler"
 )
 
@@ -42,6 +41,18 @@ type Options struct {
 	// MaxDeliveryCount bounds deliveries of one message (default
 	// MaxDeliveryCount).
 	MaxDeliveryCount int
+	// APIFunction is the HTTP-triggered function CallAPI and APIHandler
+	// invoke (default "Api").
+	APIFunction string
+	// Queues are the queue triggers, in the order Pump serves them.
+	Queues []Binding
+}
+
+// Binding is one queue trigger: the function bound to a queue. (The host
+// reads it from function.json; the package takes it as data so that it
+// links nothing of the app.)
+type Binding struct {
+	Queue, Function string
 }
 
 // Host posts invocations to one handler. It is safe for concurrent use.
@@ -50,7 +61,7 @@ type Host struct {
 	URL    string
 	client *customhandler.Client
 	now    func() time.Time
-	max    int
+	o      Options
 	close  func()
 }
 
@@ -63,7 +74,10 @@ func New(url string, now func() time.Time, o Options) *Host {
 	if o.MaxDeliveryCount <= 0 {
 		o.MaxDeliveryCount = MaxDeliveryCount
 	}
-	return &Host{URL: url, now: now, max: o.MaxDeliveryCount,
+	if o.APIFunction == "" {
+		o.APIFunction = "Api"
+	}
+	return &Host{URL: url, now: now, o: o,
 		client: &customhandler.Client{BaseURL: url, HTTP: &http.Client{Transport: o.Transport, Timeout: o.Timeout}}}
 }
 
@@ -144,7 +158,7 @@ func (h *Host) DeliverOnce(ctx context.Context, function string, m Message) (cus
 // how many invocations were made.
 func (h *Host) DeliverMessage(ctx context.Context, function string, m Message) (resp customhandler.Response, deliveries int, err error) {
 	var last error
-	for n := 1; n <= h.max; n++ {
+	for n := 1; n <= h.o.MaxDeliveryCount; n++ {
 		m.DeliveryCount = n
 		resp, err := h.DeliverOnce(ctx, function, m)
 		if err == nil {
@@ -155,7 +169,7 @@ func (h *Host) DeliverMessage(ctx context.Context, function string, m Message) (
 			return customhandler.Response{}, n, ctx.Err()
 		}
 	}
-	return customhandler.Response{}, h.max, fmt.Errorf("%w: %v", ErrDeadLettered, last)
+	return customhandler.Response{}, h.o.MaxDeliveryCount, fmt.Errorf("%w: %v", ErrDeadLettered, last)
 }
 
 // Deliver delivers a message with id and body (see DeliverMessage).
@@ -179,12 +193,12 @@ func (h *Host) FireTimer(ctx context.Context, function string) (customhandler.Re
 // CallAPI invokes the Api function with a GET of path (below
 // /api/holdfast/).
 func (h *Host) CallAPI(ctx context.Context, path string) (customhandler.Response, error) {
-	env, err := customhandler.EncodeHTTP(app.FnApi, "req", customhandler.HTTPRequest{
+	env, err := customhandler.EncodeHTTP(h.o.APIFunction, "req", customhandler.HTTPRequest{
 		URL: "http://127.0.0.1" + APIPrefix + path, Method: "GET", Query: map[string]string{},
 		Headers: http.Header{"Accept": {"application/json"}}, Params: map[string]string{"path": path},
 	}, h.now())
 	if err != nil {
 		return customhandler.Response{}, err
 	}
-	return h.client.Invoke(ctx, app.FnApi, env)
+	return h.client.Invoke(ctx, h.o.APIFunction, env)
 }

@@ -163,7 +163,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	// The handlers the served binary runs: storage outages answered
 	// transiently, transient failures retried under the budget.
 	app.NewLazy(s.App, hlog).Register(srv)
-	s.inproc, err = host.InProcess(srv, s.Clock.Now, host.Options{})
+	s.inproc, err = host.InProcess(srv, s.Clock.Now, HostOptions())
 	if err != nil {
 		return nil, err
 	}
@@ -187,6 +187,15 @@ func (s *Stack) Close() {
 	if s.Azurite != nil {
 		_ = s.Azurite.Stop()
 	}
+}
+
+// HostOptions are the host emulator's settings for holdfast's functions:
+// the Api function and the queue triggers of functions/*/function.json.
+func HostOptions() host.Options {
+	return host.Options{APIFunction: app.FnApi, Queues: []host.Binding{
+		{Queue: app.QueueHR, Function: app.FnOnOffboarding},
+		{Queue: app.QueueDirectory, Function: app.FnOnDirectoryEvent},
+	}}
 }
 
 // ErrDeadLettered: a message kept failing and would be dead-lettered.
