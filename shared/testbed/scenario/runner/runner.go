@@ -297,10 +297,14 @@ func (r *Runner) subscriptionTimer(ctx context.Context) error {
 		r.printf("SubscriptionRenewal  failed: %v", err)
 		return nil
 	}
+	// A run that found nothing to do stays out of the timeline; what it did
+	// is its return value (subscription.Report), the logs are for reading.
+	var did struct{ Action string }
+	if err := resp.DecodeReturnValue(&did); err == nil && did.Action == "none" {
+		return nil
+	}
 	for _, l := range resp.Logs {
-		if !strings.HasPrefix(l, "subscription: none") {
-			r.printf("SubscriptionRenewal  %s", l)
-		}
+		r.printf("SubscriptionRenewal  %s", l)
 	}
 	return nil
 }
@@ -325,10 +329,14 @@ func (r *Runner) sweep(ctx context.Context) error {
 		return fmt.Errorf("ExpirySweep: %w", err)
 	}
 	r.stats.Sweeps++
+	// A sweep with nothing due stays out of the timeline (its return value
+	// is engine.SweepResult).
+	var did struct{ Due *int }
+	if err := resp.DecodeReturnValue(&did); err == nil && did.Due != nil && *did.Due == 0 {
+		return nil
+	}
 	for _, l := range resp.Logs {
-		if !strings.HasPrefix(l, "sweep: 0 due") {
-			r.printf("ExpirySweep  %s", l)
-		}
+		r.printf("ExpirySweep  %s", l)
 	}
 	return nil
 }
