@@ -9,7 +9,8 @@ import (
 	"strings"
 )
 
-// --- $batch ---
+// Area batch: Graph JSON batching (POST /v1.0/$batch): up to 20 inner
+// requests, each routed, throttled and answered like a top-level one.
 
 const maxBatch = 20
 

@@ -10,6 +10,8 @@ import (
 	"github.com/holdfast/holdfast/shared/config"
 )
 
+// Area control: the /_sim control API.
+
 // controlRoutes registers the control API under /_sim (a contract used by
 // scenarios and tests) on mux, one method pattern per endpoint. Anything
 // else below /_sim/ answers the JSON 404 the API has always given.

@@ -7,7 +7,8 @@ import (
 	"time"
 )
 
-// --- identity resolution ---
+// Area mailboxes: identity resolution and scopes of the Exchange cmdlets,
+// the mailbox as Get-Mailbox shows it, and the hold and purge transitions.
 
 type scope int
 

@@ -9,7 +9,8 @@ import (
 	"time"
 )
 
-// --- cmdlets ---
+// Area mailboxes: the mailbox cmdlets (Get-, Set-, New-, Remove-Mailbox,
+// Undo-SoftDeletedMailbox).
 
 func (s *Sim) xGetMailbox(p params) ([]map[string]any, []string, *exError) {
 	if p.has("Filter") {

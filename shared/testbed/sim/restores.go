@@ -9,6 +9,9 @@ import (
 	"time"
 )
 
+// Area restores: the MailboxRestoreRequest cmdlets and the request's
+// progress on the virtual clock.
+
 var conflictOptions = []string{"ForceCopy", "KeepAll", "KeepLatestItem", "KeepSourceItem", "KeepTargetItem", "UpdateFromSource"}
 
 func (s *Sim) xNewRestore(p params) ([]map[string]any, []string, *exError) {

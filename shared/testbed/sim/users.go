@@ -8,7 +8,8 @@ import (
 	"time"
 )
 
-// --- users ---
+// Area users: Graph users and deleted items, and the user transitions
+// (soft delete, hard delete, restore).
 
 var defaultUserProps = []string{"businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone",
 	"officeLocation", "preferredLanguage", "surname", "userPrincipalName", "id"}

@@ -9,7 +9,8 @@ import (
 	"time"
 )
 
-// --- licences ---
+// Area users: licences (assignLicense, licenseDetails, subscribedSkus)
+// and what a licence change does to the mailbox.
 
 func (s *Sim) gAssignLicense(c *gctx) gresp {
 	u := s.findUser(c.segs[1])

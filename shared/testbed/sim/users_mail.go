@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// --- mail ---
+// Area users: sendMail, captured for the tests (Mail).
 
 func (s *Sim) gSendMail(c *gctx) gresp {
 	var body struct {

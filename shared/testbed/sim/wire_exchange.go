@@ -18,6 +18,9 @@ import (
 	"github.com/holdfast/holdfast/shared/securestring"
 )
 
+// Area wire (Exchange): InvokeCommand dispatch, the cmdlet table,
+// parameter binding, the admin API's error shape and date formats.
+
 // exError is a cmdlet failure, rendered in the admin API's error shape:
 // {"error":{"code","message","details":[{"code":"<ErrorCategory>","target",
 // "message":"<ErrorId>|<ExceptionClass>|<text>"}],"innererror":{...}}}.

@@ -9,6 +9,8 @@ import (
 	"github.com/holdfast/holdfast/shared/config"
 )
 
+// Area wire: scripted faults, load throttling and request statistics.
+
 // Faults configure throttling and failure injection (POST /_sim/faults).
 type Faults struct {
 	// Rules by key: a Graph operation name (getUser, listUsers, patchUser,

@@ -15,6 +15,8 @@ import (
 	"time"
 )
 
+// Area wire (Graph): routing, $select, paging and the Graph error shape.
+
 // maxBody bounds request bodies; Graph and Exchange requests are small.
 const maxBody = 4 << 20
 
