@@ -18,6 +18,12 @@
 // The simulator imports nothing from msgraph-sdk-go on purpose: the Graph
 // adapter is tested through the real SDK against it, and sharing types would
 // hide shape mismatches.
+//
+// The files are grouped by area, named by prefix: wire_* (HTTP plumbing,
+// error shapes, faults and throttling), mailboxes*, restores, users*,
+// batch, control* (the /_sim API), plus the core (sim, model, lifecycle)
+// and notifications (events, subscriptions, realism); docs/simulator.md
+// has the map.
 package sim
 
 import (
