@@ -16,11 +16,12 @@ import (
 // Broker models the Service Bus queues as the Functions host uses them,
 // on the virtual clock: a message is delivered with DeliveryCount 1, 2,
 // ...; a failed invocation abandons it and it is redelivered at once;
-// after MaxDeliveryCount failed deliveries it moves to the dead-letter
+// after the host's maximum delivery count (MaxDeliveryCount unless
+// Options say otherwise) of failed deliveries it moves to the dead-letter
 // subqueue with reason MaxDeliveryCountExceeded; a scheduled message stays
 // invisible until its time; duplicate detection (1 day, as in infra/)
 // drops a message whose id was enqueued within the window. It implements
-// app.RetryScheduler and deadletter.Queue.
+// app.RetryScheduler and deadletter.Queue; Host.Pump delivers it.
 type Broker struct {
 	now func() time.Time
 

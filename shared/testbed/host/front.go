@@ -18,10 +18,11 @@ const APIPrefix = "/api/holdfast/"
 // maxAPIBody bounds a request body the front accepts (forms, JSON).
 const maxAPIBody = 1 << 20
 
-// APIHandler is the Functions host's HTTP front for the Api function: a plain HTTP request below APIPrefix becomes
-// an HTTP-trigger invocation envelope (non-forwarding mode, no identities:
-// local mode has no keys), the handler's "res" output becomes the answer.
-// Anything else is 404, as on the host.
+// APIHandler is the Functions host's HTTP front for the Api function: a
+// plain HTTP request below APIPrefix becomes an HTTP-trigger invocation
+// envelope (non-forwarding mode, no identities: local mode has no keys),
+// the handler's "res" output becomes the answer. Anything else is 404, as
+// on the host.
 func (h *Host) APIHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path+"/" == APIPrefix {
