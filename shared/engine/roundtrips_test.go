@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -118,8 +117,9 @@ func TestRoundTripsPerOffboardingEvent(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v", tc.name, err)
 			}
-			if !strings.Contains(fmt.Sprint(resp.Logs), ": applied case") {
-				t.Fatalf("%s: %v, want applied", tc.name, resp.Logs)
+			var res app.MessageResult
+			if err := resp.DecodeReturnValue(&res); err != nil || res.Result != app.ResultApplied {
+				t.Fatalf("%s: %+v (%v), want applied", tc.name, res, err)
 			}
 		}
 		n := st.App.Counter.Total() - total
