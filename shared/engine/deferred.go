@@ -62,6 +62,17 @@ func plansWrites(x Exchange) bool {
 	return ok && p.PlansWrites()
 }
 
+// deferredAudit marks the hold requests a decision recorded in t since
+// audit row from: they are sent once the transition is committed, so
+// the trail must not call them done.
+func deferredAudit(t *tx, from int) {
+	for i := from; i < len(t.audit); i++ {
+		if a := &t.audit[i]; a.Action == "placeHold" && a.Result == "ok" {
+			a.Result, a.Detail = "requested", a.Detail+" (sent once this transition is committed)"
+		}
+	}
+}
+
 // with returns a copy of the engine that talks to Exchange through x.
 func (e *Engine) with(x Exchange) *Engine {
 	c := *e
@@ -91,12 +102,19 @@ func (e *Engine) sendHolds(ctx context.Context, d *deferredHolds, r, before *rec
 	r2.etag, r2.auditHead, r2.isNew = r.etag, r.auditHead, false
 	// What the pipeline wrote with the first commit stays true.
 	r2.SeenEvents, r2.TimerAt, r2.Indexed = r.SeenEvents, r.TimerAt, r.Indexed
+	why := "Set-Mailbox, sent after the commit: " + errors.Join(results...).Error()
 	t := &tx{e: e, now: e.d.Clock.Now(), actor: actor}
-	t.log("placeHold", "failed", "Set-Mailbox, sent after the commit: "+errors.Join(results...).Error())
+	t.log("placeHold", "failed", why)
 	v, err := decide(ctx, e.with(&replayHolds{Exchange: e.d.Exchange, results: results}), r2, t)
 	if err != nil || v == skipCommit {
-		// Nothing better to record: the case says the hold is requested,
-		// and the read at the end of the propagation window places it again.
+		// Nothing to decide differently (a transient failure): the case
+		// says the hold is requested and not yet shown, and the read at the
+		// end of the propagation window places it again. The audit says so.
+		t := &tx{e: e, now: t.now, actor: actor}
+		t.log("placeHold", "failed", why+"; the read at the end of the propagation window places it again")
+		if serr := e.save(ctx, r, t); serr != nil {
+			err = errors.Join(err, serr)
+		}
 		return r, fmt.Errorf("hold for case %s failed after the commit: %w", r.Case.Key, errors.Join(err, errors.Join(results...)))
 	}
 	if err := e.schedule(ctx, r2, t.now); err != nil {

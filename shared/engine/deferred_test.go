@@ -10,6 +10,7 @@ import (
 
 	"github.com/holdfast/holdfast/shared/engine"
 	"github.com/holdfast/holdfast/shared/events"
+	"github.com/holdfast/holdfast/shared/store"
 	"github.com/holdfast/holdfast/shared/testbed/azurite"
 	"github.com/holdfast/holdfast/shared/testbed/localstack"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
@@ -64,6 +65,20 @@ func TestHoldSentAfterCommitFails(t *testing.T) {
 	}
 	if s := state(); s != "protecting" {
 		t.Fatalf("case %s after the failed hold, want protecting (never safe to delete)", s)
+	}
+	// The trail does not call the hold done before it was sent.
+	results := map[string]int{}
+	err = st.App.Store.ListAudit(ctx, key, func(a store.AuditRecord) error {
+		if a.Action == "placeHold" {
+			results[a.Result]++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if results["requested"] != 1 || results["ok"] != 0 {
+		t.Errorf("placeHold audit rows by result %v, want one requested and none ok", results)
 	}
 	msg.DeliveryCount = 2
 	if out, err := st.App.Engine.HandleMessage(ctx, msg); err != nil || out.Result != "duplicate" {

@@ -399,7 +399,10 @@ func (e *Engine) HandleMessage(ctx context.Context, m Message) (Outcome, error) 
 		u.lease, u.insertFirst = leaseRespect, true
 		u.decide = func(ctx context.Context, r *record, t *tx) (verdict, error) {
 			holds.reqs = nil
-			return decide(ctx, e.with(holds), r, t)
+			from := len(t.audit)
+			v, err := decide(ctx, e.with(holds), r, t)
+			deferredAudit(t, from)
+			return v, err
 		}
 		u.after = func(ctx context.Context, r, before *record) (*record, error) {
 			return e.sendHolds(ctx, holds, r, before, u.actor, decide)
