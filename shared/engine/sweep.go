@@ -121,6 +121,7 @@ func (e *Engine) work(ctx context.Context, key string) error {
 		key: key, actor: "sweep", lease: leaseOrSkip, once: true,
 		prepare: func(ctx context.Context, r *record, lt *tx) (verdict, error) {
 			now := lt.now
+			acts = acts[:0] // prepare runs once per attempt
 			pl := retention.PlanCase(&r.Case, e.d.Policy, now, len(r.Outbox))
 			replayHold = r.pending(StepHold) && !r.Case.State.Terminal()
 			if len(pl.Actions) == 0 && r.Rescue == nil && !replayHold {
