@@ -395,8 +395,10 @@ func (e *Engine) HandleMessage(ctx context.Context, m Message) (Outcome, error) 
 	case ev.Kind == events.KindOffboarding && !plansWrites(e.d.Exchange):
 		// The hold is sent once the case is committed (deferred.go): the
 		// commit is the lease, and a new case is inserted without a read.
+		// A user found anywhere but among the active ones (holdfast's own
+		// index, the recycle bin, a mailbox) most likely has a case: read.
 		holds := &deferredHolds{Exchange: e.d.Exchange}
-		u.lease, u.insertFirst = leaseRespect, true
+		u.lease, u.insertFirst = leaseRespect, loc.where == PlaceActive
 		u.decide = func(ctx context.Context, r *record, t *tx) (verdict, error) {
 			holds.reqs = nil
 			from := len(t.audit)
