@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast/shared/events"
+	"github.com/holdfast/holdfast/shared/ledger"
 	"github.com/holdfast/holdfast/shared/retention"
-	"github.com/holdfast/holdfast/shared/store"
 	"github.com/holdfast/holdfast/shared/tenant"
 )
 
@@ -149,11 +149,11 @@ type index struct {
 	keys map[string]string // "kind:value" -> case key
 }
 
-func (s index) LookupIndex(ctx context.Context, kind, value string) (string, error) {
-	if k, ok := s.keys[kind+":"+strings.ToLower(value)]; ok {
+func (s index) LookupIndex(ctx context.Context, kind ledger.IndexKind, value string) (string, error) {
+	if k, ok := s.keys[string(kind)+":"+strings.ToLower(value)]; ok {
 		return k, nil
 	}
-	return "", store.ErrNotFound
+	return "", ledger.ErrNotFound
 }
 
 func TestFindMailbox(t *testing.T) {

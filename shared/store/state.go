@@ -15,14 +15,6 @@ import (
 // the case row key).
 const statePK = "sys_state"
 
-// StateRecord is one state row: Data is the owner's JSON, ETag its version
-// (empty for a row not yet stored).
-type StateRecord struct {
-	Name string
-	Data []byte
-	ETag string
-}
-
 // LoadState reads the state row name; a missing row is returned empty (no
 // ETag), not as an error, so the first writer inserts it.
 func (s *Store) LoadState(ctx context.Context, name string) (StateRecord, error) {
