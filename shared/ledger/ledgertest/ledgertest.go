@@ -757,8 +757,14 @@ func testRoundTrips(t *testing.T, f Fixture) {
 			return err
 		}},
 		{"LoadCase", func() (err error) { rec, err = s.LoadCase(ctx, keyA); return err }},
-		{"Commit", func() error { _, err := s.Commit(ctx, ledger.Commit{Case: rec, EventID: "e1"}); return ignore(err, ledger.ErrDuplicateEvent) }},
-		{"Commit", func() error { _, err := s.Commit(ctx, ledger.Commit{Case: ledger.CaseRecord{Key: keyA}}); return ignore(err, ledger.ErrConflict) }},
+		{"Commit", func() error {
+			_, err := s.Commit(ctx, ledger.Commit{Case: rec, EventID: "e1"})
+			return ignore(err, ledger.ErrDuplicateEvent)
+		}},
+		{"Commit", func() error {
+			_, err := s.Commit(ctx, ledger.Commit{Case: ledger.CaseRecord{Key: keyA}})
+			return ignore(err, ledger.ErrConflict)
+		}},
 		{"Commit", func() error { _, err := s.Commit(ctx, ledger.Commit{Case: rec, Audit: auditN(3, t0)}); return err }},
 		{"ListAudit", func() error { return s.ListAudit(ctx, keyA, func(ledger.AuditRecord) error { return nil }) }},
 		{"ListCases", func() error { return s.ListCases(ctx, func(ledger.CaseRecord) error { return nil }) }},
@@ -769,14 +775,20 @@ func testRoundTrips(t *testing.T, f Fixture) {
 		{"DeleteTimer", func() error { return s.DeleteTimer(ctx, tm) }},
 		{"PutIndex", func() error { return s.PutIndex(ctx, ledger.IndexUPN, "a@b.test", keyA) }},
 		{"LookupIndex", func() error { _, err := s.LookupIndex(ctx, ledger.IndexUPN, "a@b.test"); return err }},
-		{"LookupIndex", func() error { _, err := s.LookupIndex(ctx, ledger.IndexUPN, "none"); return ignore(err, ledger.ErrNotFound) }},
+		{"LookupIndex", func() error {
+			_, err := s.LookupIndex(ctx, ledger.IndexUPN, "none")
+			return ignore(err, ledger.ErrNotFound)
+		}},
 		{"MarkOnce", func() error { _, err := s.MarkOnce(ctx, ledger.OnceRejectedAlert, "x"); return err }},
 		{"MarkOnce", func() error { _, err := s.MarkOnce(ctx, ledger.OnceRejectedAlert, "x"); return err }},
 		{"Reject", func() error { return s.Reject(ctx, ledger.RejectedEvent{Queue: "q", ReceivedAt: t0}) }},
 		{"ListRejected", func() error { return s.ListRejected(ctx, 0, func(ledger.RejectedEvent) error { return nil }) }},
 		{"LoadState", func() error { _, err := s.LoadState(ctx, "n"); return err }},
 		{"SaveState", func() error { _, err := s.SaveState(ctx, ledger.StateRecord{Name: "n"}); return err }},
-		{"SaveState", func() error { _, err := s.SaveState(ctx, ledger.StateRecord{Name: "n"}); return ignore(err, ledger.ErrConflict) }},
+		{"SaveState", func() error {
+			_, err := s.SaveState(ctx, ledger.StateRecord{Name: "n"})
+			return ignore(err, ledger.ErrConflict)
+		}},
 		{"PutState", func() error { return s.PutState(ctx, ledger.StateRecord{Name: "n"}) }},
 		{"RecordRun", func() error { return s.RecordRun(ctx, ledger.Run{Name: "r", At: t0}) }},
 		{"LastRun", func() error { _, err := s.LastRun(ctx, "r"); return err }},
