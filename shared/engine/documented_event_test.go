@@ -13,7 +13,6 @@ import (
 	"github.com/holdfast/holdfast/shared/app"
 	"github.com/holdfast/holdfast/shared/contract"
 	"github.com/holdfast/holdfast/shared/store"
-	"github.com/holdfast/holdfast/shared/testbed/azurite"
 	"github.com/holdfast/holdfast/shared/testbed/localstack"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
@@ -27,10 +26,10 @@ import (
 // whole number, got string") and the delete waited for Reconcile.
 func TestDocumentedUserUpdatedOpensCase(t *testing.T) {
 	start := time.Date(2026, 2, 10, 9, 0, 0, 0, time.UTC)
-	az := azurite.ForTest(t)
+	mem := newMemory()
 	ctx := context.Background()
-	s, err := localstack.Start(ctx, localstack.Options{Start: start, AzuriteConnectionString: az.ConnectionString,
-		TablePrefix: "docevent", Log: zerolog.Nop()})
+	s, err := localstack.Start(ctx, localstack.Options{Start: start, Ledger: mem.store, Counter: mem.counter,
+		Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}
