@@ -12,7 +12,7 @@ import (
 
 	"github.com/holdfast/holdfast/shared/app"
 	"github.com/holdfast/holdfast/shared/contract"
-	"github.com/holdfast/holdfast/shared/store"
+	"github.com/holdfast/holdfast/shared/ledger"
 	"github.com/holdfast/holdfast/shared/testbed/localstack"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
@@ -95,7 +95,7 @@ func TestDocumentedUserUpdatedOpensCase(t *testing.T) {
 		t.Errorf("deadline %v, want deletedDateTime + 30 days = %v", rec.Deadline, want)
 	}
 	n := 0
-	if err := s.App.Store.ListRejected(ctx, 10, func(store.RejectedEvent) error { n++; return nil }); err != nil {
+	if err := s.App.Store.ListRejected(ctx, 10, func(ledger.RejectedEvent) error { n++; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if n != 0 {

@@ -13,7 +13,7 @@ import (
 	"github.com/holdfast/holdfast/shared/app"
 	"github.com/holdfast/holdfast/shared/engine"
 	"github.com/holdfast/holdfast/shared/events"
-	"github.com/holdfast/holdfast/shared/store"
+	"github.com/holdfast/holdfast/shared/ledger"
 	"github.com/holdfast/holdfast/shared/testbed/localstack"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
@@ -174,7 +174,7 @@ func TestRescueCutOff(t *testing.T) {
 		t.Errorf("%d rescued alerts, want 1", n)
 	}
 	rescues := 0
-	err = b.App.Store.ListAudit(ctx, key, func(r store.AuditRecord) error {
+	err = b.App.Store.ListAudit(ctx, key, func(r ledger.AuditRecord) error {
 		if r.Action == "rescue" && r.Result == "ok" {
 			rescues++
 		}

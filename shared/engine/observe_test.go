@@ -13,9 +13,9 @@ import (
 
 	"github.com/holdfast/holdfast/shared/engine"
 	"github.com/holdfast/holdfast/shared/events"
+	"github.com/holdfast/holdfast/shared/ledger"
 	"github.com/holdfast/holdfast/shared/notify"
 	"github.com/holdfast/holdfast/shared/observe"
-	"github.com/holdfast/holdfast/shared/store"
 	"github.com/holdfast/holdfast/shared/testbed/localstack"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
@@ -320,7 +320,7 @@ func casePlanned(t *testing.T, st *localstack.Stack, eng *engine.Engine, upn str
 		t.Fatal(err)
 	}
 	var b strings.Builder
-	_ = st.App.Store.ListAudit(ctx, key, func(a store.AuditRecord) error {
+	_ = st.App.Store.ListAudit(ctx, key, func(a ledger.AuditRecord) error {
 		fmt.Fprintf(&b, "%s %s %s %s %s\n", a.At.Format(time.RFC3339), a.Actor, a.Action, a.Result, a.Detail)
 		return nil
 	})
