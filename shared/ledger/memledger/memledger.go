@@ -37,11 +37,17 @@ type Options struct {
 	// Counter, if set, counts the round trips the Table Storage store
 	// would make, by operation.
 	Counter *ledger.Counter
+	// Fault, if set, is asked before every request (after it is counted,
+	// as a failed request still costs a round trip): a non-nil error fails
+	// the call with it and changes nothing. Tests use it for storage
+	// outages and transient errors without a real service.
+	Fault func(ctx context.Context, op string) error
 }
 
 // Store is the in-memory ledger. The zero value is not usable; call New.
 type Store struct {
 	counter *ledger.Counter
+	fault   func(ctx context.Context, op string) error
 
 	mu       sync.Mutex
 	version  uint64 // ETag source
@@ -60,6 +66,7 @@ var _ ledger.Store = (*Store)(nil)
 func New(opts Options) *Store {
 	return &Store{
 		counter:  opts.Counter,
+		fault:    opts.Fault,
 		cases:    map[string]*partition{},
 		timers:   map[string]timerRow{},
 		rejected: map[rejectedKey]ledger.RejectedEvent{},
@@ -95,6 +102,11 @@ func (s *Store) trip(ctx context.Context, op string) error {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
 	s.counter.Add(op)
+	if s.fault != nil {
+		if err := s.fault(ctx, op); err != nil {
+			return fmt.Errorf("store: %s: %w", op, err)
+		}
+	}
 	return nil
 }
 
