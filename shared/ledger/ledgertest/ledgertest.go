@@ -449,6 +449,7 @@ func due(t *testing.T, s ledger.Store, now time.Time, max int) []ledger.Timer {
 func testDueTimers(t *testing.T, f Fixture) {
 	s := f.Store
 	now := t0
+	midnight := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 	for _, tm := range []ledger.Timer{
 		{CaseKey: keyA, Kind: "later", DueAt: now.Add(time.Nanosecond)},
 		{CaseKey: keyA, Kind: "tomorrow", DueAt: now.AddDate(0, 0, 1)},
@@ -457,25 +458,34 @@ func testDueTimers(t *testing.T, f Fixture) {
 		{CaseKey: keyA, Kind: "justbefore", DueAt: now.Add(-time.Nanosecond)},
 		{CaseKey: keyB, Kind: "lastmonth", DueAt: now.AddDate(0, -1, 0).In(time.FixedZone("y", -5*3600))},
 		{CaseKey: keyA, Kind: "yesterday", DueAt: now.AddDate(0, 0, -1)},
+		// The day's edges: the Table Storage store partitions timers by
+		// due day and reads "earlier days, or today up to now".
+		{CaseKey: keyB, Kind: "midnight", DueAt: midnight},
+		{CaseKey: keyB, Kind: "lastnsyesterday", DueAt: midnight.Add(-time.Nanosecond)},
+		{CaseKey: keyB, Kind: "lastnstoday", DueAt: midnight.Add(24*time.Hour - time.Nanosecond)},
+		{CaseKey: keyB, Kind: "tomorrowmidnight", DueAt: midnight.Add(24 * time.Hour)},
 	} {
 		must(t, s.PutTimer(ctx, tm))
 	}
 	// Writing a timer again keeps one timer.
 	must(t, s.PutTimer(ctx, ledger.Timer{CaseKey: keyA, Kind: "yesterday", DueAt: now.AddDate(0, 0, -1)}))
 	got := due(t, s, now, 0)
-	if names := timerNames(got); names != "lastmonth,yesterday,justbefore,exactly,exactly" {
+	if names := timerNames(got); names != "lastmonth,yesterday,lastnsyesterday,midnight,justbefore,exactly,exactly" {
 		t.Fatalf("due at now: %s", names)
 	}
-	if got[3].CaseKey != keyA || got[4].CaseKey != keyB {
-		t.Fatalf("equal due times not ordered by case key: %+v", got[3:])
+	if got[5].CaseKey != keyA || got[6].CaseKey != keyB {
+		t.Fatalf("equal due times not ordered by case key: %+v", got[5:])
 	}
 	for _, x := range got {
 		if x.ETag == "" || x.DueAt.Location() != time.UTC {
 			t.Fatalf("timer read back %+v", x)
 		}
 	}
-	if !got[2].DueAt.Equal(now.Add(-time.Nanosecond)) || !got[0].DueAt.Equal(now.AddDate(0, -1, 0)) {
-		t.Fatalf("due times not kept to the nanosecond: %v, %v", got[2].DueAt, got[0].DueAt)
+	if !got[4].DueAt.Equal(now.Add(-time.Nanosecond)) || !got[0].DueAt.Equal(now.AddDate(0, -1, 0)) || !got[2].DueAt.Equal(midnight.Add(-time.Nanosecond)) {
+		t.Fatalf("due times not kept to the nanosecond: %v, %v, %v", got[4].DueAt, got[0].DueAt, got[2].DueAt)
+	}
+	if names := timerNames(due(t, s, midnight.Add(24*time.Hour-time.Nanosecond), 0)); !strings.HasSuffix(names, ",later,lastnstoday") {
+		t.Fatalf("due at the day's last nanosecond: %s", names)
 	}
 	if names := timerNames(due(t, s, now, 2)); names != "lastmonth,yesterday" {
 		t.Fatalf("first 2 due: %s", names)
@@ -483,8 +493,8 @@ func testDueTimers(t *testing.T, f Fixture) {
 	if names := timerNames(due(t, s, now.Add(-time.Hour).AddDate(0, -1, 0), 0)); names != "" {
 		t.Fatalf("due before the earliest: %s", names)
 	}
-	if n := len(due(t, s, now.AddDate(0, 0, 2), 0)); n != 7 {
-		t.Fatalf("due in two days: %d timers, want 7", n)
+	if n := len(due(t, s, now.AddDate(0, 0, 2), 0)); n != 11 {
+		t.Fatalf("due in two days: %d timers, want 11", n)
 	}
 	stop := errors.New("stop")
 	if err := s.DueTimers(ctx, now, 0, func(ledger.Timer) error { return stop }); !errors.Is(err, stop) {
