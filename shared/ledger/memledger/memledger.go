@@ -494,14 +494,16 @@ func (s *Store) Reject(ctx context.Context, r ledger.RejectedEvent) error {
 		return err
 	}
 	fp := r.Fingerprint()
-	k := rejectedKey{ticks: stored(r.ReceivedAt).UnixNano() / 100, fp: hex.EncodeToString(fp[:])}
+	at := stored(r.ReceivedAt)
+	// 100 ns ticks since 1970; UnixNano would overflow past 2262.
+	k := rejectedKey{ticks: at.Unix()*10_000_000 + int64(at.Nanosecond()/100), fp: hex.EncodeToString(fp[:])}
 	kept := ledger.RejectedEvent{
 		Queue:      ledger.Truncate(r.Queue, ledger.MaxRejectedFieldUnits),
 		Code:       ledger.Truncate(r.Code, ledger.MaxRejectedFieldUnits),
 		Reason:     ledger.Truncate(r.Reason, ledger.MaxRejectedFieldUnits),
 		Field:      ledger.Truncate(r.Field, ledger.MaxRejectedFieldUnits),
 		MessageID:  ledger.Truncate(r.MessageID, ledger.MaxRejectedFieldUnits),
-		ReceivedAt: stored(r.ReceivedAt),
+		ReceivedAt: at,
 	}
 	if utf8.Valid(r.Body) {
 		kept.Body = []byte(ledger.Truncate(string(r.Body), ledger.MaxRejectedBodyUnits))
