@@ -242,6 +242,8 @@ func testTransactionLimits(t *testing.T, f Fixture) {
 		{"audit row of another case (two partitions)", ledger.Commit{Case: rec, Audit: other}, ledger.ErrLimit},
 		{"case data over MaxCaseData", ledger.Commit{Case: withData(rec, ledger.MaxCaseData+1)}, ledger.ErrLimit},
 		{"string over 32 Ki UTF-16 units", ledger.Commit{Case: rec, Audit: []ledger.AuditRecord{{At: t0, Detail: strings.Repeat("x", ledger.MaxStringUnits+1)}}}, ledger.ErrLimit},
+		{"string over 32 Ki UTF-16 units in fewer runes", ledger.Commit{Case: withUPN(rec, strings.Repeat("😀", ledger.MaxStringUnits/2+1))}, ledger.ErrLimit},
+		{"audit time before 1601", ledger.Commit{Case: rec, Audit: []ledger.AuditRecord{{}}}, ledger.ErrLimit},
 		{"body over 4 MiB", ledger.Commit{Case: rec, Audit: big(80, 'é')}, ledger.ErrLimit},
 		{"audit seq over 9999", ledger.Commit{Case: rec, Audit: []ledger.AuditRecord{{At: t0, Seq: 10000}}}, ledger.ErrInvalidKey},
 		{"two audit rows with one At and Seq", ledger.Commit{Case: rec, Audit: twice}, ledger.ErrInvalidKey},
@@ -271,6 +273,11 @@ func testTransactionLimits(t *testing.T, f Fixture) {
 	}
 }
 
+func withUPN(r ledger.CaseRecord, upn string) ledger.CaseRecord {
+	r.UPN = upn
+	return r
+}
+
 func withData(r ledger.CaseRecord, n int) ledger.CaseRecord {
 	r.Data = bytes.Repeat([]byte{'d'}, n)
 	return r
@@ -278,7 +285,7 @@ func withData(r ledger.CaseRecord, n int) ledger.CaseRecord {
 
 func testKeys(t *testing.T, f Fixture) {
 	s := f.Store
-	for _, k := range []string{"", "a/b", `a\b`, "a#b", "a?b", "a\tb", "a\x7fb", strings.Repeat("k", 513)} {
+	for _, k := range []string{"", "a/b", `a\b`, "a#b", "a?b", "a\tb", "a\x7fb", "a\u0085b", strings.Repeat("k", 513), strings.Repeat("ü", 513)} {
 		if _, err := s.LoadCase(ctx, k); !errors.Is(err, ledger.ErrInvalidKey) {
 			t.Errorf("LoadCase(%q): %v, want ErrInvalidKey", k, err)
 		}
