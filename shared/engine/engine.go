@@ -14,6 +14,7 @@ import (
 
 	"github.com/holdfast/holdfast/shared/clock"
 	"github.com/holdfast/holdfast/shared/events"
+	"github.com/holdfast/holdfast/shared/ledger"
 	"github.com/holdfast/holdfast/shared/notify"
 	"github.com/holdfast/holdfast/shared/retention"
 	"github.com/holdfast/holdfast/shared/store"
@@ -443,7 +444,7 @@ func (e *Engine) HandleMessage(ctx context.Context, m Message) (Outcome, error) 
 func (e *Engine) pointAt(ctx context.Context, objectID, caseKey string) error {
 	err := e.d.Store.PutAlias(ctx, retention.CaseKey(e.d.TenantID, objectID), caseKey)
 	if errors.Is(err, store.ErrConflict) {
-		return e.d.Store.PutIndex(ctx, "objectId", objectID, caseKey)
+		return e.d.Store.PutIndex(ctx, ledger.IndexObjectID, objectID, caseKey)
 	}
 	return err
 }
@@ -461,11 +462,14 @@ func (e *Engine) pointAt(ctx context.Context, objectID, caseKey string) error {
 // reconciliation back to the case.
 func (e *Engine) index(ctx context.Context, r *record) error {
 	c := &r.Case
-	type ref struct{ kind, value string }
-	refs := []ref{{"exchangeGuid", c.ExchangeGUID}}
+	type ref struct {
+		kind  ledger.IndexKind
+		value string
+	}
+	refs := []ref{{ledger.IndexExchangeGUID, c.ExchangeGUID}}
 	switch {
 	case c.DeletedAt != nil || c.UserPurgedAt != nil || c.MailboxInactive || c.MailboxPurgedAt != nil || c.State == retention.StateProtected:
-		refs = append(refs, ref{"upn", c.UPN}, ref{"employeeId", c.EmployeeID})
+		refs = append(refs, ref{ledger.IndexUPN, c.UPN}, ref{ledger.IndexEmployeeID, c.EmployeeID})
 	case c.Deadline != nil:
 		// At risk while the user is still in the directory (a licence
 		// removed): the directory resolves the UPN and employee id until
@@ -480,10 +484,10 @@ func (e *Engine) index(ctx context.Context, r *record) error {
 		return nil
 	}
 	for _, ref := range refs {
-		if ref.value == "" || r.Case.DeletedAt != nil && ref.kind == "upn" && !strings.Contains(ref.value, "@") {
+		if ref.value == "" || r.Case.DeletedAt != nil && ref.kind == ledger.IndexUPN && !strings.Contains(ref.value, "@") {
 			continue
 		}
-		tag := ref.kind + ":" + strings.ToLower(ref.value)
+		tag := string(ref.kind) + ":" + strings.ToLower(ref.value)
 		done := false
 		for _, s := range r.Indexed {
 			if s == tag {
@@ -516,7 +520,7 @@ func (e *Engine) reject(ctx context.Context, m Message, code, reason, field stri
 		Remedy: "fix the publisher: " + reason, At: now,
 		Details: map[string]string{"queue": string(m.Queue), "code": code, "field": field, "messageId": m.MessageID},
 	}
-	if first, err := e.d.Store.MarkOnce(ctx, "rejectedAlert", a.ID); err == nil && !first {
+	if first, err := e.d.Store.MarkOnce(ctx, ledger.OnceRejectedAlert, a.ID); err == nil && !first {
 		// The same bad message again (republished or redelivered): kept
 		// again above, but the admin was already told.
 		return Outcome{Result: "rejected", Reason: reason}, nil

@@ -20,13 +20,25 @@ import (
 // the figures make bench reports (docs/performance.md, "Table round trips
 // per event"). Each row runs on the tenant as the rows before it left it,
 // in a leaver's usual order: the HR decision, the sweep that confirms the
-// hold once it is in effect, then the directory's events.
+// hold once it is in effect, then the directory's events. It runs on
+// Azurite and on the in-memory ledger: the one engine test kept on
+// Azurite, so the engine's figure is checked end to end on both stores.
 func TestRoundTripsPerOffboardingEvent(t *testing.T) {
+	t.Run("memory", func(t *testing.T) {
+		mem := newMemory()
+		roundTripsPerOffboardingEvent(t, localstack.Options{Ledger: mem.store, Counter: mem.counter})
+	})
+	t.Run("azurite", func(t *testing.T) {
+		az := azurite.ForTest(t)
+		roundTripsPerOffboardingEvent(t, localstack.Options{AzuriteConnectionString: az.ConnectionString, TablePrefix: "rt"})
+	})
+}
+
+func roundTripsPerOffboardingEvent(t *testing.T, o localstack.Options) {
 	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	az := azurite.ForTest(t)
+	o.Start, o.Log = start, zerolog.Nop()
 	ctx := context.Background()
-	st, err := localstack.Start(ctx, localstack.Options{Start: start, AzuriteConnectionString: az.ConnectionString,
-		TablePrefix: "rt", Log: zerolog.Nop()})
+	st, err := localstack.Start(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
