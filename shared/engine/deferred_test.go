@@ -11,7 +11,6 @@ import (
 	"github.com/holdfast/holdfast/shared/engine"
 	"github.com/holdfast/holdfast/shared/events"
 	"github.com/holdfast/holdfast/shared/store"
-	"github.com/holdfast/holdfast/shared/testbed/azurite"
 	"github.com/holdfast/holdfast/shared/testbed/localstack"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
@@ -24,10 +23,9 @@ import (
 // the propagation window places the hold and confirms it.
 func TestHoldSentAfterCommitFails(t *testing.T) {
 	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	az := azurite.ForTest(t)
+	mem := newMemory()
 	ctx := context.Background()
-	st, err := localstack.Start(ctx, localstack.Options{Start: start, AzuriteConnectionString: az.ConnectionString,
-		TablePrefix: "defer", Log: zerolog.Nop()})
+	st, err := localstack.Start(ctx, localstack.Options{Start: start, Ledger: mem.store, Counter: mem.counter, Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}
