@@ -381,12 +381,7 @@ func (e *Engine) HandleMessage(ctx context.Context, m Message) (Outcome, error) 
 	}
 	u := &unit{
 		key: retention.CaseKey(e.d.TenantID, objectID), actor: "event:" + ev.Type, event: ev.ID, msg: m, kick: true,
-		open: func(c *retention.Case, _ time.Time) {
-			c.ObjectID = objectID
-			if loc.seed != nil {
-				loc.seed(c)
-			}
-		},
+		open: true, objectID: objectID, seed: loc.seed,
 		decide: func(ctx context.Context, r *record, t *tx) (verdict, error) { return decide(ctx, e, r, t) },
 		onConflict: func(attempt int) {
 			log.Debug().Int("attempt", attempt).Msg("case changed underneath; retrying")

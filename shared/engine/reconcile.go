@@ -171,12 +171,7 @@ func (e *Engine) observe(ctx context.Context, objectID, actor string, seed func(
 	isNew := false
 	_, err := e.transact(ctx, &unit{
 		key: retention.CaseKey(e.d.TenantID, objectID), actor: actor, kick: true,
-		open: func(c *retention.Case, _ time.Time) {
-			c.ObjectID = strings.ToLower(objectID)
-			if seed != nil {
-				seed(c)
-			}
-		},
+		open: true, objectID: strings.ToLower(objectID), seed: seed,
 		decide: func(ctx context.Context, r *record, t *tx) (verdict, error) {
 			isNew = r.isNew
 			before := r.Case

@@ -79,9 +79,12 @@ type unit struct {
 	// means the case exists, and the unit starts over from a read. Only for
 	// units whose decision does not write to the tenant before the commit.
 	insertFirst bool
-	// open fills in a case that does not exist yet. nil: a missing case is
-	// errNoCase.
-	open func(c *retention.Case, now time.Time)
+	// open says a missing case is opened (for objectID), and fills in what
+	// a new case knows up front (seed, may be nil). false: a missing case
+	// is errNoCase.
+	open     bool
+	objectID string
+	seed     func(c *retention.Case)
 	// prepare runs after the read, before the lease: it may end the unit
 	// (skipCommit, nothing written) or decide what is committed with the
 	// lease (lt), so that a crash after the lease loses none of it.
@@ -128,11 +131,13 @@ func (e *Engine) transact(ctx context.Context, u *unit) (*record, error) {
 		}
 		now := e.d.Clock.Now()
 		if r.isNew {
-			if u.open == nil {
+			if !u.open {
 				return r, fmt.Errorf("case %s: %w", key, errNoCase)
 			}
-			r.Case = retention.Case{Key: key, TenantID: e.d.TenantID, State: retention.StateTracking, OpenedAt: now}
-			u.open(&r.Case, now)
+			r.Case = retention.Case{Key: key, TenantID: e.d.TenantID, ObjectID: u.objectID, State: retention.StateTracking, OpenedAt: now}
+			if u.seed != nil {
+				u.seed(&r.Case)
+			}
 		}
 		t := &tx{e: e, now: now, actor: u.actor, event: u.event}
 		lt := &tx{e: e, now: now, actor: u.actor}
