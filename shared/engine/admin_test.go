@@ -11,7 +11,7 @@ import (
 	"github.com/holdfast/holdfast/shared/engine"
 	"github.com/holdfast/holdfast/shared/retention"
 	"github.com/holdfast/holdfast/shared/testbed/azurite"
-	"github.com/holdfast/holdfast/shared/testbed/localstack"
+	"github.com/holdfast/holdfast/shared/testbed/enginebed"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
 
@@ -20,7 +20,7 @@ func TestAdminOperations(t *testing.T) {
 	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	az := azurite.ForTest(t)
 	ctx := context.Background()
-	st, err := localstack.Start(ctx, localstack.Options{Start: start, AzuriteConnectionString: az.ConnectionString,
+	st, err := enginebed.Start(ctx, enginebed.Options{Start: start, AzuriteConnectionString: az.ConnectionString,
 		TablePrefix: "admin", Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +34,7 @@ func TestAdminOperations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng := st.App.Engine
+	eng := st.Engine
 	if _, err := eng.Reconcile(ctx, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -10,11 +10,11 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/holdfast/holdfast/shared/app"
 	"github.com/holdfast/holdfast/shared/contract"
+	"github.com/holdfast/holdfast/shared/events"
 	"github.com/holdfast/holdfast/shared/store"
 	"github.com/holdfast/holdfast/shared/testbed/azurite"
-	"github.com/holdfast/holdfast/shared/testbed/localstack"
+	"github.com/holdfast/holdfast/shared/testbed/enginebed"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
 
@@ -29,7 +29,7 @@ func TestDocumentedUserUpdatedOpensCase(t *testing.T) {
 	start := time.Date(2026, 2, 10, 9, 0, 0, 0, time.UTC)
 	az := azurite.ForTest(t)
 	ctx := context.Background()
-	s, err := localstack.Start(ctx, localstack.Options{Start: start, AzuriteConnectionString: az.ConnectionString,
+	s, err := enginebed.Start(ctx, enginebed.Options{Start: start, AzuriteConnectionString: az.ConnectionString,
 		TablePrefix: "docevent", Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
@@ -79,15 +79,15 @@ func TestDocumentedUserUpdatedOpensCase(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Clock.Set(deletedAt.Add(2 * time.Minute))
-	resp, err := s.Deliver(ctx, app.FnOnDirectoryEvent, ev.ID, body)
+	resp, err := s.Deliver(ctx, events.QueueDirectory, ev.ID, body)
 	if err != nil {
 		t.Fatalf("deliver: %v", err)
 	}
-	key, err := s.App.Engine.FindCase(ctx, upn)
+	key, err := s.Engine.FindCase(ctx, upn)
 	if err != nil {
 		t.Fatalf("no case opened (%+v): %v", resp, err)
 	}
-	rec, err := s.App.Store.LoadCase(ctx, key)
+	rec, err := s.Store.LoadCase(ctx, key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestDocumentedUserUpdatedOpensCase(t *testing.T) {
 		t.Errorf("deadline %v, want deletedDateTime + 30 days = %v", rec.Deadline, want)
 	}
 	n := 0
-	if err := s.App.Store.ListRejected(ctx, 10, func(store.RejectedEvent) error { n++; return nil }); err != nil {
+	if err := s.Store.ListRejected(ctx, 10, func(store.RejectedEvent) error { n++; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if n != 0 {

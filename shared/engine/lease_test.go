@@ -10,29 +10,28 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/holdfast/holdfast/shared/app"
 	"github.com/holdfast/holdfast/shared/engine"
 	"github.com/holdfast/holdfast/shared/events"
 	"github.com/holdfast/holdfast/shared/store"
 	"github.com/holdfast/holdfast/shared/testbed/azurite"
-	"github.com/holdfast/holdfast/shared/testbed/localstack"
+	"github.com/holdfast/holdfast/shared/testbed/enginebed"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
 
 // twoInstances starts two engines (a, b) on one Azurite, one simulator and
 // one clock, as two Functions instances of one app.
-func twoInstances(t *testing.T, start time.Time, prefix string) (a, b *localstack.Stack) {
+func twoInstances(t *testing.T, start time.Time, prefix string) (a, b *enginebed.Bed) {
 	t.Helper()
 	az := azurite.ForTest(t)
 	ctx := context.Background()
-	a, err := localstack.Start(ctx, localstack.Options{Start: start, AzuriteConnectionString: az.ConnectionString,
+	a, err := enginebed.Start(ctx, enginebed.Options{Start: start, AzuriteConnectionString: az.ConnectionString,
 		TablePrefix: prefix, Log: zerolog.Nop(), Instance: "a"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(a.Close)
-	b, err = localstack.Start(ctx, localstack.Options{Start: start, AzuriteConnectionString: az.ConnectionString,
-		TablePrefix: prefix, Log: zerolog.Nop(), Instance: "b", Sim: a.Sim, Clock: a.Clock, SimURL: a.SimURL})
+	b, err = enginebed.Start(ctx, enginebed.Options{Start: start, AzuriteConnectionString: az.ConnectionString,
+		TablePrefix: prefix, Log: zerolog.Nop(), Instance: "b", Peer: a})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +60,7 @@ func TestLeaseAfterCrash(t *testing.T) {
 	// ends before the hold request answers, so it cannot release the lease.
 	a.Sim.SetFaults(sim.Faults{Rules: map[string]sim.FaultRule{"Set-Mailbox": {Latency: "3s"}}})
 	dying, cancel := context.WithTimeout(ctx, 400*time.Millisecond)
-	_, err = a.App.Engine.HandleMessage(dying, engine.Message{Queue: events.QueueHR, Body: body("hr-1"), MessageID: "m-1", DeliveryCount: 1})
+	_, err = a.Engine.HandleMessage(dying, engine.Message{Queue: events.QueueHR, Body: body("hr-1"), MessageID: "m-1", DeliveryCount: 1})
 	cancel()
 	if err == nil {
 		t.Fatal("the dying delivery succeeded; the test needs it to fail mid-flight")
@@ -70,7 +69,7 @@ func TestLeaseAfterCrash(t *testing.T) {
 
 	// Another message for the same case waits for the lease.
 	short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-	_, err = b.App.Engine.HandleMessage(short, engine.Message{Queue: events.QueueHR, Body: body("hr-2"), MessageID: "m-2", DeliveryCount: 1})
+	_, err = b.Engine.HandleMessage(short, engine.Message{Queue: events.QueueHR, Body: body("hr-2"), MessageID: "m-2", DeliveryCount: 1})
 	cancel()
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("a different message during the lease: %v, want it to wait (deadline exceeded)", err)
@@ -79,7 +78,7 @@ func TestLeaseAfterCrash(t *testing.T) {
 	// The redelivery of the dead instance's message takes the lease over.
 	bounded, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	out, err := b.App.Engine.HandleMessage(bounded, engine.Message{Queue: events.QueueHR, Body: body("hr-1"), MessageID: "m-1", DeliveryCount: 2})
+	out, err := b.Engine.HandleMessage(bounded, engine.Message{Queue: events.QueueHR, Body: body("hr-1"), MessageID: "m-1", DeliveryCount: 2})
 	if err != nil {
 		t.Fatalf("redelivery after the crash: %v", err)
 	}
@@ -105,7 +104,7 @@ func TestRescueCutOff(t *testing.T) {
 	if err := a.Sim.Load(sim.TenantSpec{Users: []sim.UserSpec{{UPN: upn, Licenses: []string{"ENTERPRISEPACK"}, MailboxItems: 10}}}); err != nil {
 		t.Fatal(err)
 	}
-	deliver := func(s *localstack.Stack) {
+	deliver := func(s *enginebed.Bed) {
 		t.Helper()
 		for _, ev := range a.Sim.DrainEvents() {
 			var head struct {
@@ -114,7 +113,7 @@ func TestRescueCutOff(t *testing.T) {
 			if err := json.Unmarshal(ev, &head); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.Deliver(ctx, app.FnOnDirectoryEvent, head.ID, ev); err != nil {
+			if _, err := s.Deliver(ctx, events.QueueDirectory, head.ID, ev); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -132,7 +131,7 @@ func TestRescueCutOff(t *testing.T) {
 	// Set-Mailbox.
 	a.Sim.SetFaults(sim.Faults{Rules: map[string]sim.FaultRule{"Set-Mailbox": {Latency: "3s"}}})
 	dying, cancel := context.WithTimeout(ctx, 700*time.Millisecond)
-	_, _ = a.App.Engine.Sweep(dying)
+	_, _ = a.Engine.Sweep(dying)
 	cancel()
 	a.Sim.SetFaults(sim.Faults{})
 	time.Sleep(3 * time.Second) // let the abandoned Set-Mailbox finish or not, as it would
@@ -144,7 +143,7 @@ func TestRescueCutOff(t *testing.T) {
 	// b's next sweeps, after a's lease ran out.
 	for i := 1; i <= 3; i++ {
 		b.Clock.Set(deadline.Add(-72*time.Hour + time.Duration(i)*5*time.Minute))
-		if _, err := b.App.Engine.Sweep(ctx); err != nil {
+		if _, err := b.Engine.Sweep(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -155,14 +154,14 @@ func TestRescueCutOff(t *testing.T) {
 	if n := a.Sim.HoldRequests(upn); n != 1 {
 		t.Errorf("%d hold requests, want 1", n)
 	}
-	key, err := b.App.Engine.FindCase(ctx, upn)
+	key, err := b.Engine.FindCase(ctx, upn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := fmt.Sprintf("%s:rescued:%d", key, deadline.Unix())
 	n := 0
-	for _, s := range []*localstack.Stack{a, b} {
-		for _, al := range s.App.Recorder.Alerts() {
+	for _, s := range []*enginebed.Bed{a, b} {
+		for _, al := range s.Recorder.Alerts() {
 			if al.Kind == "rescued" {
 				n++
 				if al.ID != want {
@@ -175,7 +174,7 @@ func TestRescueCutOff(t *testing.T) {
 		t.Errorf("%d rescued alerts, want 1", n)
 	}
 	rescues := 0
-	err = b.App.Store.ListAudit(ctx, key, func(r store.AuditRecord) error {
+	err = b.Store.ListAudit(ctx, key, func(r store.AuditRecord) error {
 		if r.Action == "rescue" && r.Result == "ok" {
 			rescues++
 		}

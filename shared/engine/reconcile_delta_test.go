@@ -11,7 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/holdfast/holdfast/shared/testbed/azurite"
-	"github.com/holdfast/holdfast/shared/testbed/localstack"
+	"github.com/holdfast/holdfast/shared/testbed/enginebed"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
 
@@ -35,7 +35,7 @@ func TestReconcileDelta(t *testing.T) {
 	}
 	az := azurite.ForTest(t)
 	ctx := context.Background()
-	st, err := localstack.Start(ctx, localstack.Options{Start: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC),
+	st, err := enginebed.Start(ctx, enginebed.Options{Start: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC),
 		AzuriteConnectionString: az.ConnectionString, TablePrefix: "delta", Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
@@ -45,14 +45,14 @@ func TestReconcileDelta(t *testing.T) {
 		t.Fatal(err)
 	}
 	pass := func(name string) (int64, int64, time.Duration, int, int, string) {
-		g0, x0 := st.App.Graph.Calls(), st.App.Exchange.Calls()
+		g0, x0 := st.Directory.Calls(), st.Exchange.Calls()
 		wall := time.Now()
-		res, err := st.App.Engine.Reconcile(ctx, nil)
+		res, err := st.Engine.Reconcile(ctx, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		el := time.Since(wall)
-		g, x := st.App.Graph.Calls()-g0, st.App.Exchange.Calls()-x0
+		g, x := st.Directory.Calls()-g0, st.Exchange.Calls()-x0
 		t.Logf("%s pass over %d users: %d Graph calls, %d Exchange calls, %s; %s", name, users, g, x, el.Round(time.Millisecond), res)
 		if res.Errors != 0 {
 			t.Errorf("%s: %d errors", name, res.Errors)

@@ -11,7 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/holdfast/holdfast/shared/testbed/azurite"
-	"github.com/holdfast/holdfast/shared/testbed/localstack"
+	"github.com/holdfast/holdfast/shared/testbed/enginebed"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
 
@@ -51,7 +51,7 @@ func TestReconcileScale(t *testing.T) {
 	}
 	az := azurite.ForTest(t)
 	ctx := context.Background()
-	st, err := localstack.Start(ctx, localstack.Options{Start: start, AzuriteConnectionString: az.ConnectionString,
+	st, err := enginebed.Start(ctx, enginebed.Options{Start: start, AzuriteConnectionString: az.ConnectionString,
 		TablePrefix: "scale", Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
@@ -60,14 +60,14 @@ func TestReconcileScale(t *testing.T) {
 	if err := st.Sim.Load(spec); err != nil {
 		t.Fatal(err)
 	}
-	g0, x0, s0 := st.App.Graph.Calls(), st.App.Exchange.Calls(), st.App.Counter.Total()
+	g0, x0, s0 := st.Directory.Calls(), st.Exchange.Calls(), st.Counter.Total()
 	wall := time.Now()
-	res, err := st.App.Engine.Reconcile(ctx, nil)
+	res, err := st.Engine.Reconcile(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	elapsed := time.Since(wall)
-	g, x, s := st.App.Graph.Calls()-g0, st.App.Exchange.Calls()-x0, st.App.Counter.Total()-s0
+	g, x, s := st.Directory.Calls()-g0, st.Exchange.Calls()-x0, st.Counter.Total()-s0
 	t.Logf("reconcile of %d users (%d deleted: %v): %d Graph calls, %d Exchange calls, %d table operations, %s; %s",
 		users, deleted, want, g, x, s, elapsed.Round(time.Millisecond), res)
 	if res.Errors != 0 {
@@ -80,7 +80,7 @@ func TestReconcileScale(t *testing.T) {
 		t.Errorf("%d deleted users listed, want %d", res.DeletedUsers, want["softDeleted"])
 	}
 	// A second pass finds nothing new and corrects nothing.
-	again, err := st.App.Engine.Reconcile(ctx, nil)
+	again, err := st.Engine.Reconcile(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

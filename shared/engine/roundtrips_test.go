@@ -9,9 +9,9 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/holdfast/holdfast/shared/app"
+	"github.com/holdfast/holdfast/shared/events"
 	"github.com/holdfast/holdfast/shared/testbed/azurite"
-	"github.com/holdfast/holdfast/shared/testbed/localstack"
+	"github.com/holdfast/holdfast/shared/testbed/enginebed"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
 
@@ -23,7 +23,7 @@ func TestRoundTripsPerOffboardingEvent(t *testing.T) {
 	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	az := azurite.ForTest(t)
 	ctx := context.Background()
-	st, err := localstack.Start(ctx, localstack.Options{Start: start, AzuriteConnectionString: az.ConnectionString,
+	st, err := enginebed.Start(ctx, enginebed.Options{Start: start, AzuriteConnectionString: az.ConnectionString,
 		TablePrefix: "rt", Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
@@ -45,13 +45,13 @@ func TestRoundTripsPerOffboardingEvent(t *testing.T) {
 	for i, tc := range cases {
 		body, _ := json.Marshal(map[string]any{"specversion": "1.0", "id": fmt.Sprintf("rt-%d", i), "type": "io.holdfast.hr.offboarding",
 			"source": "/hr", "data": map[string]any{"upn": tc.upn, "retention": tc.retention, "lastWorkingDay": "2026-03-02"}})
-		before := st.App.Counter.Total()
-		resp, err := st.Deliver(ctx, app.FnOnOffboarding, fmt.Sprintf("rt-%d", i), body)
+		before := st.Counter.Total()
+		resp, err := st.Deliver(ctx, events.QueueHR, fmt.Sprintf("rt-%d", i), body)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := st.App.Counter.Total() - before; got != tc.want {
-			t.Errorf("%s: %d table round trips (%v), want %d; %v", tc.retention, got, st.App.Counter.Snapshot(), tc.want, resp.Logs)
+		if got := st.Counter.Total() - before; got != tc.want {
+			t.Errorf("%s: %d table round trips (%v), want %d; %v", tc.retention, got, st.Counter.Snapshot(), tc.want, resp)
 		}
 	}
 }

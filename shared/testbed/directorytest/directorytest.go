@@ -37,6 +37,11 @@ type Directory interface {
 	SubscribedSKUs(ctx context.Context) ([]tenant.SKU, error)
 	ListDeletedUsers(ctx context.Context, fn func(tenant.User) error) error
 	ListUsers(ctx context.Context, fn func(tenant.User) error) error
+	// UsersDelta is optional for the engine (without it reconcile lists
+	// every user on every pass); both implementations have it, and an
+	// in-process directory without it would make the engine's tests take
+	// a path production does not.
+	UsersDelta(ctx context.Context, link string, fn func(tenant.DeltaUser) error) (string, error)
 }
 
 // Options are what a behaviour asks of the client it is given.
@@ -173,6 +178,8 @@ func Run(t *testing.T, nd NewDirectory) {
 		{"ListUsersPages", testListUsersPages},
 		{"ListDeletedUsersPages", testListDeletedUsersPages},
 		{"ListStopsOnCallbackError", testListStops},
+		{"UsersDelta", testUsersDelta},
+		{"UsersDeltaPages", testUsersDeltaPages},
 		{"ThrottledExhausted", testThrottledExhausted},
 		{"ThrottledThenServed", testThrottledThenServed},
 		{"WriteBudget", testWriteBudget},
@@ -614,4 +621,73 @@ func testCancelled(t *testing.T, nd NewDirectory) {
 		t.Fatalf("GetUser past its deadline = %v, want context.DeadlineExceeded", err)
 	}
 	wantKind(t, "cancelled", err, nil)
+}
+
+func testUsersDelta(t *testing.T, nd NewDirectory) {
+	e := newEnv(t, nd, tenantSpec(), Options{})
+	full := map[string]tenant.DeltaUser{}
+	link, err := e.d.UsersDelta(e.ctx, "", func(d tenant.DeltaUser) error { full[d.User.UserPrincipalName] = d; return nil })
+	if err != nil || link == "" {
+		t.Fatalf("full round: link %q, %v", link, err)
+	}
+	if len(full) != 5 || full["ann@contoso.test"].Removed != "" || full["ann@contoso.test"].User.EmployeeID != "E1001" {
+		t.Fatalf("full round = %+v", full)
+	}
+	// Nothing changed: an empty round.
+	n := 0
+	if link, err = e.d.UsersDelta(e.ctx, link, func(tenant.DeltaUser) error { n++; return nil }); err != nil || n != 0 {
+		t.Fatalf("quiet round: %d entries, %v", n, err)
+	}
+	ann, bob, carl := e.id("ann@contoso.test"), e.id("bob@contoso.test"), e.id("carl@contoso.test")
+	e.admin("removeLicense", "ann@contoso.test")
+	e.admin("deleteUser", "bob@contoso.test")
+	e.admin("deleteUser", "carl@contoso.test")
+	e.admin("purgeUser", "carl@contoso.test")
+	got := map[string]tenant.DeltaUser{}
+	link2, err := e.d.UsersDelta(e.ctx, link, func(d tenant.DeltaUser) error { got[d.User.ID] = d; return nil })
+	if err != nil || link2 == "" {
+		t.Fatalf("incremental round: link %q, %v", link2, err)
+	}
+	if len(got) != 3 {
+		t.Fatalf("incremental round = %+v, want ann, bob and carl", got)
+	}
+	if a := got[ann]; a.Removed != "" || len(a.User.AssignedSKUs) != 0 || a.User.UserPrincipalName != "ann@contoso.test" {
+		t.Fatalf("ann = %+v: want present without licences", a)
+	}
+	// In the recycle bin: "changed" (restorable); purged: "deleted".
+	if b := got[bob]; b.Removed != "changed" {
+		t.Fatalf("bob = %+v: want @removed changed", b)
+	}
+	if c := got[carl]; c.Removed != "deleted" {
+		t.Fatalf("carl = %+v: want @removed deleted", c)
+	}
+	// A week later the link has expired.
+	e.clk.Advance(8 * 24 * time.Hour)
+	_, err = e.d.UsersDelta(e.ctx, link2, func(tenant.DeltaUser) error { return nil })
+	wantKind(t, "expired delta link", err, tenant.ErrDeltaExpired)
+	// A link to another origin is refused before any request.
+	before := e.requests("usersDelta")
+	_, err = e.d.UsersDelta(e.ctx, "https://elsewhere.invalid/v1.0/users/delta()?$deltatoken=x", func(tenant.DeltaUser) error { return nil })
+	wantKind(t, "foreign delta link", err, nil)
+	if n := e.requests("usersDelta") - before; n != 0 {
+		t.Fatalf("a foreign delta link sent %d requests", n)
+	}
+}
+
+func testUsersDeltaPages(t *testing.T, nd NewDirectory) {
+	const n = 250 // the simulator pages delta rounds by 100
+	e := newEnv(t, nd, manyUsers(n, ""), Options{})
+	seen := map[string]int{}
+	link, err := e.d.UsersDelta(e.ctx, "", func(d tenant.DeltaUser) error { seen[d.User.ID]++; return nil })
+	if err != nil || link == "" || len(seen) != n {
+		t.Fatalf("full round: %d users, link %q, %v", len(seen), link, err)
+	}
+	for id, c := range seen {
+		if c != 1 {
+			t.Fatalf("%s listed %d times", id, c)
+		}
+	}
+	if got := e.requests("usersDelta"); got != 3 {
+		t.Fatalf("%d delta requests for %d users, want 3", got, n)
+	}
 }

@@ -303,6 +303,63 @@ func (c *Client) eachUser(ctx context.Context, what, next string, fn func(tenant
 	return nil
 }
 
+// UsersDelta runs one round of GET /users/delta, as graph.Client does:
+// from the start when link is empty, else from a previous round's
+// deltaLink; it calls fn for every entry and returns the round's
+// deltaLink. An expired link yields an error wrapping
+// tenant.ErrDeltaExpired.
+func (c *Client) UsersDelta(ctx context.Context, link string, fn func(tenant.DeltaUser) error) (string, error) {
+	next := link
+	if next == "" {
+		next = c.url("users/delta()", sel(odata.UserFields()))
+	} else if _, err := c.nextLink(link); err != nil {
+		return "", fmt.Errorf("graph: refusing deltaLink to another origin: %q", link)
+	}
+	for {
+		var page struct {
+			userPage
+			DeltaLink string `json:"@odata.deltaLink"`
+		}
+		if err := c.do(ctx, "users delta", http.MethodGet, next, nil, &page); err != nil {
+			return "", err
+		}
+		for _, u := range page.Value {
+			d := tenant.DeltaUser{User: u.tenant()}
+			if u.Removed != nil {
+				d.Removed = removedReason(u.Removed)
+			}
+			if err := fn(d); err != nil {
+				return "", err
+			}
+		}
+		if page.DeltaLink != "" {
+			if _, err := c.nextLink(page.DeltaLink); err != nil {
+				return "", fmt.Errorf("graph: refusing deltaLink to another origin: %q", page.DeltaLink)
+			}
+			return page.DeltaLink, nil
+		}
+		var err error
+		if next, err = c.nextLink(page.NextLink); err != nil {
+			return "", err
+		}
+		if next == "" {
+			return "", errors.New("graph: users delta page has neither nextLink nor deltaLink")
+		}
+	}
+}
+
+// removedReason reads @removed.reason; anything unreadable counts as
+// "deleted" (the stronger claim), as in graph.Client.
+func removedReason(raw json.RawMessage) string {
+	var r struct {
+		Reason string `json:"reason"`
+	}
+	if json.Unmarshal(raw, &r) != nil || r.Reason == "" {
+		return "deleted"
+	}
+	return r.Reason
+}
+
 // nextLink vets a server-supplied continuation link: same scheme and host
 // as the base URL, as graph.Client requires.
 func (c *Client) nextLink(link string) (string, error) {
@@ -426,6 +483,8 @@ type user struct {
 	OnPremisesSynced *bool      `json:"onPremisesSyncEnabled"`
 	ProxyAddresses   []string   `json:"proxyAddresses"`
 	DeletedDateTime  *time.Time `json:"deletedDateTime"`
+	// Removed is a users delta entry's @removed annotation.
+	Removed          json.RawMessage `json:"@removed"`
 	AssignedLicenses []struct {
 		SkuID *string `json:"skuId"`
 	} `json:"assignedLicenses"`
