@@ -15,7 +15,7 @@ import (
 	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
 
-// TestAdminOperations drives release and restore --to on the local stack.
+// TestAdminOperations drives release and restore --to on the engine bed.
 func TestAdminOperations(t *testing.T) {
 	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	az := azurite.ForTest(t)

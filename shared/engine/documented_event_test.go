@@ -21,9 +21,10 @@ import (
 // TestDocumentedUserUpdatedOpensCase: the Microsoft.Graph.UserUpdated event
 // in its documented form (testdata/events/entra-user-updated.json, after
 // azure-docs microsoft-entra-events.md: sequenceNumber a string), delivered
-// to OnDirectoryEvent in the Functions host's Service Bus envelope, opens a
-// case for the soft-deleted user with its purge deadline, deletedDateTime +
-// 30 days. Before the fix the decoder rejected it ("sequenceNumber must be a
+// as a directory-queue message body (the envelope around it is the
+// customhandler package's and the scenario runner's concern), opens a case
+// for the soft-deleted user with its purge deadline, deletedDateTime + 30
+// days. Before the fix the decoder rejected it ("sequenceNumber must be a
 // whole number, got string") and the delete waited for Reconcile.
 func TestDocumentedUserUpdatedOpensCase(t *testing.T) {
 	start := time.Date(2026, 2, 10, 9, 0, 0, 0, time.UTC)

@@ -15,7 +15,7 @@ import (
 	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
 
-// TestReconcileScale reconciles a simulated tenant on the local stack and
+// TestReconcileScale reconciles a simulated tenant on the engine bed and
 // reports the Graph and Exchange calls it made and how long it took. By
 // default 1,000 users of which 100 are deleted; HOLDFAST_SCALE_USERS=10000
 // measures the figure quoted in docs/restore.md. Deleted users are a mix:
