@@ -10,10 +10,9 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/holdfast/holdfast/shared/contract"
 	"github.com/holdfast/holdfast/shared/events"
-	"github.com/holdfast/holdfast/shared/store"
-	"github.com/holdfast/holdfast/shared/testbed/azurite"
+	"github.com/holdfast/holdfast/shared/contract"
+	"github.com/holdfast/holdfast/shared/ledger"
 	"github.com/holdfast/holdfast/shared/testbed/enginebed"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
@@ -28,10 +27,10 @@ import (
 // whole number, got string") and the delete waited for Reconcile.
 func TestDocumentedUserUpdatedOpensCase(t *testing.T) {
 	start := time.Date(2026, 2, 10, 9, 0, 0, 0, time.UTC)
-	az := azurite.ForTest(t)
+	mem := newMemory()
 	ctx := context.Background()
-	s, err := enginebed.Start(ctx, enginebed.Options{Start: start, AzuriteConnectionString: az.ConnectionString,
-		TablePrefix: "docevent", Log: zerolog.Nop()})
+	s, err := enginebed.Start(ctx, enginebed.Options{Start: start, Ledger: mem.store, Counter: mem.counter,
+		Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +96,7 @@ func TestDocumentedUserUpdatedOpensCase(t *testing.T) {
 		t.Errorf("deadline %v, want deletedDateTime + 30 days = %v", rec.Deadline, want)
 	}
 	n := 0
-	if err := s.Store.ListRejected(ctx, 10, func(store.RejectedEvent) error { n++; return nil }); err != nil {
+	if err := s.Store.ListRejected(ctx, 10, func(ledger.RejectedEvent) error { n++; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if n != 0 {

@@ -11,8 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/holdfast/holdfast/shared/engine"
-	"github.com/holdfast/holdfast/shared/store"
-	"github.com/holdfast/holdfast/shared/testbed/azurite"
+	"github.com/holdfast/holdfast/shared/ledger"
 	"github.com/holdfast/holdfast/shared/testbed/enginebed"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
@@ -45,10 +44,10 @@ func (l *requestLog) count() int { l.mu.Lock(); defer l.mu.Unlock(); return len(
 // decided and recorded as planned, and nothing is copied.
 func TestObserveAdminRestore(t *testing.T) {
 	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	az := azurite.ForTest(t)
+	mem := newMemory()
 	ctx := context.Background()
-	st, err := enginebed.Start(ctx, enginebed.Options{Start: start, AzuriteConnectionString: az.ConnectionString,
-		TablePrefix: "observeadmin", Log: zerolog.Nop(), Settings: map[string]string{"HOLDFAST_ACTIONS": "observe"}})
+	st, err := enginebed.Start(ctx, enginebed.Options{Start: start, Ledger: mem.store, Counter: mem.counter,
+		Log: zerolog.Nop(), Settings: map[string]string{"HOLDFAST_ACTIONS": "observe"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +103,7 @@ func casePlanned(t *testing.T, st *enginebed.Bed, eng *engine.Engine, upn string
 		t.Fatal(err)
 	}
 	var b strings.Builder
-	_ = st.Store.ListAudit(ctx, key, func(a store.AuditRecord) error {
+	_ = st.Store.ListAudit(ctx, key, func(a ledger.AuditRecord) error {
 		fmt.Fprintf(&b, "%s %s %s %s %s\n", a.At.Format(time.RFC3339), a.Actor, a.Action, a.Result, a.Detail)
 		return nil
 	})

@@ -3,8 +3,9 @@
 // handler's envelope or the Graph SDK. The directory is the simulator's
 // in-process Directory port (simdirectory, held to graph.Client's
 // behaviour by the directorytest conformance suite); Exchange is the real
-// azcore-based exo client over the simulator's HTTP listener; the store
-// is the Table Storage one on Azurite. Everything shares one virtual clock.
+// azcore-based exo client over the simulator's HTTP listener; the engine
+// keeps its records in a ledger: the in-memory one (memledger) by default,
+// or Table Storage on Azurite. Everything shares one virtual clock.
 //
 // Tests of the Functions envelope, the Graph SDK or the host's retries use
 // the local stack (package localstack) instead, which wires the served
@@ -27,11 +28,12 @@ import (
 	"github.com/holdfast/holdfast/shared/engine"
 	"github.com/holdfast/holdfast/shared/events"
 	"github.com/holdfast/holdfast/shared/exo"
+	"github.com/holdfast/holdfast/shared/ledger"
+	"github.com/holdfast/holdfast/shared/ledger/memledger"
 	"github.com/holdfast/holdfast/shared/notify"
 	"github.com/holdfast/holdfast/shared/observe"
 	"github.com/holdfast/holdfast/shared/pacing"
 	"github.com/holdfast/holdfast/shared/store"
-	"github.com/holdfast/holdfast/shared/testbed/azurite"
 	"github.com/holdfast/holdfast/shared/testbed/host"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
 	"github.com/holdfast/holdfast/shared/testbed/sim/simdirectory"
@@ -48,8 +50,13 @@ type Options struct {
 	// on top of the local defaults, read by config.Load as in the served
 	// binary.
 	Settings map[string]string
-	// AzuriteConnectionString is the table storage; ForTest starts an
-	// Azurite when it is empty.
+	// Ledger keeps the records (a memledger: ForTest's default); Counter
+	// is the counter it counts round trips in. Without a Ledger the bed
+	// opens Table Storage at AzuriteConnectionString.
+	Ledger  ledger.Store
+	Counter *ledger.Counter
+	// AzuriteConnectionString is the table storage when there is no
+	// Ledger.
 	AzuriteConnectionString string
 	// TablePrefix isolates beds sharing one Azurite.
 	TablePrefix string
@@ -58,7 +65,8 @@ type Options struct {
 	// "local".
 	Instance string
 	// Peer, when set, is another bed whose simulator and clock this one
-	// shares: a second instance of one app (concurrency tests).
+	// shares, and its ledger unless Ledger or AzuriteConnectionString is
+	// given: a second instance of one app (concurrency tests).
 	Peer *Bed
 	// RetryDelay shortens the clients' backoff as app.Options does; zero
 	// keeps the production defaults.
@@ -67,12 +75,14 @@ type Options struct {
 
 // Bed is one engine on the simulator.
 type Bed struct {
-	Clock     *clock.Virtual
-	Sim       *sim.Sim
-	SimURL    string
-	Config    config.Config
-	Store     *store.Store
-	Counter   *store.Counter
+	Clock  *clock.Virtual
+	Sim    *sim.Sim
+	SimURL string
+	Config config.Config
+	Store  ledger.Store
+	// Tables is the Table Storage store when the bed opened one.
+	Tables    *store.Store
+	Counter   *ledger.Counter
 	Directory *simdirectory.Client
 	Exchange  *exo.Client
 	Engine    *engine.Engine
@@ -89,10 +99,20 @@ func Start(ctx context.Context, o Options) (_ *Bed, err error) {
 	if o.Instance == "" {
 		o.Instance = "local"
 	}
-	if o.AzuriteConnectionString == "" {
-		return nil, errors.New("enginebed: a table storage connection string is required")
+	if o.Peer != nil && o.Ledger == nil && o.AzuriteConnectionString == "" && o.Peer.Tables == nil {
+		o.Ledger, o.Counter = o.Peer.Store, o.Peer.Counter
 	}
-	b := &Bed{Counter: &store.Counter{}, Recorder: &notify.Recorder{}}
+	storage := o.AzuriteConnectionString
+	switch {
+	case o.Ledger != nil:
+		storage = "UseDevelopmentStorage=true" // required by the configuration, never opened
+	case storage == "":
+		return nil, errors.New("enginebed: a ledger or a table storage connection string is required")
+	}
+	if o.Counter == nil {
+		o.Counter = &ledger.Counter{}
+	}
+	b := &Bed{Counter: o.Counter, Recorder: &notify.Recorder{}}
 	defer func() {
 		if err != nil {
 			b.Close()
@@ -120,7 +140,7 @@ func Start(ctx context.Context, o Options) (_ *Bed, err error) {
 	settings := map[string]string{
 		"HOLDFAST_MODE":                 "local",
 		"HOLDFAST_TENANT_ID":            TenantID,
-		"AzureWebJobsStorage":           o.AzuriteConnectionString,
+		"AzureWebJobsStorage":           storage,
 		"HOLDFAST_GRAPH_BASE_URL":       b.SimURL + "/v1.0",
 		"HOLDFAST_EXCHANGE_BASE_URL":    b.SimURL,
 		"HOLDFAST_GRAPH_CLIENT_STATE":   b.Sim.ClientState(),
@@ -151,9 +171,14 @@ func Start(ctx context.Context, o Options) (_ *Bed, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("exchange: %w", err)
 	}
-	b.Store, err = store.Open(ctx, store.Options{ConnectionString: cfg.TableConnectionString, Counter: b.Counter, TablePrefix: o.TablePrefix})
-	if err != nil {
-		return nil, fmt.Errorf("table storage: %w", err)
+	if o.Ledger != nil {
+		b.Store = o.Ledger
+	} else {
+		b.Tables, err = store.Open(ctx, store.Options{ConnectionString: cfg.TableConnectionString, Counter: b.Counter, TablePrefix: o.TablePrefix})
+		if err != nil {
+			return nil, fmt.Errorf("table storage: %w", err)
+		}
+		b.Store = b.Tables
 	}
 	alerts := notify.NewDispatcher(o.Log, b.Recorder).WithClock(b.Clock.Now)
 	var (
@@ -172,12 +197,15 @@ func Start(ctx context.Context, o Options) (_ *Bed, err error) {
 	return b, nil
 }
 
-// ForTest starts a bed for t (and an Azurite when o names none), closed
-// when t ends.
+// ForTest starts a bed for t, closed when t ends. Without a Ledger, an
+// Azurite connection string or a Peer it keeps its records in a new
+// in-memory ledger (memledger, held to Table Storage's semantics by
+// ledgertest).
 func ForTest(t testing.TB, o Options) *Bed {
 	t.Helper()
-	if o.AzuriteConnectionString == "" {
-		o.AzuriteConnectionString = azurite.ForTest(t).ConnectionString
+	if o.Ledger == nil && o.AzuriteConnectionString == "" && o.Peer == nil {
+		o.Counter = &ledger.Counter{}
+		o.Ledger = memledger.New(memledger.Options{Counter: o.Counter})
 	}
 	b, err := Start(context.Background(), o)
 	if err != nil {
