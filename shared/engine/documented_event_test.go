@@ -10,8 +10,8 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/holdfast/holdfast/shared/events"
 	"github.com/holdfast/holdfast/shared/contract"
+	"github.com/holdfast/holdfast/shared/events"
 	"github.com/holdfast/holdfast/shared/ledger"
 	"github.com/holdfast/holdfast/shared/testbed/enginebed"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
