@@ -17,7 +17,9 @@ const InProcessHost = "sim.invalid"
 // Handler in this process: the same routing, faults, budgets and realism
 // as over TCP, minus the socket. Clients use http://InProcessHost as their
 // base URL. Failures a socket adds (connection refused or reset) cannot
-// happen through it.
+// happen through it, and a call returns when the handler does: scripted
+// latency watches the request's context, so a cancelled call still ends
+// at once, with the context's error.
 func (s *Sim) Transport() http.RoundTripper { return inProcess{h: s.Handler()} }
 
 type inProcess struct{ h http.Handler }
