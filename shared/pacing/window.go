@@ -1,0 +1,138 @@
+package pacing
+
+import "time"
+
+// window is the service's budget window as inferred from 429s that carry
+// Retry-After but no rate headers: how many requests a window allows and
+// how long it lasts. The Limiter's requests are grouped into episodes, each
+// believed to be one service window: an episode begins with the first
+// request after an honoured Retry-After (the service's window has ended by
+// then) or, once the window is known, at the estimated end of the previous
+// one.
+//
+// What one episode teaches:
+//   - a 429 for a request sent d after the episode began: the window lasts
+//     longer than d (lo), and the requests answered 2xx in the episode are
+//     its budget;
+//   - a 2xx for the first request of a new episode, sent d after the
+//     previous one began: the window lasts at most d (hi).
+//
+// Between lo and hi the guess is a whole number of seconds when one fits
+// (Retry-After counts whole seconds and budgets are stated per second,
+// minute or hour), and it stays there once confirmed: a guess that is too
+// short costs a 429 and a whole honoured Retry-After, one too long only the
+// difference, and a confirmation is only proof for windows that begin with
+// the first request after the last one ended (for windows aligned to the
+// service's clock, episodes drift against them). When no whole second fits,
+// it narrows from hi by halves, at most 5 % at a time, until lo and hi are
+// within 3 %. Zero value: nothing learnt, no gating. Guarded by Limiter.mu.
+type window struct {
+	episode   int64     // current episode, from 1 (0: none yet)
+	start     time.Time // send time of its first request
+	prevStart time.Time // start of the episode before
+	ok        int       // requests of this episode answered 2xx
+	sent      int       // requests sent in this episode
+	hit       bool      // a 429 answered a request of this episode
+	paused    bool      // a 429 is being honoured: the next request begins an episode
+	confirm   bool      // the first answer of this episode bounds the window from above
+	budget    int       // requests a window allows (0: not learnt)
+	lo, hi    time.Duration
+	est       time.Duration // guess, lo < est <= hi (0: unknown)
+	last429   time.Time
+}
+
+// windowForgotten is how long an inferred window holds without a 429; the
+// gating itself keeps 429s away, so a budget cut that has ended is
+// forgotten only this way.
+const windowForgotten = 5 * time.Minute
+
+// gate returns how long a request must wait for the next window (0: it may
+// go now).
+func (w *window) gate(now time.Time) time.Duration {
+	if w.budget <= 0 || w.est <= 0 || w.paused || w.sent < w.budget {
+		return 0
+	}
+	return w.start.Add(w.est + w.margin()).Sub(now)
+}
+
+// margin covers the time between sending a request and the service
+// counting it: a window that begins with the service's receipt of our first
+// request ends that much after our estimate.
+func (w *window) margin() time.Duration { return min(resetMargin, w.est/100) }
+
+// send counts a request leaving at now and returns its episode.
+func (w *window) send(now time.Time) int64 {
+	next := w.episode == 0 || w.paused ||
+		(w.budget > 0 && w.est > 0 && !now.Before(w.start.Add(w.est+w.margin())))
+	if next {
+		if !w.last429.IsZero() && now.Sub(w.last429) > windowForgotten {
+			*w = window{episode: w.episode}
+		}
+		w.confirm = w.episode > 0
+		w.prevStart, w.start = w.start, now
+		w.episode++
+		w.ok, w.sent, w.hit, w.paused = 0, 0, false, false
+	}
+	w.sent++
+	return w.episode
+}
+
+// succeeded records a 2xx (or another answer that is not throttling).
+func (w *window) succeeded(tk ticket) {
+	if tk.episode == 0 || tk.episode != w.episode {
+		return
+	}
+	w.ok++
+	if w.hit && w.ok > w.budget {
+		w.budget = w.ok // answers of the episode still in flight at its 429
+	}
+	if w.confirm && tk.sent.Equal(w.start) {
+		w.confirm = false
+		if d := w.start.Sub(w.prevStart); w.hi <= 0 || d < w.hi {
+			w.hi = d
+		}
+		w.guess()
+	}
+}
+
+// throttled records a 429 that asked to wait ra, for the request tk.
+func (w *window) throttled(tk ticket, now time.Time, ra time.Duration) {
+	w.last429 = now
+	if tk.episode == 0 || tk.episode != w.episode {
+		return // an answer from an episode already over
+	}
+	w.paused = true
+	if w.hit {
+		return // the episode's first 429 has taught what it can
+	}
+	w.hit = true
+	if w.confirm && tk.sent.Equal(w.start) {
+		// Refused as the first of an episode: the previous window was
+		// still running; the budget is not learnt from an empty episode.
+		w.confirm = false
+		w.lo = max(w.lo, tk.sent.Sub(w.prevStart))
+		w.start = w.prevStart // it began no window: the next one is measured from the last that did
+	} else {
+		w.lo = max(w.lo, tk.sent.Sub(w.start))
+		w.budget = w.ok
+	}
+	if w.hi > 0 && w.lo >= w.hi {
+		w.hi = 0 // contradicted (the episodes were not the service's windows): learn it again
+	}
+	w.guess()
+}
+
+// guess picks est between lo and hi.
+func (w *window) guess() {
+	s := w.hi.Truncate(time.Second)
+	switch {
+	case w.hi <= 0:
+		w.est = 0
+	case s > w.lo && s < w.hi:
+		w.est = s
+	case w.hi-w.lo <= w.hi*3/100:
+		w.est = w.hi
+	default:
+		w.est = max(w.lo+(w.hi-w.lo)/2, w.hi-w.hi/20)
+	}
+}
