@@ -27,15 +27,18 @@ import "time"
 // it narrows from hi by halves, at most 5 % at a time, until lo and hi are
 // within 3 %. Zero value: nothing learnt, no gating. Guarded by Limiter.mu.
 type window struct {
-	episode   int64     // current episode, from 1 (0: none yet)
-	start     time.Time // send time of its first request
-	prevStart time.Time // start of the episode before
-	ok        int       // requests of this episode answered 2xx
-	sent      int       // requests sent in this episode
-	hit       bool      // a 429 answered a request of this episode
-	paused    bool      // a 429 is being honoured: the next request begins an episode
-	confirm   bool      // the first answer of this episode bounds the window from above
-	budget    int       // requests a window allows (0: not learnt)
+	episode   int64       // current episode, from 1 (0: none yet)
+	start     time.Time   // send time of its first request
+	prevStart time.Time   // start of the episode before
+	ok        int         // requests of this episode answered 2xx
+	sent      int         // requests sent in this episode
+	hit       bool        // a 429 answered a request of this episode
+	paused    bool        // a 429 is being honoured: the next request begins an episode
+	confirm   bool        // the first answer of this episode bounds the window from above
+	byPause   bool        // the episode began after an honoured Retry-After
+	held      bool        // the gate held the request about to leave
+	recent    []time.Time // send times of the last budget requests, oldest first
+	budget    int         // requests a window allows (0: not learnt)
 	lo, hi    time.Duration
 	est       time.Duration // guess, lo < est <= hi (0: unknown)
 	last429   time.Time
@@ -46,14 +49,25 @@ type window struct {
 // forgotten only this way.
 const windowForgotten = 5 * time.Minute
 
-// gate returns how long a request must wait for the next window (0: it may
-// go now).
+// gate returns how long a request must wait (0: it may go now): no more than
+// budget requests leave within any est. A sliding count, not the episode's,
+// so that a sender slower than the window (a window that rolls over in the
+// middle of an episode) cannot put more than the budget into one of the
+// service's windows, however they are aligned.
 func (w *window) gate(now time.Time) time.Duration {
-	if w.budget <= 0 || w.est <= 0 || w.paused || w.sent < w.budget {
+	if w.budget <= 0 || w.est <= 0 || w.paused || len(w.recent) < w.budget {
 		return 0
 	}
-	return w.start.Add(w.est + w.margin()).Sub(now)
+	d := w.recent[len(w.recent)-w.budget].Add(w.est + w.margin()).Sub(now)
+	if d > 0 {
+		w.held = true
+	}
+	return d
 }
+
+// maxRecent bounds the memory of send times (a budget larger than this is
+// paced only by the service's 429s).
+const maxRecent = 100000
 
 // margin covers the time between sending a request and the service
 // counting it: a window that begins with the service's receipt of our first
@@ -68,12 +82,21 @@ func (w *window) send(now time.Time) int64 {
 		if !w.last429.IsZero() && now.Sub(w.last429) > windowForgotten {
 			*w = window{episode: w.episode}
 		}
-		w.confirm = w.episode > 0
+		// Only a window that began after an honoured Retry-After, or after
+		// the gate held a request for the last one to end, ends where
+		// this one begins.
+		w.confirm = w.episode > 0 && (w.paused || w.held)
+		w.byPause = w.paused
 		w.prevStart, w.start = w.start, now
 		w.episode++
 		w.ok, w.sent, w.hit, w.paused = 0, 0, false, false
 	}
+	w.held = false
 	w.sent++
+	if keep := min(max(w.budget, 1), maxRecent); len(w.recent) >= 2*keep {
+		w.recent = append(w.recent[:0], w.recent[len(w.recent)-keep:]...) // amortised
+	}
+	w.recent = append(w.recent, now)
 	return w.episode
 }
 
@@ -112,10 +135,13 @@ func (w *window) throttled(tk ticket, now time.Time, ra time.Duration) {
 		w.confirm = false
 		w.lo = max(w.lo, tk.sent.Sub(w.prevStart))
 		w.start = w.prevStart // it began no window: the next one is measured from the last that did
-	} else {
+	} else if w.byPause || w.budget == 0 {
 		w.lo = max(w.lo, tk.sent.Sub(w.start))
 		w.budget = w.ok
 	}
+	// Otherwise the episode began at an estimate and may straddle two of
+	// the service's windows: honouring the pause realigns the next one,
+	// which teaches again if the budget really shrank.
 	if w.hi > 0 && w.lo >= w.hi {
 		w.hi = 0 // contradicted (the episodes were not the service's windows): learn it again
 	}

@@ -89,6 +89,10 @@ func TestWindowIsLearntFromRetryAfter(t *testing.T) {
 	}{
 		{"1 s anchored, as the simulator", 150, time.Second, true, 2500 * time.Microsecond, 30, 1.08, 3},
 		{"1 s aligned", 150, time.Second, false, 2500 * time.Microsecond, 30, 1.08, 3},
+		// A sender just faster than the budget (166/s against 150/s): the
+		// service's windows roll over in the middle of a burst.
+		{"1 s anchored, sender barely faster than the budget", 150, time.Second, true, 6 * time.Millisecond, 30, 1.08, 3},
+		{"1 s aligned, sender barely faster than the budget", 150, time.Second, false, 6 * time.Millisecond, 30, 1.08, 3},
 		{"10 s anchored", 1000, 10 * time.Second, true, 3 * time.Millisecond, 20, 1.05, 3},
 		// Not whole seconds: the guess stays at the whole second above
 		// (documented cost), still ahead of honouring Retry-After alone.
