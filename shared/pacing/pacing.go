@@ -91,6 +91,9 @@ type Stats struct {
 	Requests  int64         // requests let through
 	Throttled int64         // 429 answers observed
 	Waited    time.Duration // total time requests spent waiting
+	// The window learnt from 429s without rate headers (zero: none).
+	WindowBudget int
+	Window       time.Duration
 }
 
 // Limiter paces one API. It is safe for concurrent use.
@@ -148,7 +151,10 @@ func (l *Limiter) Rate() float64 {
 
 // Stats returns the counters.
 func (l *Limiter) Stats() Stats {
-	return Stats{Requests: l.requests.Load(), Throttled: l.throttled.Load(), Waited: time.Duration(l.waited.Load())}
+	l.mu.Lock()
+	b, w := l.win.budget, l.win.est
+	l.mu.Unlock()
+	return Stats{Requests: l.requests.Load(), Throttled: l.throttled.Load(), Waited: time.Duration(l.waited.Load()), WindowBudget: b, Window: w}
 }
 
 // Wait blocks until a request may leave, then counts it as in flight; every
