@@ -11,9 +11,9 @@ import "time"
 // one.
 //
 // What one episode teaches:
-//   - a 429 for a request sent d after the episode began: the window lasts
-//     longer than d (lo), and the requests answered 2xx in the episode are
-//     its budget;
+//   - a 429 for a request sent d after an episode that began after an
+//     honoured Retry-After: the window lasts longer than d (lo), and the
+//     requests answered 2xx in the episode are its budget;
 //   - a 2xx for the first request of a new episode, sent d after the
 //     previous one began: the window lasts at most d (hi).
 //
@@ -135,13 +135,22 @@ func (w *window) throttled(tk ticket, now time.Time, ra time.Duration) {
 		w.confirm = false
 		w.lo = max(w.lo, tk.sent.Sub(w.prevStart))
 		w.start = w.prevStart // it began no window: the next one is measured from the last that did
-	} else if w.byPause || w.budget == 0 {
+	} else if w.byPause {
 		w.lo = max(w.lo, tk.sent.Sub(w.start))
-		w.budget = w.ok
+		if w.budget == 0 || w.ok < w.budget {
+			w.budget = w.ok
+		}
+	} else if w.budget > 0 {
+		// More than the service allowed went out within est although the
+		// gate kept to the budget: windows aligned otherwise than our
+		// episodes, or a smaller budget. Shrink it a little.
+		w.budget = max(1, w.budget*9/10)
 	}
-	// Otherwise the episode began at an estimate and may straddle two of
-	// the service's windows: honouring the pause realigns the next one,
-	// which teaches again if the budget really shrank.
+	// Otherwise the episode did not begin with one of the service's
+	// windows (the first one began with the instance's first request,
+	// perhaps long before any budget bound; a later one at an estimate may
+	// straddle two windows): honouring the pause aligns the next episode
+	// with a fresh window, which teaches.
 	if w.hi > 0 && w.lo >= w.hi {
 		w.hi = 0 // contradicted (the episodes were not the service's windows): learn it again
 	}
