@@ -13,7 +13,9 @@ import "time"
 // What one episode teaches:
 //   - a 429 for a request sent d after an episode that began after an
 //     honoured Retry-After: the window lasts longer than d (lo), and the
-//     requests answered 2xx in the episode are its budget;
+//     requests answered 2xx in the episode are its budget (the smallest
+//     of these seen: an episode of a slow sender can run into the next
+//     window, which only makes both too large);
 //   - a 2xx for the first request of a new episode, sent d after the
 //     previous one began: the window lasts at most d (hi).
 //
@@ -40,6 +42,8 @@ type window struct {
 	recent    []time.Time // send times of the last budget requests, oldest first
 	budget    int         // requests a window allows (0: not learnt)
 	lo, hi    time.Duration
+	spent     time.Duration // shortest time to a 429 in a window begun after a pause (0: none)
+	refused   time.Duration // longest gap to a refused first request of a window
 	est       time.Duration // guess, lo < est <= hi (0: unknown)
 	last429   time.Time
 }
@@ -133,10 +137,15 @@ func (w *window) throttled(tk ticket, now time.Time, ra time.Duration) {
 		// Refused as the first of an episode: the previous window was
 		// still running; the budget is not learnt from an empty episode.
 		w.confirm = false
-		w.lo = max(w.lo, tk.sent.Sub(w.prevStart))
+		w.refused = max(w.refused, tk.sent.Sub(w.prevStart))
 		w.start = w.prevStart // it began no window: the next one is measured from the last that did
 	} else if w.byPause {
-		w.lo = max(w.lo, tk.sent.Sub(w.start))
+		// A slow sender's episode may outlast a window and run into the
+		// next: its time and count are then too large, never too small,
+		// so the smallest seen are kept.
+		if d := tk.sent.Sub(w.start); w.spent == 0 || d < w.spent {
+			w.spent = d
+		}
 		if w.budget == 0 || w.ok < w.budget {
 			w.budget = w.ok
 		}
@@ -151,8 +160,9 @@ func (w *window) throttled(tk ticket, now time.Time, ra time.Duration) {
 	// perhaps long before any budget bound; a later one at an estimate may
 	// straddle two windows): honouring the pause aligns the next episode
 	// with a fresh window, which teaches.
+	w.lo = max(w.spent, w.refused)
 	if w.hi > 0 && w.lo >= w.hi {
-		w.hi = 0 // contradicted (the episodes were not the service's windows): learn it again
+		w.hi, w.refused = 0, 0 // contradicted (the episodes were not the service's windows): learn it again
 	}
 	w.guess()
 }
@@ -163,7 +173,9 @@ func (w *window) guess() {
 	switch {
 	case w.hi <= 0:
 		w.est = 0
-	case s > w.lo && s < w.hi:
+	case s > w.refused && s < w.hi:
+		// Only a refused first request proves the window longer than s;
+		// the time to a 429 may have run into the next window.
 		w.est = s
 	case w.hi-w.lo <= w.hi*3/100:
 		w.est = w.hi

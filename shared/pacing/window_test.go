@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -19,9 +20,13 @@ type fixedWindow struct {
 	anchored bool
 	t0       time.Time
 	freeFor  time.Duration // no budget before t0 + freeFor (traffic before a layoff)
-	start    time.Time
-	used     int
-	started  bool
+	// The sender slows to slowPer between t0+slowFrom and t0+slowTo (a
+	// loaded machine).
+	slowFrom, slowTo time.Duration
+	slowPer          time.Duration
+	start            time.Time
+	used             int
+	started          bool
 }
 
 func (f *fixedWindow) serve(now time.Time) *http.Response {
@@ -59,9 +64,13 @@ func playWindow(t *testing.T, l *Limiter, svc *fixedWindow, n int, per time.Dura
 		if err != nil {
 			t.Fatalf("request %d: %v", done, err)
 		}
-		now = now.Add(per / 2)
+		p := per
+		if el := now.Sub(t0); el >= svc.slowFrom && el < svc.slowTo {
+			p = svc.slowPer
+		}
+		now = now.Add(p / 2)
 		resp := svc.serve(now)
-		now = now.Add(per - per/2)
+		now = now.Add(p - p/2)
 		l.done(tk, resp)
 		if resp.StatusCode == http.StatusTooManyRequests {
 			throttled++
@@ -103,6 +112,7 @@ func TestWindowIsLearntFromRetryAfter(t *testing.T) {
 		// Aligned windows: an episode after a pause need not begin one, so
 		// the budget is first overestimated, then shrunk by 10 % per 429.
 		{"1 s aligned, sender barely faster than the budget", 150, time.Second, false, 6 * time.Millisecond, 30, 1.2, 6, 0},
+		{"1 s anchored, sender slowed while the window is taught", 150, time.Second, true, 2500 * time.Microsecond, 30, 1.1, 6, 0},
 		{"10 s anchored", 1000, 10 * time.Second, true, 3 * time.Millisecond, 20, 1.05, 3, 0},
 		// Not whole seconds: the guess stays at the whole second above
 		// (documented cost), still ahead of honouring Retry-After alone.
@@ -115,7 +125,14 @@ func TestWindowIsLearntFromRetryAfter(t *testing.T) {
 			n := tc.budget*tc.windows + free
 			// Strict: the last window's budget could go at its start.
 			floor := time.Duration(tc.windows-1)*tc.window + time.Duration(tc.budget+free)*tc.per
-			took, n429 := playWindow(t, New("x", Unknown()), &fixedWindow{budget: tc.budget, window: tc.window, anchored: tc.anchored, t0: t0, freeFor: tc.freeFor}, n, tc.per)
+			svc := &fixedWindow{budget: tc.budget, window: tc.window, anchored: tc.anchored, t0: t0, freeFor: tc.freeFor}
+			if strings.Contains(tc.name, "slowed") {
+				// After the first 429 (0.375 s) and its Retry-After, the
+				// second window's requests come at 8 ms for a second: the
+				// 429 comes in the window after, 1.15 s in, with 275 served.
+				svc.slowFrom, svc.slowTo, svc.slowPer = 1375*time.Millisecond, 2400*time.Millisecond, 8*time.Millisecond
+			}
+			took, n429 := playWindow(t, New("x", Unknown()), svc, n, tc.per)
 			ratio := took.Seconds() / floor.Seconds()
 			t.Logf("%d requests in %s (floor %s, %.3f), %d 429s", n, took.Round(time.Millisecond), floor, ratio, n429)
 			if ratio > tc.maxRatio {
@@ -161,18 +178,24 @@ func TestWindowGuess(t *testing.T) {
 	tests := []struct {
 		name        string
 		lo, hi, est time.Duration
+		spent       bool // lo is only a time to a 429
 	}{
-		{"nothing known", 0, 0, 0},
-		{"a whole second fits", 400 * time.Millisecond, 1400 * time.Millisecond, s},
-		{"whole seconds fit: the largest", 400 * time.Millisecond, 2700 * time.Millisecond, 2 * s},
-		{"confirmed whole second stays", 400 * time.Millisecond, 1010 * time.Millisecond, s},
-		{"refuted whole second: narrow from hi by 5 %", s, 1400 * time.Millisecond, 1330 * time.Millisecond},
-		{"narrow by halves near lo", 1300 * time.Millisecond, 1400 * time.Millisecond, 1350 * time.Millisecond},
-		{"within 3 %: hi", 975 * time.Millisecond, s, s},
+		{"a time to a 429 beyond the whole second does not refute it", 1150 * time.Millisecond, 2150 * time.Millisecond, 2 * s, true},
+		{"nor below it", 1150 * time.Millisecond, 1460 * time.Millisecond, s, true},
+		{"nothing known", 0, 0, 0, false},
+		{"a whole second fits", 400 * time.Millisecond, 1400 * time.Millisecond, s, false},
+		{"whole seconds fit: the largest", 400 * time.Millisecond, 2700 * time.Millisecond, 2 * s, false},
+		{"confirmed whole second stays", 400 * time.Millisecond, 1010 * time.Millisecond, s, false},
+		{"refuted whole second: narrow from hi by 5 %", s, 1400 * time.Millisecond, 1330 * time.Millisecond, false},
+		{"narrow by halves near lo", 1300 * time.Millisecond, 1400 * time.Millisecond, 1350 * time.Millisecond, false},
+		{"within 3 %: hi", 975 * time.Millisecond, s, s, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			w := window{lo: tc.lo, hi: tc.hi}
+			w := window{lo: tc.lo, hi: tc.hi, refused: tc.lo}
+			if tc.spent {
+				w.refused = 0 // lo from the time to a 429, which may have run into the next window
+			}
 			w.guess()
 			if w.est != tc.est {
 				t.Fatalf("lo %s hi %s: est %s, want %s", tc.lo, tc.hi, w.est, tc.est)
