@@ -46,6 +46,7 @@ type window struct {
 	refused   time.Duration // longest gap to a refused first request of a window
 	est       time.Duration // guess, lo < est <= hi (0: unknown)
 	last429   time.Time
+	skew      time.Duration // learnt margin beyond est (see margin)
 }
 
 // windowForgotten is how long an inferred window holds without a 429; the
@@ -75,8 +76,11 @@ const maxRecent = 100000
 
 // margin covers the time between sending a request and the service
 // counting it: a window that begins with the service's receipt of our first
-// request ends that much after our estimate.
-func (w *window) margin() time.Duration { return min(resetMargin, w.est/100) }
+// request ends that much after our estimate. It is 1 % of the window, and
+// 5 % after the first request of a window was refused at a whole-second
+// guess: a loaded instance or network delays the receipt, which is no
+// reason to give up the guess; a second refusal is.
+func (w *window) margin() time.Duration { return max(w.skew, w.est/100) }
 
 // send counts a request leaving at now and returns its episode.
 func (w *window) send(now time.Time) int64 {
@@ -137,7 +141,12 @@ func (w *window) throttled(tk ticket, now time.Time, ra time.Duration) {
 		// Refused as the first of an episode: the previous window was
 		// still running; the budget is not learnt from an empty episode.
 		w.confirm = false
-		w.refused = max(w.refused, tk.sent.Sub(w.prevStart))
+		gap := tk.sent.Sub(w.prevStart)
+		if whole := w.est.Truncate(time.Second); w.est == whole && whole > 0 && w.skew < whole/20 {
+			w.skew = whole / 20 // perhaps a late receipt, not a longer window: keep the guess once
+		} else {
+			w.refused = max(w.refused, gap)
+		}
 		w.start = w.prevStart // it began no window: the next one is measured from the last that did
 	} else if w.byPause {
 		// A slow sender's episode may outlast a window and run into the

@@ -24,12 +24,20 @@ type fixedWindow struct {
 	// loaded machine).
 	slowFrom, slowTo time.Duration
 	slowPer          time.Duration
-	start            time.Time
-	used             int
-	started          bool
+	// Every jitterEvery-th request reaches the service jitter late (a
+	// loaded instance or network).
+	jitter      time.Duration
+	jitterEvery int
+	n           int
+	start       time.Time
+	used        int
+	started     bool
 }
 
 func (f *fixedWindow) serve(now time.Time) *http.Response {
+	if f.n++; f.jitterEvery > 0 && f.n%f.jitterEvery == 0 {
+		now = now.Add(f.jitter)
+	}
 	if now.Before(f.t0.Add(f.freeFor)) {
 		return &http.Response{StatusCode: http.StatusOK, Header: http.Header{}}
 	}
@@ -113,11 +121,12 @@ func TestWindowIsLearntFromRetryAfter(t *testing.T) {
 		// the budget is first overestimated, then shrunk by 10 % per 429.
 		{"1 s aligned, sender barely faster than the budget", 150, time.Second, false, 6 * time.Millisecond, 30, 1.2, 6, 0},
 		{"1 s anchored, sender slowed while the window is taught", 150, time.Second, true, 2500 * time.Microsecond, 30, 1.1, 6, 0},
+		{"1 s anchored, every 7th request received 30 ms late", 150, time.Second, true, 2500 * time.Microsecond, 30, 1.1, 4, 0},
 		{"10 s anchored", 1000, 10 * time.Second, true, 3 * time.Millisecond, 20, 1.05, 3, 0},
 		// Not whole seconds: the guess stays at the whole second above
 		// (documented cost), still ahead of honouring Retry-After alone.
 		{"1.5 s: 2 s guessed", 100, 1500 * time.Millisecond, true, 4 * time.Millisecond, 30, 1.4, 3, 0},
-		{"2.5 s refutes 2 s, narrowed from 3 s", 200, 2500 * time.Millisecond, true, 4 * time.Millisecond, 30, 1.12, 6, 0},
+		{"2.5 s refutes 2 s (twice: the first is taken for a late receipt), narrowed from 3 s", 200, 2500 * time.Millisecond, true, 4 * time.Millisecond, 30, 1.15, 7, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -126,6 +135,9 @@ func TestWindowIsLearntFromRetryAfter(t *testing.T) {
 			// Strict: the last window's budget could go at its start.
 			floor := time.Duration(tc.windows-1)*tc.window + time.Duration(tc.budget+free)*tc.per
 			svc := &fixedWindow{budget: tc.budget, window: tc.window, anchored: tc.anchored, t0: t0, freeFor: tc.freeFor}
+			if strings.Contains(tc.name, "received 30 ms late") {
+				svc.jitter, svc.jitterEvery = 30*time.Millisecond, 7
+			}
 			if strings.Contains(tc.name, "slowed") {
 				// After the first 429 (0.375 s) and its Retry-After, the
 				// second window's requests come at 8 ms for a second: the
