@@ -19,7 +19,9 @@ import "time"
 //   - a 2xx for the first request of a new episode, sent d after the
 //     previous one began: the window lasts at most d (hi).
 //
-// Between lo and hi the guess is a whole number of seconds when one fits
+// Below hi the guess is a whole number of seconds when one fits above the
+// longest gap at which a window's first request was refused (only that
+// proves a window longer; the time to a 429 may run into the next window)
 // (Retry-After counts whole seconds and budgets are stated per second,
 // minute or hour), and it stays there once confirmed: a guess that is too
 // short costs a 429 and a whole honoured Retry-After, one too long only the
@@ -33,7 +35,6 @@ type window struct {
 	start     time.Time   // send time of its first request
 	prevStart time.Time   // start of the episode before
 	ok        int         // requests of this episode answered 2xx
-	sent      int         // requests sent in this episode
 	hit       bool        // a 429 answered a request of this episode
 	paused    bool        // a 429 is being honoured: the next request begins an episode
 	confirm   bool        // the first answer of this episode bounds the window from above
@@ -97,10 +98,9 @@ func (w *window) send(now time.Time) int64 {
 		w.byPause = w.paused
 		w.prevStart, w.start = w.start, now
 		w.episode++
-		w.ok, w.sent, w.hit, w.paused = 0, 0, false, false
+		w.ok, w.hit, w.paused = 0, false, false
 	}
 	w.held = false
-	w.sent++
 	if keep := min(max(w.budget, 1), maxRecent); len(w.recent) >= 2*keep {
 		w.recent = append(w.recent[:0], w.recent[len(w.recent)-keep:]...) // amortised
 	}
