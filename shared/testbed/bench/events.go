@@ -438,14 +438,14 @@ func (r *run) sweep(ctx context.Context) error {
 	}
 	fmt.Fprintf(r.o.Progress, "   loaded %d timers in %s (%d due, %d of the cases' own)\n", r.o.SweepCases-existing, time.Since(load).Round(time.Millisecond), due, existing)
 
-	qs0, c0, s0 := st.App.Store.QueryStats(), st.App.Counter.Snapshot(), st.Sim.Stats()
+	qs0, c0, s0 := st.App.Tables.QueryStats(), st.App.Counter.Snapshot(), st.Sim.Stats()
 	start := time.Now()
 	resp, err := st.FireTimer(ctx, app.FnExpirySweep)
 	wall := time.Since(start)
 	if err != nil {
 		return err
 	}
-	qs1 := st.App.Store.QueryStats()
+	qs1 := st.App.Tables.QueryStats()
 	d, total := opsDelta(c0, st.App.Counter.Snapshot())
 	s1 := st.Sim.Stats()
 	entities, queries, pages := qs1.Entities-qs0.Entities, qs1.Queries-qs0.Queries, qs1.Pages-qs0.Pages
