@@ -10,8 +10,8 @@ import (
 
 	"github.com/holdfast/holdfast/shared/engine"
 	"github.com/holdfast/holdfast/shared/events"
-	"github.com/holdfast/holdfast/shared/store"
-	"github.com/holdfast/holdfast/shared/testbed/localstack"
+	"github.com/holdfast/holdfast/shared/ledger"
+	"github.com/holdfast/holdfast/shared/testbed/enginebed"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
 
@@ -25,7 +25,7 @@ func TestHoldSentAfterCommitFails(t *testing.T) {
 	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	mem := newMemory()
 	ctx := context.Background()
-	st, err := localstack.Start(ctx, localstack.Options{Start: start, Ledger: mem.store, Counter: mem.counter, Log: zerolog.Nop()})
+	st, err := enginebed.Start(ctx, enginebed.Options{Start: start, Ledger: mem.store, Counter: mem.counter, Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func TestHoldSentAfterCommitFails(t *testing.T) {
 
 	st.Sim.SetFaults(sim.Faults{Rules: map[string]sim.FaultRule{"Set-Mailbox": {Latency: "3s"}}})
 	dying, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
-	_, err = st.App.Engine.HandleMessage(dying, msg)
+	_, err = st.Engine.HandleMessage(dying, msg)
 	cancel()
 	if err == nil {
 		t.Fatal("the event succeeded although its hold could not be sent")
@@ -49,13 +49,13 @@ func TestHoldSentAfterCommitFails(t *testing.T) {
 	if st.Sim.Mailboxes()[upn].LitigationHold {
 		t.Fatal("a hold was placed; the test needs Exchange to refuse it")
 	}
-	key, err := st.App.Engine.FindCase(ctx, upn)
+	key, err := st.Engine.FindCase(ctx, upn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	state := func() string {
 		t.Helper()
-		rec, err := st.App.Store.LoadCase(ctx, key)
+		rec, err := st.Store.LoadCase(ctx, key)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,7 +66,7 @@ func TestHoldSentAfterCommitFails(t *testing.T) {
 	}
 	// The trail does not call the hold done before it was sent.
 	results := map[string]int{}
-	err = st.App.Store.ListAudit(ctx, key, func(a store.AuditRecord) error {
+	err = st.Store.ListAudit(ctx, key, func(a ledger.AuditRecord) error {
 		if a.Action == "placeHold" {
 			results[a.Result]++
 		}
@@ -79,7 +79,7 @@ func TestHoldSentAfterCommitFails(t *testing.T) {
 		t.Errorf("placeHold audit rows by result %v, want one requested and none ok", results)
 	}
 	msg.DeliveryCount = 2
-	if out, err := st.App.Engine.HandleMessage(ctx, msg); err != nil || out.Result != "duplicate" {
+	if out, err := st.Engine.HandleMessage(ctx, msg); err != nil || out.Result != "duplicate" {
 		t.Fatalf("redelivery: %+v, %v; want duplicate", out, err)
 	}
 
@@ -87,7 +87,7 @@ func TestHoldSentAfterCommitFails(t *testing.T) {
 	// finds no hold, places it; the next one confirms it in effect.
 	for _, d := range []time.Duration{time.Hour + time.Minute, 2*time.Hour + 2*time.Minute} {
 		st.Clock.Set(start.Add(d))
-		if _, err := st.App.Engine.Sweep(ctx); err != nil {
+		if _, err := st.Engine.Sweep(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -9,9 +9,9 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/holdfast/holdfast/shared/app"
+	"github.com/holdfast/holdfast/shared/events"
 	"github.com/holdfast/holdfast/shared/testbed/azurite"
-	"github.com/holdfast/holdfast/shared/testbed/localstack"
+	"github.com/holdfast/holdfast/shared/testbed/enginebed"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
 
@@ -26,19 +26,19 @@ import (
 func TestRoundTripsPerOffboardingEvent(t *testing.T) {
 	t.Run("memory", func(t *testing.T) {
 		mem := newMemory()
-		roundTripsPerOffboardingEvent(t, localstack.Options{Ledger: mem.store, Counter: mem.counter})
+		roundTripsPerOffboardingEvent(t, enginebed.Options{Ledger: mem.store, Counter: mem.counter})
 	})
 	t.Run("azurite", func(t *testing.T) {
 		az := azurite.ForTest(t)
-		roundTripsPerOffboardingEvent(t, localstack.Options{AzuriteConnectionString: az.ConnectionString, TablePrefix: "rt"})
+		roundTripsPerOffboardingEvent(t, enginebed.Options{AzuriteConnectionString: az.ConnectionString, TablePrefix: "rt"})
 	})
 }
 
-func roundTripsPerOffboardingEvent(t *testing.T, o localstack.Options) {
+func roundTripsPerOffboardingEvent(t *testing.T, o enginebed.Options) {
 	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	o.Start, o.Log = start, zerolog.Nop()
 	ctx := context.Background()
-	st, err := localstack.Start(ctx, o)
+	st, err := enginebed.Start(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func roundTripsPerOffboardingEvent(t *testing.T, o localstack.Options) {
 			id := "rt-" + upn
 			body, _ := json.Marshal(map[string]any{"specversion": "1.0", "id": id, "type": "io.holdfast.hr.offboarding",
 				"source": "/hr", "data": map[string]any{"upn": upn, "retention": retention, "lastWorkingDay": "2026-03-02"}})
-			return []delivery{{app.FnOnOffboarding, id, body}}, nil
+			return []delivery{{events.QueueHR, id, body}}, nil
 		}
 	}
 	directory := func(action, upn string) func() ([]delivery, error) {
@@ -72,7 +72,7 @@ func roundTripsPerOffboardingEvent(t *testing.T, o localstack.Options) {
 				if err := json.Unmarshal(ev, &head); err != nil {
 					return nil, err
 				}
-				ds = append(ds, delivery{app.FnOnDirectoryEvent, head.ID, ev})
+				ds = append(ds, delivery{events.QueueDirectory, head.ID, ev})
 			}
 			if len(ds) == 0 {
 				return nil, fmt.Errorf("%s %s: no directory event", action, upn)
@@ -83,7 +83,7 @@ func roundTripsPerOffboardingEvent(t *testing.T, o localstack.Options) {
 	sweepAfter := func(d time.Duration) func() {
 		return func() {
 			st.Clock.Advance(d)
-			if _, err := st.App.Engine.Sweep(ctx); err != nil {
+			if _, err := st.Engine.Sweep(ctx); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -122,21 +122,17 @@ func roundTripsPerOffboardingEvent(t *testing.T, o localstack.Options) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		before := st.App.Counter.Snapshot()
-		total := st.App.Counter.Total()
+		before := st.Counter.Snapshot()
+		total := st.Counter.Total()
 		for _, d := range ds {
-			resp, err := st.Deliver(ctx, d.fn, d.id, d.body)
-			if err != nil {
-				t.Fatalf("%s: %v", tc.name, err)
-			}
-			var res app.MessageResult
-			if err := resp.DecodeReturnValue(&res); err != nil || res.Result != app.ResultApplied {
-				t.Fatalf("%s: %+v (%v), want applied", tc.name, res, err)
+			out, err := st.Deliver(ctx, d.queue, d.id, d.body)
+			if err != nil || out.Result != "applied" {
+				t.Fatalf("%s: %+v, %v; want applied", tc.name, out, err)
 			}
 		}
-		n := st.App.Counter.Total() - total
+		n := st.Counter.Total() - total
 		got := float64(n) / float64(len(ds))
-		after := st.App.Counter.Snapshot()
+		after := st.Counter.Snapshot()
 		ops := map[string]int64{}
 		for k, v := range after {
 			if n := v - before[k]; n != 0 {
@@ -151,19 +147,19 @@ func roundTripsPerOffboardingEvent(t *testing.T, o localstack.Options) {
 }
 
 type delivery struct {
-	fn   string
-	id   string
-	body []byte
+	queue events.Queue
+	id    string
+	body  []byte
 }
 
-func deliver(t *testing.T, ctx context.Context, st *localstack.Stack, events func() ([]delivery, error)) {
+func deliver(t *testing.T, ctx context.Context, st *enginebed.Bed, events func() ([]delivery, error)) {
 	t.Helper()
 	ds, err := events()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, d := range ds {
-		if _, err := st.Deliver(ctx, d.fn, d.id, d.body); err != nil {
+		if _, err := st.Deliver(ctx, d.queue, d.id, d.body); err != nil {
 			t.Fatal(err)
 		}
 	}
