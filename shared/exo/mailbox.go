@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -307,44 +308,61 @@ func (c *Client) NewMailboxFromInactive(ctx context.Context, inactiveIdentity, n
 func discard(json.RawMessage) error { return nil }
 
 // obj is one result row, read leniently: the admin API's JSON types for
-// several properties are not documented (see the reference notes).
-type obj map[string]json.RawMessage
+// several properties are not documented (see the reference notes). It is
+// decoded once, numbers kept as their text, so reading a property does not
+// parse it again (a Get-Mailbox row used to be scanned once per property).
+type obj map[string]any
+
+// parseObj decodes one row; null is a row with no properties.
+func parseObj(raw []byte) (obj, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var o obj
+	if err := dec.Decode(&o); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("data after the row's object")
+	}
+	return o, nil
+}
 
 func (o obj) str(k string) string {
-	v, ok := o[k]
-	if !ok {
-		return ""
+	switch v := o[k].(type) {
+	case string:
+		return v
+	case json.Number:
+		return string(v) // numbers as their text
+	case bool:
+		return strconv.FormatBool(v)
 	}
-	var s string
-	if json.Unmarshal(v, &s) == nil {
-		return s
-	}
-	if t := bytes.TrimSpace(v); len(t) > 0 && t[0] != '{' && t[0] != '[' && string(t) != "null" {
-		return string(t) // numbers and booleans as their text
-	}
-	return ""
+	return "" // absent, null, objects and arrays
 }
 
 func (o obj) boolean(k string) (bool, error) {
-	v, ok := o[k]
-	if !ok || string(bytes.TrimSpace(v)) == "null" {
+	switch v := o[k].(type) {
+	case nil:
 		return false, nil
-	}
-	var b bool
-	if json.Unmarshal(v, &b) == nil {
-		return b, nil
+	case bool:
+		return v, nil
 	}
 	b, err := strconv.ParseBool(o.str(k))
 	if err != nil {
-		return false, fmt.Errorf("exo: %s: not a boolean: %s", k, v)
+		return false, fmt.Errorf("exo: %s: not a boolean: %v", k, o[k])
 	}
 	return b, nil
 }
 
+// strings reads an array of strings; elements of other types read as "",
+// anything but an array (null included) as none.
 func (o obj) strings(k string) []string {
-	var ss []string
-	if v, ok := o[k]; ok {
-		_ = json.Unmarshal(v, &ss) // null or absent: none
+	a, ok := o[k].([]any)
+	if !ok {
+		return nil
+	}
+	ss := make([]string, len(a))
+	for i, v := range a {
+		ss[i], _ = v.(string)
 	}
 	return ss
 }
@@ -384,8 +402,8 @@ func ParseTime(s string) (time.Time, error) {
 }
 
 func parseMailbox(raw json.RawMessage) (tenant.Mailbox, error) {
-	var o obj
-	if err := json.Unmarshal(raw, &o); err != nil {
+	o, err := parseObj(raw)
+	if err != nil {
 		return tenant.Mailbox{}, fmt.Errorf("exo: mailbox: %w", err)
 	}
 	m := tenant.Mailbox{
@@ -405,18 +423,20 @@ func parseMailbox(raw json.RawMessage) (tenant.Mailbox, error) {
 		ArchiveStatus:             o.str("ArchiveStatus"),
 	}
 	var errs []error
-	for k, dst := range map[string]*bool{
-		"LitigationHoldEnabled":       &m.LitigationHoldEnabled,
-		"IsInactiveMailbox":           &m.IsInactiveMailbox,
-		"IsSoftDeletedByRemove":       &m.IsSoftDeletedByRemove,
-		"IsSoftDeletedByDisable":      &m.IsSoftDeletedByDisable,
-		"AutoExpandingArchiveEnabled": &m.AutoExpandingArchive,
+	for _, f := range [...]struct {
+		k   string
+		dst *bool
+	}{
+		{"LitigationHoldEnabled", &m.LitigationHoldEnabled},
+		{"IsInactiveMailbox", &m.IsInactiveMailbox},
+		{"IsSoftDeletedByRemove", &m.IsSoftDeletedByRemove},
+		{"IsSoftDeletedByDisable", &m.IsSoftDeletedByDisable},
+		{"AutoExpandingArchiveEnabled", &m.AutoExpandingArchive},
 	} {
-		b, err := o.boolean(k)
-		*dst = b
+		b, err := o.boolean(f.k)
+		*f.dst = b
 		errs = append(errs, err)
 	}
-	var err error
 	m.LitigationHoldDate, err = o.time("LitigationHoldDate")
 	errs = append(errs, err)
 	m.WhenSoftDeleted, err = o.time("WhenSoftDeleted")
@@ -451,8 +471,8 @@ func HoldDays(d string) (int, bool) {
 }
 
 func parseRestore(raw json.RawMessage) (tenant.RestoreStatus, error) {
-	var o obj
-	if err := json.Unmarshal(raw, &o); err != nil {
+	o, err := parseObj(raw)
+	if err != nil {
 		return tenant.RestoreStatus{}, fmt.Errorf("exo: restore request: %w", err)
 	}
 	st := tenant.RestoreStatus{
