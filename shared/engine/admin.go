@@ -99,9 +99,7 @@ func (e *Engine) Release(ctx context.Context, ref, reason, actor string) (retent
 		if c.State == retention.StateRescuing {
 			return fmt.Errorf("case is rescuing (restore requests running): %w", ErrBadRequest)
 		}
-		c.Retention, c.DecisionSource, c.Policy = retention.Release, "admin", ""
-		t.log("release", "ok", "released by "+actor+": "+reason)
-		e.release(r, t)
+		e.step(r, t, retention.Fact{Kind: retention.FactReleasedByAdmin, Actor: actor, Words: reason})
 		return nil
 	})
 }
@@ -149,7 +147,7 @@ func (e *Engine) Recover(ctx context.Context, ref, upn, actor string) (retention
 		case c.DeletedAt != nil && c.UserPurgedAt == nil && c.DeletionSource == retention.DeletedInExchange:
 			err := e.d.Exchange.UndoSoftDeletedMailbox(ctx, c.ExchangeGUID, c.UPN)
 			if errors.Is(err, tenant.ErrNoSecureStringKey) {
-				e.block(r, t, "needsPowerShell", "the mailbox was removed in Exchange and only Undo-SoftDeletedMailbox brings it back; it "+noKeyWhy,
+				e.block(r, t, retention.BlockNeedsPowerShell, "the mailbox was removed in Exchange and only Undo-SoftDeletedMailbox brings it back; it "+noKeyWhy,
 					"run in Exchange Online PowerShell: "+undoCommand(c.ExchangeGUID, c.UPN)+" ; then reset the account's password in Entra")
 				return nil
 			}
@@ -167,11 +165,10 @@ func (e *Engine) Recover(ctx context.Context, ref, upn, actor string) (retention
 		default:
 			return fmt.Errorf("nothing to recover: the user is not deleted, or its mailbox is neither restorable nor inactive: %w", ErrBadRequest)
 		}
-		before := *c
 		if err := e.refresh(ctx, r, t); err != nil {
 			return err
 		}
-		e.settle(r, &before, t)
+		e.settle(r, t)
 		return nil
 	})
 }
