@@ -124,9 +124,7 @@ func (e *Engine) RestoreTo(ctx context.Context, ref, target, actor string) (rete
 		case c.DeletedAt == nil && !c.MailboxInactive:
 			return fmt.Errorf("the mailbox is active: New-MailboxRestoreRequest copies soft-deleted or inactive mailboxes: %w", ErrBadRequest)
 		}
-		c.ArchiveTarget = target
-		c.Restores, c.RestoredAt = nil, nil
-		t.log("restoreTo", "ok", "copy-to-archive into "+target+" requested by "+actor)
+		e.step(r, t, retention.Fact{Kind: retention.FactRestoreRequested, Account: target, Actor: actor})
 		return e.startRestore(ctx, r, t)
 	})
 }

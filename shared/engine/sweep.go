@@ -328,7 +328,7 @@ func (e *Engine) rescue(ctx context.Context, r *record, t *tx) error {
 			return err
 		}
 		t.log("undoSoftDelete", "ok", "Undo-SoftDeletedMailbox -WindowsLiveID: mailbox removed in Exchange brought back into new account "+id)
-		c.PreviousObjectID, c.ObjectID, c.UserPurgedAt = c.ObjectID, id, nil
+		e.step(r, t, retention.Fact{Kind: retention.FactAccountRecreated, Account: id})
 	case retention.CopyToArchive(c) && c.UnconfirmedSince != nil && t.now.Sub(*c.UnconfirmedSince) <= e.d.Policy.Lag():
 		// Exchange does not show the mailbox as deleted yet (in no scope,
 		// or still active): a copy needs it in the soft-deleted or

@@ -7,6 +7,7 @@ package retention
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -163,6 +164,17 @@ type Case struct {
 
 	OpenedAt  time.Time `json:"openedAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// Clone returns a copy of c that shares no slice with it (restore jobs
+// are updated in place while they run).
+func (c Case) Clone() Case {
+	n := c
+	n.SKUs = slices.Clone(c.SKUs)
+	n.RemovedSKUs = slices.Clone(c.RemovedSKUs)
+	n.Restores = slices.Clone(c.Restores)
+	n.AlertsSent = slices.Clone(c.AlertsSent)
+	return n
 }
 
 // CaseKey builds the case key from tenant and Entra object id.

@@ -1,6 +1,8 @@
 package retention
 
 import (
+	"fmt"
+	"go/ast"
 	"go/parser"
 	"go/token"
 	"os"
@@ -96,6 +98,124 @@ func TestForeignImportsCatchesViolations(t *testing.T) {
 		"net.go: net/http (I/O)",
 		"sdk.go: github.com/microsoftgraph/msgraph-sdk-go",
 	}, "\n")
+	if got != want {
+		t.Fatalf("reported:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// decisionFields are the case fields only the case machine (Step, Decide
+// and the evidence rule) may write: the state, its reason, the decision
+// and the rescue's record. The engine still records what it reads from
+// the tenant (licences, deletion, mailbox identity, hold as Exchange shows
+// it) and the clocks those readings start.
+var decisionFields = map[string]bool{
+	"State": true, "Reason": true, "ReasonKind": true,
+	"Retention": true, "Policy": true, "DecisionSource": true, "Ticket": true, "LastWorkingDay": true,
+	"HoldDurationDays": true, "ArchiveTarget": true, "RescueMode": true,
+	"RescueNowFor": true, "RescueAttempts": true, "RescuedAt": true, "Restores": true, "RestoredAt": true,
+	"RecoveredAt": true, "PreviousObjectID": true, "ObjectID": true, "MailboxPurgedAt": true,
+	"HoldRequestedAt": true, "HoldVerifiedAt": true,
+}
+
+// decisionCalls are the Case methods and retention functions that take a
+// decision; only the machine calls them. (MarkAlertSent is not one: the
+// engine records a delivery with it.)
+var decisionCalls = map[string]bool{"Explain": true, "Decide": true}
+
+// caseWrites returns "file:line: what" for every write of a decision field
+// of a case in the non-test Go files of dir, and every decision call. A
+// case is what the engine names it: c, or a .Case field (r.Case.State).
+func caseWrites(t *testing.T, dir string) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	isCase := func(x ast.Expr) bool {
+		switch x := x.(type) {
+		case *ast.Ident:
+			return x.Name == "c"
+		case *ast.SelectorExpr:
+			return x.Sel.Name == "Case"
+		case *ast.StarExpr, *ast.ParenExpr:
+			return true
+		}
+		return false
+	}
+	var bad []string
+	fset := token.NewFileSet()
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		af, err := parser.ParseFile(fset, f, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		report := func(n ast.Node, what string) {
+			p := fset.Position(n.Pos())
+			bad = append(bad, fmt.Sprintf("%s:%d: %s", filepath.Base(p.Filename), p.Line, what))
+		}
+		lhs := func(x ast.Expr) {
+			if s, ok := x.(*ast.SelectorExpr); ok && decisionFields[s.Sel.Name] && isCase(s.X) {
+				report(x, "writes "+s.Sel.Name)
+			}
+		}
+		ast.Inspect(af, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.AssignStmt:
+				for _, x := range n.Lhs {
+					lhs(x)
+				}
+			case *ast.IncDecStmt:
+				lhs(n.X)
+			case *ast.UnaryExpr: // &c.State handed to something that writes it
+				if n.Op == token.AND {
+					lhs(n.X)
+				}
+			case *ast.CallExpr:
+				if s, ok := n.Fun.(*ast.SelectorExpr); ok && decisionCalls[s.Sel.Name] {
+					report(n, "calls "+s.Sel.Name)
+				}
+			}
+			return true
+		})
+	}
+	sort.Strings(bad)
+	return bad
+}
+
+// TestEngineTakesNoDecision: the engine fetches facts, executes actions and
+// commits; every state and decision is retention.Step's.
+func TestEngineTakesNoDecision(t *testing.T) {
+	if bad := caseWrites(t, filepath.Join("..", "engine")); len(bad) > 0 {
+		t.Fatalf("shared/engine decides what retention.Step should:\n%s", strings.Join(bad, "\n"))
+	}
+}
+
+// TestCaseWritesCatchesViolations shows the check can fail.
+func TestCaseWritesCatchesViolations(t *testing.T) {
+	dir := t.TempDir()
+	src := `package x
+func f(r *record, a *alert) {
+	c := &r.Case
+	c.State = "x"
+	r.Case.Reason, c.UPN = "y", "u"
+	c.RescueAttempts++
+	c.Explain("", "z")
+	retention.Decide(c, d, p)
+	a.State = "fine: not a case"
+	c.Licensed = true
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "x.go"), []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "x_test.go"), []byte("package x\nfunc g(c *C) { c.State = 1 }\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(caseWrites(t, dir), "\n")
+	want := strings.Join([]string{"x.go:4: writes State", "x.go:5: writes Reason", "x.go:6: writes RescueAttempts", "x.go:7: calls Explain", "x.go:8: calls Decide"}, "\n")
 	if got != want {
 		t.Fatalf("reported:\n%s\nwant:\n%s", got, want)
 	}

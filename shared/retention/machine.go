@@ -63,6 +63,13 @@ const (
 	FactRecoveredLicensed FactKind = "recoveredLicensed"
 	// FactAccountBack: a rehire or rescue brought the deleted account back.
 	FactAccountBack FactKind = "accountBack"
+	// FactAccountRecreated: Undo-SoftDeletedMailbox brought a mailbox
+	// whose account was gone back into a new account (Fact.Account, its
+	// object id).
+	FactAccountRecreated FactKind = "accountRecreated"
+	// FactRestoreRequested: an admin asked for a copy into Fact.Account
+	// (holdfast restore --to; Fact.Actor).
+	FactRestoreRequested FactKind = "restoreRequested"
 	// FactRehired: a rehire with nothing (more) to bring back, facts
 	// refreshed; Fact.AccountBack says whether the account was just
 	// brought back.
@@ -103,9 +110,12 @@ type Fact struct {
 	Action   Action       // FactWarned
 	// AccountBack: FactRehired after the account was brought back.
 	AccountBack bool
-	Account     string // FactWrittenOff: the account holding the ExchangeGuid
-	Actor       string // FactReleasedByAdmin
-	Words       string // FactReleasedByAdmin: the admin's reason
+	// Account: FactWrittenOff, the account holding the ExchangeGuid;
+	// FactAccountRecreated, the new object id; FactRestoreRequested, the
+	// archive target.
+	Account string
+	Actor   string // FactReleasedByAdmin, FactRestoreRequested
+	Words   string // FactReleasedByAdmin: the admin's reason
 }
 
 // BlockerKind names what stops holdfast protecting a mailbox by itself.
@@ -366,6 +376,12 @@ func Step(c *Case, f Fact, p Policy, now time.Time) Outcome {
 	case FactAccountBack:
 		c.DeletedAt, c.DeletionSource = nil, ""
 		c.ClearDeadline()
+	case FactAccountRecreated:
+		c.PreviousObjectID, c.ObjectID, c.UserPurgedAt = c.ObjectID, f.Account, nil
+	case FactRestoreRequested:
+		c.ArchiveTarget = f.Account
+		c.Restores, c.RestoredAt = nil, nil
+		o.log("restoreTo", "ok", "copy-to-archive into "+f.Account+" requested by "+f.Actor)
 	case FactRehired:
 		switch {
 		case AtRisk(c):
