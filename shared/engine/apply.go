@@ -119,6 +119,9 @@ func (e *Engine) refresh(ctx context.Context, r *record, t *tx) error {
 		if hasMailbox {
 			e.learnMailbox(c, mb, now)
 			retention.ObserveInPlace(c)
+			// Found active: restoring the user reconnects an inactive
+			// mailbox, which is no longer preserved by being inactive.
+			c.MailboxInactive = false
 		} else if !errors.Is(err, tenant.ErrNotFound) {
 			return fmt.Errorf("read mailbox: %w", err)
 		}

@@ -560,6 +560,11 @@ func settle(c *Case, now time.Time, o *Outcome) {
 	case c.HoldEnabled:
 		c.State = StateProtecting
 		c.Explain(ReasonUnspecified, "Litigation Hold placed, not yet in effect: not yet safe to delete")
+	case (c.State == StateProtecting || c.State == StateProtected) && c.Retained():
+		// A read found the hold gone from the active mailbox (an admin
+		// removed it): the confirmation PlanCase asks for places it again.
+		c.State = StateProtecting
+		c.Explain(ReasonUnspecified, "Litigation Hold no longer on the mailbox: placing it again")
 	case c.State == StateUnconfirmed:
 		// The readings agree with the directory again and nothing else
 		// applies.
