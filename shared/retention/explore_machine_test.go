@@ -57,7 +57,8 @@ type tenantModel struct {
 	GraceFrom        time.Time // licence removed from the active mailbox
 	SoftPurgeAt      time.Time // a soft-deleted mailbox is purged then
 	LostOnSchedule   bool      // purged by Microsoft 365's own clock
-	LostByAdmin      bool      // purged from the recycle bin by an admin
+	LostAt           time.Time
+	LostByAdmin      bool // purged from the recycle bin by an admin
 	// Failures injected into the next tenant write.
 	FailNext        bool // transient (throttled, 5xx)
 	RefuseHoldNext  bool // Set-Mailbox answers that the licence does not allow the hold
@@ -74,11 +75,11 @@ func (tn *tenantModel) advance(now time.Time, p Policy) {
 	switch tn.Mailbox {
 	case mbActive:
 		if !tn.Licensed && !tn.GraceFrom.IsZero() && !now.Before(tn.GraceFrom.Add(Window)) && !tn.holdEffective(tn.GraceFrom.Add(Window), p) {
-			tn.Mailbox, tn.LostOnSchedule = mbGone, true
+			tn.Mailbox, tn.LostOnSchedule, tn.LostAt = mbGone, true, now
 		}
 	case mbSoftDeleted:
 		if !now.Before(tn.SoftPurgeAt) {
-			tn.Mailbox, tn.LostOnSchedule = mbGone, true
+			tn.Mailbox, tn.LostOnSchedule, tn.LostAt = mbGone, true, now
 		}
 	}
 }
@@ -163,15 +164,22 @@ func (w mworld) key() string {
 
 var errTransient = errors.New("transient failure")
 
+// stepFunc is Step, swappable so each invariant can be shown to catch a
+// broken machine.
+type stepFunc func(c *Case, f Fact, p Policy, now time.Time) Outcome
+
 // driver plays the engine around Step.
-type driver struct{ p Policy }
+type driver struct {
+	p     Policy
+	step0 stepFunc
+}
 
 // step applies f and delivers its alerts once each, as the engine's
 // outbox and flush do; an alert already sent that the machine asks for
 // again is noted (blockers excepted: acting again on a blocked case blocks
 // again, and the engine relies on the alert not being repeated).
 func (d driver) step(w *mworld, f Fact) Outcome {
-	o := Step(&w.C, f, d.p, w.Now)
+	o := d.step0(&w.C, f, d.p, w.Now)
 	for _, a := range o.Alerts {
 		if w.C.AlertSent(a.ID) {
 			if a.Kind != AlertBlocker {
@@ -517,7 +525,7 @@ func (d driver) advance(w *mworld, by time.Duration) {
 		step := min(to.Sub(w.Now), reconcileEvery)
 		w.Now = w.Now.Add(step)
 		w.T.advance(w.Now, d.p)
-		if step == reconcileEvery && !w.C.State.Terminal() {
+		if step == reconcileEvery && Watched(&w.C) {
 			d.directoryChange(w)
 		}
 	}
@@ -675,9 +683,9 @@ func checkMachine(prev, next mworld, p Policy) (string, string) {
 	// the hold, no auto-expanding archive), learned more than the margin
 	// before the purge.
 	if next.T.LostOnSchedule && !prev.T.LostOnSchedule && prev.C.Retained() && next.T.HoldOK && !next.T.AutoExpanding &&
-		!next.T.LostByAdmin && prev.C.State != StateBlocked && next.Now.Sub(next.RiskAt) > p.RescueMargin {
+		!next.T.LostByAdmin && prev.C.State != StateBlocked && next.T.LostAt.Sub(next.RiskAt) > p.RescueMargin {
 		return "lostWhileSavable", fmt.Sprintf("mailbox purged on schedule at %s, case %s (retention %s), risk learned at %s",
-			next.Now.Format(time.RFC3339), prev.C.State, prev.C.Retention, next.RiskAt.Format(time.RFC3339))
+			next.T.LostAt.Format(time.RFC3339), prev.C.State, prev.C.Retention, next.RiskAt.Format(time.RFC3339))
 	}
 	// 3. At most one side effect per intent.
 	if next.Holds > max(1, next.Intents)+next.Rescues {
@@ -690,7 +698,7 @@ func checkMachine(prev, next mworld, p Policy) (string, string) {
 		return "alertTwice", fmt.Sprintf("%d warnings in one sweep", next.Warned)
 	}
 	if len(next.Repeats) > 0 {
-		return "alertTwice", "asked again for alerts already sent: " + strings.Join(next.Repeats, ", ")
+		return "alertTwice", fmt.Sprintf("asked again for an alert already sent: %s (%d times)", next.Repeats[0], len(next.Repeats))
 	}
 	// 4, 5. The case matches the truth: never written off while the
 	// mailbox exists; inactive only when it is.
@@ -719,7 +727,7 @@ func checkMachine(prev, next mworld, p Policy) (string, string) {
 // machineStarts are the starting tenants: a licensed leaver not yet
 // decided on; the same with a licence that does not include Litigation
 // Hold; one already protected under a retain decision; one whose licence
-// was removed 20 days ago with no decision (the default retains); one
+// was removed 26 days ago with no decision (the default retains); one
 // with an auto-expanding archive.
 func machineStarts(t0 time.Time, p Policy) map[string]mworld {
 	base := func() mworld {
@@ -729,7 +737,7 @@ func machineStarts(t0 time.Time, p Policy) map[string]mworld {
 			Now: t0,
 		}
 	}
-	d := driver{p}
+	d := driver{p, Step}
 	decide := func(w *mworld, ret string) {
 		if err := Decide(&w.C, Decision{Retention: ret, Source: "hr"}, p); err != nil {
 			panic(err)
@@ -751,7 +759,7 @@ func machineStarts(t0 time.Time, p Policy) map[string]mworld {
 	protected.Now = t0.Add(p.HoldPropagation)
 	d.sweep(&protected)
 	graceRunning := undecided.clone()
-	removed := t0.Add(-20 * 24 * time.Hour)
+	removed := t0.Add(-26 * 24 * time.Hour)
 	graceRunning.T.Licensed, graceRunning.T.GraceFrom = false, removed
 	graceRunning.Now, graceRunning.RiskAt, graceRunning.Episodes = removed, removed, 1
 	d.directoryChange(&graceRunning)
@@ -766,9 +774,9 @@ type machineExploration struct {
 	violations          []violation
 }
 
-func exploreMachine(p Policy, depth int) machineExploration {
+func exploreMachine(p Policy, depth int, step stepFunc, stopAt string) machineExploration {
 	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	d := driver{p}
+	d := driver{p, step}
 	facts := machineFacts()
 	ex := machineExploration{byState: map[State]int{}}
 	type node struct {
@@ -795,6 +803,12 @@ func exploreMachine(p Policy, depth int) machineExploration {
 		for _, n := range frontier {
 			for _, f := range facts {
 				w := n.w.clone()
+				if !strings.HasPrefix(f.name, "tick:") && !strings.HasPrefix(f.name, "fail:") {
+					// People act a minute apart: two risk episodes in the
+					// same instant would share their deadline.
+					w.Now = w.Now.Add(time.Minute)
+					w.T.advance(w.Now, p)
+				}
 				if !f.apply(d, &w) {
 					continue
 				}
@@ -802,6 +816,9 @@ func exploreMachine(p Policy, depth int) machineExploration {
 				trail := append(append([]string(nil), n.trail...), f.name)
 				if inv, detail := checkMachine(n.w, w, p); inv != "" {
 					ex.violations = append(ex.violations, violation{inv, trail, detail})
+					if inv == stopAt {
+						return ex
+					}
 					continue
 				}
 				k := w.key()
@@ -828,7 +845,7 @@ func machinePolicy() Policy {
 // with the facts that led to it.
 func TestExploreCaseMachine(t *testing.T) {
 	start := time.Now()
-	ex := exploreMachine(machinePolicy(), *machineDepth)
+	ex := exploreMachine(machinePolicy(), *machineDepth, Step, "")
 	var states []string
 	for s, n := range ex.byState {
 		states = append(states, fmt.Sprintf("%s %d", s, n))
@@ -847,5 +864,68 @@ func TestExploreCaseMachine(t *testing.T) {
 		if ex.byState[s] == 0 {
 			t.Errorf("no sequence reached state %s: the exploration does not reach the machine's decisions", s)
 		}
+	}
+}
+
+// TestExploreMachineCatchesBrokenDecisions shows the invariants can fail:
+// deliberately broken copies of Step are explored and each must be caught
+// by the invariant it breaks.
+func TestExploreMachineCatchesBrokenDecisions(t *testing.T) {
+	cases := []struct {
+		name string
+		step stepFunc
+		want string
+	}{
+		{"a cancellation stops a running clock", func(c *Case, f Fact, p Policy, now time.Time) Outcome {
+			if f.Kind == FactCancelled && c.MailboxPurgedAt == nil {
+				c.State = StateCancelled
+				c.ClearDeadline()
+				return Outcome{To: c.State}
+			}
+			return Step(c, f, p, now)
+		}, "lostWhileSavable"},
+		{"a verified hold gets no effective time", func(c *Case, f Fact, p Policy, now time.Time) Outcome {
+			o := Step(c, f, p, now)
+			if f.Kind == FactHoldShown {
+				c.HoldEffectiveAt = nil
+			}
+			return o
+		}, "noWake"},
+		{"a soft-deleted mailbox is written off at its first reading", func(c *Case, f Fact, p Policy, now time.Time) Outcome {
+			if f.Kind == FactSettle && c.DeletedAt != nil && c.DeadlineKind == ClockSoftDelete && c.MailboxPurgedAt == nil {
+				at := now
+				c.MailboxPurgedAt = &at
+			}
+			return Step(c, f, p, now)
+		}, "writtenOffWhileExists"},
+		{"the recovery alert is raised on every settle", func(c *Case, f Fact, p Policy, now time.Time) Outcome {
+			o := Step(c, f, p, now)
+			if f.Kind == FactSettle && c.RecoveredAt != nil {
+				o.Alerts = append(o.Alerts, Alert{ID: c.Key + ":recovered", Kind: AlertRecovered})
+			}
+			return o
+		}, "alertTwice"},
+		{"a deletion under hold is believed preserved", func(c *Case, f Fact, p Policy, now time.Time) Outcome {
+			if f.Kind == FactSettle && c.DeletedAt != nil && c.HoldEnabled {
+				c.MailboxInactive = true
+			}
+			return Step(c, f, p, now)
+		}, "inactiveWhileNot"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ex := exploreMachine(machinePolicy(), 5, tc.step, tc.want)
+			for _, v := range ex.violations {
+				if v.invariant == tc.want {
+					t.Logf("caught after %d states: %s after %s", ex.states, v.detail, strings.Join(v.trail, " → "))
+					return
+				}
+			}
+			found := map[string]int{}
+			for _, v := range ex.violations {
+				found[v.invariant]++
+			}
+			t.Fatalf("broken machine not caught by %s (violations: %v, %d states)", tc.want, found, ex.states)
+		})
 	}
 }

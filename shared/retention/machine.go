@@ -481,6 +481,17 @@ func Step(c *Case, f Fact, p Policy, now time.Time) Outcome {
 	return o
 }
 
+// Watched reports whether Reconcile must re-read the case's user and
+// mailbox even when no notification says anything changed (a hold removed
+// sends none): every open case, and a cancelled one whose mailbox is
+// unlicensed, which only its hold keeps.
+func Watched(c *Case) bool {
+	if c.MailboxPurgedAt != nil {
+		return false
+	}
+	return !c.State.Terminal() || c.State == StateCancelled && c.LicenceRemovedAt != nil
+}
+
 // AtRisk reports whether a clock runs on a mailbox that still exists.
 func AtRisk(c *Case) bool {
 	return c.Deadline != nil && c.MailboxPurgedAt == nil && !c.MailboxInactive
