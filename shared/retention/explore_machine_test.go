@@ -705,6 +705,9 @@ func checkMachine(prev, next mworld, p Policy) (string, string) {
 	if c.MailboxPurgedAt != nil && next.T.Mailbox != mbGone {
 		return "writtenOffWhileExists", fmt.Sprintf("case %s says purged, mailbox state %d", c.State, next.T.Mailbox)
 	}
+	if c.MailboxPurgedAt != nil && c.State != StatePurged && c.State != StateRestored {
+		return "purgedNotSaid", fmt.Sprintf("the case knows the mailbox is purged but says %s", c.State)
+	}
 	if c.State == StateInactive && next.T.Mailbox != mbInactive {
 		return "inactiveWhileNot", fmt.Sprintf("case inactive, mailbox state %d", next.T.Mailbox)
 	}
@@ -728,7 +731,8 @@ func checkMachine(prev, next mworld, p Policy) (string, string) {
 // decided on; the same with a licence that does not include Litigation
 // Hold; one already protected under a retain decision; one whose licence
 // was removed 26 days ago with no decision (the default retains); one
-// with an auto-expanding archive.
+// released whose licence grace ends in 4 hours; one with an
+// auto-expanding archive.
 func machineStarts(t0 time.Time, p Policy) map[string]mworld {
 	base := func() mworld {
 		return mworld{
@@ -764,8 +768,15 @@ func machineStarts(t0 time.Time, p Policy) map[string]mworld {
 	graceRunning.Now, graceRunning.RiskAt, graceRunning.Episodes = removed, removed, 1
 	d.directoryChange(&graceRunning)
 	graceRunning.Now = t0
+	releasedEnding := base()
+	decide(&releasedEnding, Release)
+	removed = t0.Add(-Window + 4*time.Hour)
+	releasedEnding.T.Licensed, releasedEnding.T.GraceFrom = false, removed
+	releasedEnding.Now, releasedEnding.RiskAt, releasedEnding.Episodes = removed, removed, 1
+	d.directoryChange(&releasedEnding)
+	releasedEnding.Now = t0
 	return map[string]mworld{"undecided": undecided, "licenceWithoutHold": noHold, "autoExpandingArchive": autoExp,
-		"protected": protected, "graceRunning": graceRunning}
+		"protected": protected, "graceRunning": graceRunning, "releasedGraceEnding": releasedEnding}
 }
 
 type machineExploration struct {

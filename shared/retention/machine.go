@@ -277,8 +277,11 @@ func Step(c *Case, f Fact, p Policy, now time.Time) Outcome {
 		switch {
 		case c.MailboxPurgedAt != nil:
 			// The record that the mailbox is gone stays: cancelling cannot
-			// bring it back, and must not make it look settled.
+			// bring it back, and must not make it look settled. (The
+			// reading for the cancellation may be the one that found it
+			// gone: the case says purged, with its alert.)
 			o.log("cancel", "ok", "offboarding cancelled, but the mailbox was already purged")
+			settle(c, now, &o)
 		case AtRisk(c):
 			// The employee stays, but an admin went ahead: the default
 			// decision applies to the mailbox already at risk.
@@ -292,6 +295,11 @@ func Step(c *Case, f Fact, p Policy, now time.Time) Outcome {
 			o.log("cancel", "ok", "offboarding cancelled; any Litigation Hold placed stays on the mailbox until an admin removes it")
 		}
 	case FactDecided:
+		if c.MailboxPurgedAt != nil {
+			// Nothing left to keep or release.
+			settle(c, now, &o)
+			break
+		}
 		if !c.Retained() {
 			release(c, &o)
 			break
@@ -390,12 +398,13 @@ func Step(c *Case, f Fact, p Policy, now time.Time) Outcome {
 			c.State = StateTracking
 			o.log("rehire", "ok", "rehired, and the mailbox is still at risk: kept as for a retain decision")
 			o.Next = NextDecide
+		case c.MailboxPurgedAt != nil:
+			o.log("rehire", "ok", "rehired, but the mailbox was already purged: nothing to recover")
+			settle(c, now, &o)
 		case f.AccountBack:
 			c.State = StateCancelled
 			c.Explain(ReasonUnspecified, "rehired: user restored")
 			o.log("rehire", "ok", c.Reason)
-		case c.MailboxPurgedAt != nil:
-			o.log("rehire", "ok", "rehired, but the mailbox was already purged: nothing to recover")
 		default:
 			c.State = StateCancelled
 			c.Explain(ReasonUnspecified, "rehired")
@@ -531,10 +540,11 @@ func block(c *Case, b Blocker, o *Outcome) {
 func settle(c *Case, now time.Time, o *Outcome) {
 	prev := c.State
 	switch {
-	case c.State == StateCancelled && !AtRisk(c):
+	case c.State == StateCancelled && !AtRisk(c) && c.MailboxPurgedAt == nil:
 		// A cancelled offboarding rests while nothing is at risk; a later
 		// licence removal or deletion of the staying employee is handled
-		// under the default decision like any other.
+		// under the default decision like any other, and a purge of its
+		// mailbox is said.
 	case c.State == StateBlocked && c.MailboxPurgedAt == nil || c.State == StateRestored:
 		// Stays until a human or HR acts (or, restored, for good: the
 		// content is safe in the archive target); facts are still tracked.
