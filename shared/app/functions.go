@@ -119,7 +119,8 @@ func (f *Functions) queue(q string) customhandler.HandlerFunc {
 			if kerr != nil {
 				return customhandler.Response{}, kerr
 			}
-			return customhandler.Response{Logs: []string{"rejected: " + out.Reason}}, nil
+			return customhandler.Response{Logs: []string{"rejected: " + out.Reason},
+				ReturnValue: MessageResult{Queue: q, MessageID: "envelope-" + inv.InvocationID, Result: out.Result, Reason: out.Reason}}, nil
 		}
 		if len(msg.ShadowedKeys) > 0 {
 			zerolog.Ctx(ctx).Warn().Strs("shadowedKeys", msg.ShadowedKeys).Msg("message body shadows system metadata; those keys are not trusted")
@@ -140,9 +141,37 @@ func (f *Functions) queue(q string) customhandler.HandlerFunc {
 		if out.Reason != "" {
 			line += " (" + out.Reason + ")"
 		}
-		return customhandler.Response{Logs: []string{line}, ReturnValue: out}, nil
+		return customhandler.Response{Logs: []string{line}, ReturnValue: MessageResult{
+			Queue: q, MessageID: msg.StableID(), Result: out.Result, CaseKey: out.CaseKey, State: out.State, Reason: out.Reason,
+		}}, nil
 	}
 }
+
+// MessageResult is a queue function's return value (the response's
+// ReturnValue, which the host ignores without a $return binding): what
+// became of one delivery. The test bed reads outcomes from it, never from
+// the log lines. Its first four names are those engine.Outcome had when it
+// was the return value, so a reader of those keeps working.
+type MessageResult struct {
+	Result  string // one of the Result* values
+	CaseKey string `json:",omitempty"`
+	State   string `json:",omitempty"`
+	Reason  string `json:",omitempty"`
+	Queue   string
+	// MessageID is the delivered message's id (a retry copy's own id).
+	MessageID string
+}
+
+// MessageResult.Result values: the engine's outcomes, and
+// ResultRetryScheduled, a transient failure answered by scheduling a retry
+// copy (the delivery completes).
+const (
+	ResultApplied        = "applied"
+	ResultDuplicate      = "duplicate"
+	ResultRejected       = "rejected"
+	ResultIgnored        = "ignored"
+	ResultRetryScheduled = "retryScheduled"
+)
 
 func (f *Functions) sweep(ctx context.Context, inv *customhandler.Invocation) (customhandler.Response, error) {
 	if _, err := inv.Timer("timer"); err != nil {

@@ -222,7 +222,9 @@ func (l *Lazy) retry(ctx context.Context, queue string, inv *customhandler.Invoc
 		ev.Time("retryAt", d.At).Msg("transient failure; retry scheduled")
 		line := fmt.Sprintf("%s message %s failed transiently (%s); retry %d scheduled for %s as %s",
 			queue, s.OriginalID, oneLine(cause), s.Retries+1, d.At.UTC().Format(time.RFC3339), c.MessageID)
-		return customhandler.Response{Logs: []string{line}}, nil
+		return customhandler.Response{Logs: []string{line}, ReturnValue: MessageResult{
+			Result: ResultRetryScheduled, Reason: oneLine(cause), Queue: queue, MessageID: msg.StableID(),
+		}}, nil
 	case redelivery.GiveUp:
 		ev.Msg("retry budget spent; the message is left to the dead-letter queue")
 		l.alertGiveUp(ctx, queue, s, d, cause)

@@ -132,6 +132,25 @@ func DecodeResponse(contentType string, body []byte) (Response, error) {
 	return r, nil
 }
 
+// ErrNoReturnValue: the response carried no ReturnValue.
+var ErrNoReturnValue = errors.New("customhandler: the response has no ReturnValue")
+
+// DecodeReturnValue reads the response's ReturnValue into v (a JSON
+// round trip of the decoded value; numbers keep their precision).
+func (r Response) DecodeReturnValue(v any) error {
+	if r.ReturnValue == nil {
+		return ErrNoReturnValue
+	}
+	b, err := json.Marshal(r.ReturnValue)
+	if err != nil {
+		return fmt.Errorf("customhandler: ReturnValue: %w", err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("customhandler: ReturnValue: %w", err)
+	}
+	return nil
+}
+
 func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)

@@ -153,3 +153,26 @@ func TestClientServerEndToEnd(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestDecodeReturnValue(t *testing.T) {
+	resp, err := DecodeResponse("application/json", []byte(`{"ReturnValue":{"Result":"applied","Count":12345678901234567}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Result string
+		Count  int64
+	}
+	if err := resp.DecodeReturnValue(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Result != "applied" || got.Count != 12345678901234567 {
+		t.Fatalf("decoded %+v", got)
+	}
+	if err := (Response{}).DecodeReturnValue(&got); !errors.Is(err, ErrNoReturnValue) {
+		t.Fatalf("no ReturnValue: %v", err)
+	}
+	if err := (Response{ReturnValue: "text"}).DecodeReturnValue(&got); err == nil {
+		t.Fatal("a string decoded into a struct")
+	}
+}

@@ -139,10 +139,9 @@ func deliverAll(ctx context.Context, st *localstack.Stack, c int, ds []*delivery
 				d.sent = time.Now()
 				resp, err := st.Deliver(ctx, d.function, d.id, d.body)
 				d.done, d.err = time.Now(), err
-				for _, l := range resp.Logs {
-					if strings.Contains(l, ": rejected") {
-						d.rejected = true
-					}
+				var res app.MessageResult
+				if err == nil && resp.DecodeReturnValue(&res) == nil {
+					d.rejected = res.Result == app.ResultRejected
 				}
 			}
 		}()

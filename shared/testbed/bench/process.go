@@ -7,20 +7,18 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/holdfast/holdfast/shared/app"
 	"github.com/holdfast/holdfast/shared/clock"
-	"github.com/holdfast/holdfast/shared/customhandler"
+	"github.com/holdfast/holdfast/shared/testbed/host"
 	"github.com/holdfast/holdfast/shared/testbed/localstack"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
@@ -31,76 +29,9 @@ const footprintBatch = 2000
 // startRuns is how many cold starts figure 7 takes the median of.
 const startRuns = 5
 
-// child is a `holdfast serve` process.
-type child struct {
-	cmd  *exec.Cmd
-	url  string
-	done chan struct{}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// startChild starts the binary as the Functions host does and returns when
-// GET / is answered, with the time that took.
-func startChild(ctx context.Context, bin string, env []string) (*child, time.Duration, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, 0, err
-	}
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(env, "FUNCTIONS_CUSTOMHANDLER_PORT="+strconv.Itoa(port))
-	cmd.Stdout, cmd.Stderr = nil, nil // /dev/null: logs are written, not kept
-	c := &child{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d", port), done: make(chan struct{})}
-	hc := &http.Client{Timeout: time.Second}
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return nil, 0, err
-	}
-	go func() { _ = cmd.Wait(); close(c.done) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-c.done:
-			return nil, 0, fmt.Errorf("holdfast serve exited during start-up: %v", cmd.ProcessState)
-		case <-ctx.Done():
-			c.stop()
-			return nil, 0, ctx.Err()
-		default:
-		}
-		resp, err := hc.Get(c.url + "/")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return c, time.Since(start), nil
-			}
-		}
-		time.Sleep(500 * time.Microsecond)
-	}
-	c.stop()
-	return nil, 0, fmt.Errorf("holdfast serve did not answer GET / within 10s")
-}
-
-// stop ends the child this run started (SIGTERM, then SIGKILL).
-func (c *child) stop() {
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.done:
-	case <-time.After(5 * time.Second):
-		_ = c.cmd.Process.Kill()
-		<-c.done
-	}
-}
-
-// status reads a kB field of /proc/PID/status, in MiB.
-func (c *child) status(field string) (float64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
+// status reads a kB field of /proc/PID/status of c, in MiB.
+func status(c *host.Child, field string) (float64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", c.Pid()))
 	if err != nil {
 		return 0, err
 	}
@@ -139,26 +70,23 @@ func (r *run) footprint(ctx context.Context) error {
 	go func() { _ = srv.Serve(l) }()
 	defer srv.Close()
 	simURL := "http://" + l.Addr().String()
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	for k, v := range localstack.Settings(simURL, r.az.ConnectionString) {
-		env = append(env, k+"="+v)
-	}
+	env := localstack.Settings(simURL, r.az.ConnectionString)
 
 	var starts []time.Duration
-	var c *child
+	var c *host.Child
 	for i := 0; i < startRuns; i++ {
-		ch, d, err := startChild(ctx, r.o.Binary, env)
+		ch, err := host.StartChild(ctx, host.ChildOptions{Bin: r.o.Binary, Env: env, ReadyWithin: 10 * time.Second})
 		if err != nil {
 			return err
 		}
-		starts = append(starts, d)
+		starts = append(starts, ch.StartedIn())
 		if i < startRuns-1 {
-			ch.stop()
+			ch.Stop()
 		} else {
 			c = ch
 		}
 	}
-	defer c.stop()
+	defer c.Stop()
 	slices.Sort(starts)
 	med := float64(starts[len(starts)/2]) / float64(time.Millisecond)
 	tgt, met := atMost(med, 100, "ms")
@@ -167,14 +95,15 @@ func (r *run) footprint(ctx context.Context) error {
 
 	// Let the background wiring (table creation) finish before reading RSS.
 	time.Sleep(500 * time.Millisecond)
-	rss0, err := c.status("VmRSS")
+	rss0, err := status(c, "VmRSS")
 	if err != nil {
 		return err
 	}
 	tgt, met = atMost(rss0, 60, "MiB")
 	r.add(Result{Name: "RSS after start", Value: rss0, Unit: "MiB", Target: tgt, Met: met})
 
-	client := &customhandler.Client{BaseURL: c.url, HTTP: &http.Client{Timeout: 2 * time.Minute}}
+	// The child runs on the system clock; the host stamps envelopes with it.
+	h := c.Host(func() time.Time { return time.Now().UTC() }, host.Options{Timeout: 2 * time.Minute})
 	var failed, redelivered atomic.Int64
 	var firstErr atomic.Value
 	now := time.Now().UTC()
@@ -206,22 +135,10 @@ func (r *run) footprint(ctx context.Context) error {
 						return
 					}
 					id := fmt.Sprintf("bench-fp-%05d", i)
-					var err error
-					// Redeliver like Service Bus while the handler asks for it.
-					for n := 1; n <= localstack.MaxDeliveryCount; n++ {
-						var env []byte
-						env, err = customhandler.EncodeServiceBus(app.FnOnOffboarding, "msg", customhandler.ServiceBusMessage{
-							Body: hrEvent(id, users[i], "retain", now), MessageID: id, DeliveryCount: n, SequenceNumber: int64(i + 1),
-							EnqueuedTime: time.Now().UTC(), ContentType: "application/cloudevents+json",
-						}, customhandler.BodyBinary, time.Now().UTC())
-						if err == nil {
-							_, err = client.Invoke(ctx, app.FnOnOffboarding, env)
-						}
-						if err == nil || ctx.Err() != nil {
-							break
-						}
-						redelivered.Add(1)
-					}
+					// Redelivered like Service Bus while the handler asks for it.
+					_, n, err := h.DeliverMessage(ctx, app.FnOnOffboarding, host.Message{
+						ID: id, Body: hrEvent(id, users[i], "retain", now), SequenceNumber: int64(i + 1)})
+					redelivered.Add(int64(max(0, n-1)))
 					if err != nil {
 						failed.Add(1)
 						firstErr.CompareAndSwap(nil, err.Error())
@@ -232,11 +149,11 @@ func (r *run) footprint(ctx context.Context) error {
 		wg.Wait()
 	}
 	el := time.Since(start) - restarts
-	rss1, err := c.status("VmRSS")
+	rss1, err := status(c, "VmRSS")
 	if err != nil {
 		return err
 	}
-	hwm, _ := c.status("VmHWM")
+	hwm, _ := status(c, "VmHWM")
 	tgt, met = atMost(rss1, 60, "MiB")
 	note := fmt.Sprintf("%d events in %s (%.0f/s; Azurite restarted empty every %d events), %d redelivered, %d failed; peak RSS (VmHWM) %.1f MiB",
 		len(users), el.Round(time.Millisecond), float64(len(users))/el.Seconds(), footprintBatch, redelivered.Load(), failed.Load(), hwm)

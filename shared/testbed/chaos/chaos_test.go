@@ -51,13 +51,16 @@ func TestStateMismatch(t *testing.T) {
 	}
 }
 
-func TestParseOutcomes(t *testing.T) {
-	tl := "x OnOffboarding   hr-offboarding message a1: applied case k state protecting\n" +
-		"x OnOffboarding   hr-offboarding message a1: duplicate case k\n" +
-		"x OnDirectoryEvent directory-events message b2: ignored (nothing)\n" +
-		"x OnOffboarding   rejected: bad envelope\n"
-	o := parseOutcomes(tl)
-	if o.Total != 4 || o.AppliedBy["a1"] != 1 || o.ByResult["rejected"] != 1 {
+func TestCountOutcomes(t *testing.T) {
+	rows := []runner.OutcomeRow{
+		{MessageID: "a1", Result: "applied", CaseKey: "k", State: "protecting"},
+		{MessageID: "a1", Result: "duplicate", CaseKey: "k"},
+		{MessageID: "b2", Result: "ignored"},
+		{MessageID: "envelope-1", Result: "rejected", Reason: "bad envelope"},
+		{MessageID: "a1", Result: "applied"},
+	}
+	o := countOutcomes(rows)
+	if o.Total != 5 || o.AppliedBy["a1"] != 2 || o.AppliedBy["b2"] != 0 || o.ByResult["rejected"] != 1 || o.ByResult["duplicate"] != 1 {
 		t.Fatalf("outcomes %+v", o)
 	}
 }

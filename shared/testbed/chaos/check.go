@@ -3,11 +3,11 @@ package chaos
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/holdfast/holdfast/shared/app"
 	"github.com/holdfast/holdfast/shared/retention"
 	"github.com/holdfast/holdfast/shared/testbed/localstack"
 	"github.com/holdfast/holdfast/shared/testbed/scenario"
@@ -33,34 +33,29 @@ const DefaultMargin = 72 * time.Hour
 // SweepInterval is the ExpirySweep schedule the runner plays.
 const SweepInterval = 5 * time.Minute
 
-// outcomeRE matches the handler's per-message log line in the runner's
-// timeline: "<queue> message <id>: <result>".
-var outcomeRE = regexp.MustCompile(`(hr-offboarding|directory-events) message (\S+): (applied|duplicate|rejected|ignored)\b`)
-
-// Outcomes counts handler outcomes per message id from a timeline.
+// Outcomes counts the handler's answers per message id.
 type Outcomes struct {
 	Total     int
 	ByResult  map[string]int
 	AppliedBy map[string]int // message id -> applied outcomes
 }
 
-func parseOutcomes(timeline string) Outcomes {
+// countOutcomes tallies the outcomes the runner read from the handler's
+// return values.
+func countOutcomes(rows []runner.OutcomeRow) Outcomes {
 	o := Outcomes{ByResult: map[string]int{}, AppliedBy: map[string]int{}}
-	for _, m := range outcomeRE.FindAllStringSubmatch(timeline, -1) {
+	for _, r := range rows {
 		o.Total++
-		o.ByResult[m[3]]++
-		if m[3] == "applied" {
-			o.AppliedBy[m[2]]++
+		o.ByResult[r.Result]++
+		if r.Result == app.ResultApplied {
+			o.AppliedBy[r.MessageID]++
 		}
 	}
-	// Rejections log "rejected: <reason>" without an id.
-	o.ByResult["rejected"] += strings.Count(timeline, " rejected: ")
-	o.Total += strings.Count(timeline, " rejected: ")
 	return o
 }
 
 // Check evaluates the five invariants after a run.
-func Check(ctx context.Context, c *Case, st *localstack.Stack, rep *runner.Report, timeline string) []Violation {
+func Check(ctx context.Context, c *Case, st *localstack.Stack, rep *runner.Report) []Violation {
 	var vs []Violation
 	add := func(inv int, upn, format string, args ...any) {
 		vs = append(vs, Violation{Invariant: inv, UPN: upn, Detail: fmt.Sprintf(format, args...)})
@@ -94,7 +89,7 @@ func Check(ctx context.Context, c *Case, st *localstack.Stack, rep *runner.Repor
 
 	// (2) Every delivery answered: applied at most once per message id,
 	// nothing dead-lettered.
-	out := parseOutcomes(timeline)
+	out := countOutcomes(rep.Outcomes)
 	if rep.Stats.DeadLettered > 0 {
 		add(2, "", "%d message(s) dead-lettered", rep.Stats.DeadLettered)
 	}

@@ -7,13 +7,9 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -21,8 +17,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/holdfast/holdfast/shared/app"
-	"github.com/holdfast/holdfast/shared/customhandler"
 	"github.com/holdfast/holdfast/shared/testbed/azurite"
+	"github.com/holdfast/holdfast/shared/testbed/host"
 	"github.com/holdfast/holdfast/shared/testbed/localstack"
 	"github.com/holdfast/holdfast/shared/testbed/scenario/runner"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
@@ -188,10 +184,6 @@ func playChild(ctx context.Context, c *Case, o CrashOptions, rate float64) (Outc
 	if c.Faults != nil {
 		st.Sim.SetFaults(*c.Faults)
 	}
-	port, err := freePort()
-	if err != nil {
-		return Outcome{}, nil, err
-	}
 	env := map[string]string{}
 	for k, v := range localstack.Settings(st.SimURL, az.ConnectionString) {
 		env[k] = v
@@ -201,16 +193,11 @@ func playChild(ctx context.Context, c *Case, o CrashOptions, rate float64) (Outc
 		env[k] = v
 	}
 	env["HOLDFAST_CLOCK_URL"] = st.SimURL
-	env["FUNCTIONS_CUSTOMHANDLER_PORT"] = strconv.Itoa(port)
-	log := o.ChildLog
-	if log == nil {
-		log = io.Discard
-	}
-	ch := &child{bin: o.Bin, env: env, url: fmt.Sprintf("http://127.0.0.1:%d", port), log: log}
-	if err := ch.start(ctx); err != nil {
+	ch, err := host.StartChild(ctx, host.ChildOptions{Bin: o.Bin, Env: env, Log: o.ChildLog})
+	if err != nil {
 		return Outcome{}, nil, err
 	}
-	defer ch.stop()
+	defer ch.Kill()
 	maxDelay := o.MaxDelay
 	if maxDelay <= 0 {
 		maxDelay = 20 * time.Millisecond
@@ -222,8 +209,10 @@ func playChild(ctx context.Context, c *Case, o CrashOptions, rate float64) (Outc
 	k := &killer{ctx: ctx, child: ch, rate: rate, maxDelay: maxDelay,
 		rng:  rand.New(rand.NewPCG(seed, uint64(len(c.Scenario.Steps)))),
 		base: &http.Transport{DisableKeepAlives: true}}
-	st.Client = &customhandler.Client{BaseURL: ch.url, HTTP: &http.Client{Transport: k, Timeout: 11 * time.Minute}}
-	st.HandlerURL = ch.url
+	ho := localstack.HostOptions()
+	ho.Transport = k
+	st.Host = ch.Host(st.Clock.Now, ho)
+	st.HandlerURL = ch.URL
 
 	var tl strings.Builder
 	// Both runs play an hour past the last step: work a kill left pending
@@ -249,85 +238,15 @@ func playChild(ctx context.Context, c *Case, o CrashOptions, rate float64) (Outc
 	}
 	res := &CrashResult{Name: c.Scenario.Name, Deliveries: rep.Stats.Events, Timeline: tl.String()}
 	res.Kills, res.Interrupted = k.counts()
-	res.Violations = Check(ctx, c, st, rep, tl.String())
+	res.Violations = Check(ctx, c, st, rep)
 	return out, res, nil
 }
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// child is the handler process, restarted after every kill on the same
-// port.
-type child struct {
-	bin string
-	env map[string]string
-	url string
-	log io.Writer
-
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-func (c *child) start(ctx context.Context) error {
-	cmd := exec.Command(c.bin, "serve")
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	for k, v := range c.env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	cmd.Stdout, cmd.Stderr = c.log, c.log
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting %s: %w", c.bin, err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	c.mu.Lock()
-	c.cmd, c.done = cmd, done
-	c.mu.Unlock()
-	// Ready when GET / answers (the host's readiness probe).
-	hc := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := hc.Get(c.url + "/")
-		if err == nil {
-			resp.Body.Close()
-			return nil
-		}
-		select {
-		case <-done:
-			return fmt.Errorf("%s serve exited before it was ready", c.bin)
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s serve not ready after 30 s: %w", c.bin, err)
-		}
-	}
-}
-
-// kill sends SIGKILL and waits for the process to be gone.
-func (c *child) kill() {
-	c.mu.Lock()
-	cmd, done := c.cmd, c.done
-	c.mu.Unlock()
-	_ = cmd.Process.Kill() // SIGKILL on Unix
-	<-done
-}
-
-func (c *child) stop() { c.kill() }
 
 // killer is the http.RoundTripper between the driver and the child: it
 // decides per invocation whether to kill the child while it runs.
 type killer struct {
 	ctx      context.Context
-	child    *child
+	child    *host.Child
 	rate     float64
 	maxDelay time.Duration
 	base     http.RoundTripper
@@ -368,7 +287,7 @@ func (k *killer) RoundTrip(req *http.Request) (*http.Response, error) {
 		if kill {
 			go func() {
 				time.Sleep(delay)
-				k.child.kill()
+				k.child.Kill()
 				close(killed)
 			}()
 		}
@@ -397,7 +316,7 @@ func (k *killer) RoundTrip(req *http.Request) (*http.Response, error) {
 			k.interrupted++
 		}
 		k.mu.Unlock()
-		if serr := k.child.start(k.ctx); serr != nil {
+		if serr := k.child.Restart(k.ctx); serr != nil {
 			return nil, errors.Join(err, fmt.Errorf("restart after SIGKILL: %w", serr))
 		}
 		if err == nil {

@@ -86,16 +86,20 @@ func TestHostileCorpusEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", f.name, err)
 		}
-		logs := strings.Join(resp.Logs, "\n")
-		if !strings.Contains(logs, "rejected") {
-			t.Errorf("%s (%s, want %s): not rejected: %s", f.name, f.queue, f.code, logs)
+		var res app.MessageResult
+		if err := resp.DecodeReturnValue(&res); err != nil || res.Result != app.ResultRejected {
+			t.Errorf("%s (%s, want %s): not rejected: %+v %v (logs %v)", f.name, f.queue, f.code, res, err, resp.Logs)
 		}
 		if i == len(files)/2 {
 			// A valid HR event in the middle of the corpus.
 			ev := `{"specversion":"1.0","id":"0d1b2c3a-0000-4000-8000-00000000b0b0","type":"io.holdfast.hr.offboarding","source":"/hr/test","time":"2026-03-02T09:00:00Z","datacontenttype":"application/json","data":{"upn":"bob@contoso.test","lastWorkingDay":"2026-03-02","retention":"retain"}}`
 			resp, err := st.Deliver(ctx, app.FnOnOffboarding, "valid-bob", []byte(ev))
-			if err != nil || !strings.Contains(strings.Join(resp.Logs, " "), "applied") {
-				t.Fatalf("valid event between hostile ones: %v %v", resp.Logs, err)
+			var res app.MessageResult
+			if err == nil {
+				err = resp.DecodeReturnValue(&res)
+			}
+			if err != nil || res.Result != app.ResultApplied {
+				t.Fatalf("valid event between hostile ones: %+v %v (logs %v)", res, err, resp.Logs)
 			}
 		}
 	}

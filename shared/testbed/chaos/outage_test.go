@@ -15,6 +15,7 @@ import (
 	"github.com/holdfast/holdfast/shared/notify"
 	"github.com/holdfast/holdfast/shared/redelivery"
 	"github.com/holdfast/holdfast/shared/testbed/azurite"
+	"github.com/holdfast/holdfast/shared/testbed/host"
 	"github.com/holdfast/holdfast/shared/testbed/localstack"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
@@ -56,7 +57,7 @@ func hrRetain(id, upn string, at time.Time) []byte {
 // playUntil pumps the broker and moves the virtual clock to each next
 // visible message (at most step at a time, so sends and fault changes
 // planned by the caller land on time), until end.
-func playUntil(t *testing.T, st *localstack.Stack, end time.Time, step time.Duration, total *localstack.PumpStats) {
+func playUntil(t *testing.T, st *localstack.Stack, end time.Time, step time.Duration, total *host.PumpStats) {
 	t.Helper()
 	ctx := context.Background()
 	for {
@@ -135,7 +136,7 @@ func TestHourOutageDeadLettersNothing(t *testing.T) {
 	t0 := st.Clock.Now()
 	st.Sim.SetFaults(sim.Faults{Rules: map[string]sim.FaultRule{"exchange": {Unavailable: 1}}})
 
-	var total localstack.PumpStats
+	var total host.PumpStats
 	for i, upn := range upns {
 		// Decisions arrive 0, 20 and 40 minutes into the outage.
 		playUntil(t, st, t0.Add(time.Duration(i)*20*time.Minute), time.Minute, &total)
@@ -192,7 +193,7 @@ func TestOutagePastBudgetDeadLettersAndReplays(t *testing.T) {
 	st.Sim.SetFaults(sim.Faults{Rules: map[string]sim.FaultRule{"exchange": {Unavailable: 1}}})
 	st.Broker.Send(app.QueueHR, "hr-late-1", hrRetain("hr-late-1", upns[0], t0), "application/cloudevents+json")
 
-	var total localstack.PumpStats
+	var total host.PumpStats
 	playUntil(t, st, t0.Add(3*time.Hour), 5*time.Minute, &total)
 	dl := deadLetters(t, st)
 	if len(dl) != 1 {
@@ -236,7 +237,7 @@ func TestOutagePastBudgetDeadLettersAndReplays(t *testing.T) {
 // A scheduled copy that reused the original id would be dropped by
 // duplicate detection: the broker models it, so check copies get through.
 func TestBrokerDropsDuplicateIDs(t *testing.T) {
-	b := localstack.NewBroker(func() time.Time { return Start })
+	b := host.NewBroker(func() time.Time { return Start })
 	if !b.Send(app.QueueHR, "m1", []byte("{}"), "") || b.Send(app.QueueHR, "m1", []byte("{}"), "") {
 		t.Fatal("duplicate detection not modelled")
 	}

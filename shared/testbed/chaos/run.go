@@ -118,7 +118,7 @@ func play(ctx context.Context, c *Case, conn, prefix string, az *azurite.Instanc
 	stats := st.Sim.Stats()
 	res := &Result{Name: c.Scenario.Name, Users: len(c.Scenario.Tenant.Users), Steps: len(c.Scenario.Steps),
 		Deliveries: rep.Stats.Events, Faults: stats.Throttled + stats.Unavailable, Restarts: len(c.AzuriteRestarts), Timeline: tl.String(), Wall: time.Since(wall)}
-	res.Violations = Check(ctx, c, st, rep, res.Timeline)
+	res.Violations = Check(ctx, c, st, rep)
 	return res, nil
 }
 

@@ -1,8 +1,8 @@
 // Package localstack runs holdfast on one machine without a cloud account:
 // Azurite for Table Storage, the tenant simulator for Microsoft 365, and
-// the real handler behind a loopback HTTP server that receives invocations
-// in the Functions host's envelope format. Everything shares one virtual
-// clock.
+// the real handler in this process behind the Functions host emulator
+// (package host), which sends it invocations in the host's envelope
+// format. Everything shares one virtual clock.
 package localstack
 
 import (
@@ -21,6 +21,7 @@ import (
 	"github.com/holdfast/holdfast/shared/config"
 	"github.com/holdfast/holdfast/shared/customhandler"
 	"github.com/holdfast/holdfast/shared/testbed/azurite"
+	"github.com/holdfast/holdfast/shared/testbed/host"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
 
@@ -58,9 +59,9 @@ type Options struct {
 	// Unpaced wires the clients without their limiters (app.Options).
 	Unpaced bool
 	// Broker models the Service Bus queues (scheduled messages, delivery
-	// count, dead-lettering) and is the handler's retry scheduler: send
-	// with Broker.Send and deliver with Pump. Without it, Deliver plays
-	// Service Bus's immediate redelivery only.
+	// count, dead-lettering; host.Broker) and is the handler's retry
+	// scheduler: send with Broker.Send and deliver with Pump. Without it,
+	// Deliver plays Service Bus's immediate redelivery only.
 	Broker bool
 }
 
@@ -72,10 +73,14 @@ type Stack struct {
 	Azurite    *azurite.Instance
 	App        *app.Stack
 	HandlerURL string
-	Client     *customhandler.Client
+	// Host is the Functions host emulator in front of the handler; a
+	// harness may replace it (the chaos harness points it at a child
+	// process through its killing transport).
+	Host *host.Host
 	// Broker is set when Options.Broker is.
-	Broker  *Broker
+	Broker  *host.Broker
 	servers []*http.Server
+	inproc  *host.Host
 }
 
 // Settings returns the local defaults for every setting the binary reads.
@@ -146,7 +151,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}
 	aopts := app.Options{Clock: s.Clock, Log: o.Log, Instance: o.Instance, TablePrefix: o.TablePrefix, RetryDelay: o.RetryDelay, Unpaced: o.Unpaced}
 	if o.Broker {
-		s.Broker = NewBroker(s.Clock.Now)
+		s.Broker = host.NewBroker(s.Clock.Now)
 		aopts.Scheduler = s.Broker
 	}
 	s.App, err = app.Wire(ctx, cfg, aopts)
@@ -158,13 +163,11 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	// The handlers the served binary runs: storage outages answered
 	// transiently, transient failures retried under the budget.
 	app.NewLazy(s.App, hlog).Register(srv)
-	hl, err := net.Listen("tcp", "127.0.0.1:0")
+	s.inproc, err = host.InProcess(srv, s.Clock.Now, HostOptions())
 	if err != nil {
 		return nil, err
 	}
-	s.servers = append(s.servers, serve(hl, srv))
-	s.HandlerURL = "http://" + hl.Addr().String()
-	s.Client = &customhandler.Client{BaseURL: s.HandlerURL, HTTP: &http.Client{Timeout: 11 * time.Minute}}
+	s.Host, s.HandlerURL = s.inproc, s.inproc.URL
 	return s, nil
 }
 
@@ -175,6 +178,9 @@ func (s *Stack) Close() {
 		_ = srv.Shutdown(ctx)
 		cancel()
 	}
+	if s.inproc != nil {
+		s.inproc.Close()
+	}
 	if s.App != nil {
 		s.App.Close()
 	}
@@ -183,58 +189,47 @@ func (s *Stack) Close() {
 	}
 }
 
+// HostOptions are the host emulator's settings for holdfast's functions:
+// the Api function and the queue triggers of functions/*/function.json.
+func HostOptions() host.Options {
+	return host.Options{APIFunction: app.FnApi, Queues: []host.Binding{
+		{Queue: app.QueueHR, Function: app.FnOnOffboarding},
+		{Queue: app.QueueDirectory, Function: app.FnOnDirectoryEvent},
+	}}
+}
+
 // ErrDeadLettered: a message kept failing and would be dead-lettered.
-var ErrDeadLettered = errors.New("dead-lettered after max deliveries")
+var ErrDeadLettered = host.ErrDeadLettered
 
 // MaxDeliveryCount mirrors the queues' setting in infra/.
-const MaxDeliveryCount = 10
+const MaxDeliveryCount = host.MaxDeliveryCount
 
 // Deliver posts one Service Bus message to a queue-triggered function the
 // way the host does, redelivering (DeliveryCount+1) while the handler asks
-// for a retry, up to MaxDeliveryCount.
+// for a retry, up to MaxDeliveryCount (host.Host.Deliver).
 func (s *Stack) Deliver(ctx context.Context, function, messageID string, body []byte) (customhandler.Response, error) {
-	var last error
-	for n := 1; n <= MaxDeliveryCount; n++ {
-		now := s.Clock.Now()
-		env, err := customhandler.EncodeServiceBus(function, "msg", customhandler.ServiceBusMessage{
-			Body: body, MessageID: messageID, DeliveryCount: n, SequenceNumber: now.UnixNano(), EnqueuedTime: now,
-			ContentType: "application/cloudevents+json",
-		}, customhandler.BodyBinary, now)
-		if err != nil {
-			return customhandler.Response{}, err
-		}
-		resp, err := s.Client.Invoke(ctx, function, env)
-		if err == nil {
-			return resp, nil
-		}
-		last = err
-		if ctx.Err() != nil {
-			return customhandler.Response{}, ctx.Err()
-		}
-	}
-	return customhandler.Response{}, fmt.Errorf("%w: %v", ErrDeadLettered, last)
+	return s.Host.Deliver(ctx, function, messageID, body)
 }
 
 // FireTimer invokes a timer-triggered function as the host does.
 func (s *Stack) FireTimer(ctx context.Context, function string) (customhandler.Response, error) {
-	now := s.Clock.Now()
-	env, err := customhandler.EncodeTimer(function, "timer", customhandler.TimerInfo{HasStatus: true, Last: now.Add(-5 * time.Minute), Next: now.Add(5 * time.Minute), LastUpdated: now}, now)
-	if err != nil {
-		return customhandler.Response{}, err
-	}
-	return s.Client.Invoke(ctx, function, env)
+	return s.Host.FireTimer(ctx, function)
 }
 
 // CallAPI invokes the Api function with a GET of path (below
 // /api/holdfast/).
 func (s *Stack) CallAPI(ctx context.Context, path string) (customhandler.Response, error) {
-	now := s.Clock.Now()
-	env, err := customhandler.EncodeHTTP(app.FnApi, "req", customhandler.HTTPRequest{
-		URL: "http://127.0.0.1/api/holdfast/" + path, Method: "GET", Query: map[string]string{},
-		Headers: http.Header{"Accept": {"application/json"}}, Params: map[string]string{"path": path},
-	}, now)
-	if err != nil {
-		return customhandler.Response{}, err
+	return s.Host.CallAPI(ctx, path)
+}
+
+// APIHandler is the host's HTTP front for the Api function
+// (host.Host.APIHandler).
+func (s *Stack) APIHandler() http.Handler { return s.Host.APIHandler() }
+
+// Pump delivers the broker's visible messages (host.Host.Pump).
+func (s *Stack) Pump(ctx context.Context) (host.PumpStats, error) {
+	if s.Broker == nil {
+		return host.PumpStats{}, errors.New("localstack: no broker (Options.Broker)")
 	}
-	return s.Client.Invoke(ctx, app.FnApi, env)
+	return s.Host.Pump(ctx, s.Broker)
 }

@@ -3,7 +3,6 @@ package sim
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"sort"
 	"time"
 
@@ -369,49 +368,4 @@ type holdView struct {
 	until   time.Time
 	enabled bool
 	setAt   time.Time
-}
-
-// throttleState is a LoadThrottle's current window.
-type throttleState struct {
-	start  time.Time
-	n      int
-	budget int
-}
-
-// loadThrottled counts one request against the LoadThrottle of api and
-// reports whether it must be answered 429, with the seconds to wait.
-// Callers hold mu.
-func (s *Sim) loadThrottled(api string) (bool, int) {
-	lt := s.realism.Throttle
-	if lt == nil {
-		return false, 0
-	}
-	win, err := config.ParseDuration(lt.Window)
-	if err != nil || win <= 0 || lt.Floor < 1 {
-		return false, 0
-	}
-	if s.loads == nil {
-		s.loads = map[string]*throttleState{}
-	}
-	now := time.Now()
-	st := s.loads[api]
-	switch {
-	case st == nil:
-		st = &throttleState{start: now, budget: lt.Budget}
-		s.loads[api] = st
-	case now.Sub(st.start) >= win:
-		switch {
-		case st.n >= st.budget: // used up: tighten
-			st.budget = max(lt.Floor, st.budget/2)
-		case st.n < st.budget/2: // quiet: recover
-			st.budget = min(lt.Budget, st.budget*2)
-		}
-		st.start, st.n = now, 0
-	}
-	if st.n >= st.budget {
-		st.n++ // refused requests count as load too
-		return true, max(1, int(math.Ceil(st.start.Add(win).Sub(now).Seconds())))
-	}
-	st.n++
-	return false, 0
 }

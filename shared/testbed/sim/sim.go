@@ -18,6 +18,12 @@
 // The simulator imports nothing from msgraph-sdk-go on purpose: the Graph
 // adapter is tested through the real SDK against it, and sharing types would
 // hide shape mismatches.
+//
+// The files are grouped by area, named by prefix: wire_* (HTTP plumbing,
+// error shapes, faults and throttling), mailboxes*, restores, users*,
+// batch, control* (the /_sim API), plus the core (sim, model, lifecycle)
+// and notifications (events, subscriptions, realism); docs/simulator.md
+// has the map.
 package sim
 
 import (
@@ -177,7 +183,7 @@ func (s *Sim) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v1.0/", s.serveGraph)
 	mux.HandleFunc("/adminapi/", s.serveExchange)
-	mux.HandleFunc("/_sim/", s.serveControl)
+	s.controlRoutes(mux)
 	return mux
 }
 
@@ -227,23 +233,6 @@ func (s *Sim) HoldRequests(upn string) int {
 		}
 	}
 	return 0
-}
-
-// CapturedMail is one message accepted by sendMail.
-type CapturedMail struct {
-	At      time.Time       `json:"at"`
-	From    string          `json:"from"`
-	Subject string          `json:"subject"`
-	Body    string          `json:"body"`
-	To      []string        `json:"to"`
-	Raw     json.RawMessage `json:"raw"`
-}
-
-// Mail returns the captured sendMail messages, in order.
-func (s *Sim) Mail() []CapturedMail {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]CapturedMail(nil), s.mail...)
 }
 
 // Events returns the directory change notifications emitted so far, in

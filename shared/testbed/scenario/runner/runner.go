@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -32,6 +33,20 @@ type Report struct {
 	Actions      []ActionRow           `json:"actions"`
 	Expectations []ExpectRow           `json:"expectations"`
 	Stats        Stats                 `json:"stats"`
+	// Outcomes are the handler's answers to the deliveries, read from its
+	// return values (app.MessageResult), in delivery order.
+	Outcomes []OutcomeRow `json:"outcomes,omitempty"`
+}
+
+// OutcomeRow is what the handler answered to one delivery.
+type OutcomeRow struct {
+	At        time.Time `json:"at"`
+	Function  string    `json:"function"`
+	MessageID string    `json:"messageId"`
+	Result    string    `json:"result"` // applied, duplicate, rejected, ignored, retryScheduled
+	CaseKey   string    `json:"caseKey,omitempty"`
+	State     string    `json:"state,omitempty"`
+	Reason    string    `json:"reason,omitempty"`
 }
 
 // UserReport is one mailbox's outcome, from the simulator.
@@ -102,6 +117,7 @@ type Runner struct {
 	rejected    int
 	rejectedIDs map[string]bool
 	stats       Stats
+	outcomes    []OutcomeRow
 	// lastSweep is the virtual time of the last ExpirySweep: the host fires
 	// it once per tick, so a timer still due after a sweep (its case leased
 	// by an instance that died) waits for the next tick, as in Azure.
@@ -174,6 +190,7 @@ func (r *Runner) Run(ctx context.Context, sc *scenario.Scenario) (*Report, error
 	r.stats.TableOps = r.Stack.App.Counter.Total()
 	r.stats.WallSeconds = time.Since(wall).Seconds()
 	rep.Stats = r.stats
+	rep.Outcomes = r.outcomes
 	for _, e := range rep.Expectations {
 		if !e.OK {
 			rep.OK = false
@@ -280,10 +297,14 @@ func (r *Runner) subscriptionTimer(ctx context.Context) error {
 		r.printf("SubscriptionRenewal  failed: %v", err)
 		return nil
 	}
+	// A run that found nothing to do stays out of the timeline; what it did
+	// is its return value (subscription.Report), the logs are for reading.
+	var did struct{ Action string }
+	if err := resp.DecodeReturnValue(&did); err == nil && did.Action == "none" {
+		return nil
+	}
 	for _, l := range resp.Logs {
-		if !strings.HasPrefix(l, "subscription: none") {
-			r.printf("SubscriptionRenewal  %s", l)
-		}
+		r.printf("SubscriptionRenewal  %s", l)
 	}
 	return nil
 }
@@ -308,10 +329,14 @@ func (r *Runner) sweep(ctx context.Context) error {
 		return fmt.Errorf("ExpirySweep: %w", err)
 	}
 	r.stats.Sweeps++
+	// A sweep with nothing due stays out of the timeline (its return value
+	// is engine.SweepResult).
+	var did struct{ Due *int }
+	if err := resp.DecodeReturnValue(&did); err == nil && did.Due != nil && *did.Due == 0 {
+		return nil
+	}
 	for _, l := range resp.Logs {
-		if !strings.HasPrefix(l, "sweep: 0 due") {
-			r.printf("ExpirySweep  %s", l)
-		}
+		r.printf("ExpirySweep  %s", l)
 	}
 	return nil
 }
@@ -326,24 +351,32 @@ func (r *Runner) deliver(ctx context.Context, function, id string, body []byte) 
 	r.stats.Events++
 	resp, err := r.Stack.Deliver(ctx, function, id, body)
 	if err != nil {
-		if strings.Contains(err.Error(), "dead-lettered") {
+		if errors.Is(err, localstack.ErrDeadLettered) {
 			r.stats.DeadLettered++
 			r.printf("%-16s message %s DEAD-LETTERED: %v", function, id, err)
 			return nil
 		}
 		return err
 	}
+	// The logs are for the readable timeline only; the outcome is the
+	// handler's return value.
 	for _, l := range resp.Logs {
 		r.printf("%-16s %s", function, l)
-		if strings.Contains(l, ": rejected") {
-			r.rejected++
-			if r.rejectedIDs == nil {
-				r.rejectedIDs = map[string]bool{}
-			}
-			if !r.rejectedIDs[id] {
-				r.rejectedIDs[id] = true
-				r.stats.RejectedMessages++
-			}
+	}
+	var res app.MessageResult
+	if err := resp.DecodeReturnValue(&res); err != nil || res.Result == "" {
+		return fmt.Errorf("%s message %s: the handler's answer carries no outcome (ReturnValue %v): %v", function, id, resp.ReturnValue, err)
+	}
+	r.outcomes = append(r.outcomes, OutcomeRow{At: r.Stack.Clock.Now(), Function: function, MessageID: res.MessageID,
+		Result: res.Result, CaseKey: res.CaseKey, State: res.State, Reason: res.Reason})
+	if res.Result == app.ResultRejected {
+		r.rejected++
+		if r.rejectedIDs == nil {
+			r.rejectedIDs = map[string]bool{}
+		}
+		if !r.rejectedIDs[id] {
+			r.rejectedIDs[id] = true
+			r.stats.RejectedMessages++
 		}
 	}
 	return nil

@@ -7,6 +7,8 @@ import (
 	"strings"
 )
 
+// Area control: the admin actions (Admin, POST /_sim/admin).
+
 // AdminAction is a directory or Exchange admin acting by hand (scenario
 // "admin" steps, POST /_sim/admin).
 type AdminAction struct {

@@ -1,4 +1,4 @@
-package localstack
+package host
 
 import (
 	"context"
@@ -9,8 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/holdfast/holdfast/shared/app"
-	"github.com/holdfast/holdfast/shared/customhandler"
 	"github.com/holdfast/holdfast/shared/deadletter"
 	"github.com/holdfast/holdfast/shared/redelivery"
 )
@@ -18,11 +16,12 @@ import (
 // Broker models the Service Bus queues as the Functions host uses them,
 // on the virtual clock: a message is delivered with DeliveryCount 1, 2,
 // ...; a failed invocation abandons it and it is redelivered at once;
-// after MaxDeliveryCount failed deliveries it moves to the dead-letter
+// after the host's maximum delivery count (MaxDeliveryCount unless
+// Options say otherwise) of failed deliveries it moves to the dead-letter
 // subqueue with reason MaxDeliveryCountExceeded; a scheduled message stays
 // invisible until its time; duplicate detection (1 day, as in infra/)
 // drops a message whose id was enqueued within the window. It implements
-// app.RetryScheduler and deadletter.Queue.
+// app.RetryScheduler and deadletter.Queue; Host.Pump delivers it.
 type Broker struct {
 	now func() time.Time
 
@@ -142,12 +141,12 @@ func (b *Broker) take(queue string) (*brokerMsg, bool) {
 var farFuture = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
 
 // settle completes m (ok) or abandons it: redelivered at once, or
-// dead-lettered once its deliveries reach MaxDeliveryCount.
-func (b *Broker) settle(queue string, m *brokerMsg, ok bool, cause error) {
+// dead-lettered once its deliveries reach max.
+func (b *Broker) settle(queue string, m *brokerMsg, ok bool, cause error, max int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	q := b.queue(queue)
-	if !ok && m.deliveries < MaxDeliveryCount {
+	if !ok && m.deliveries < max {
 		m.visible = b.now()
 		return
 	}
@@ -204,44 +203,35 @@ type PumpStats struct {
 	Deliveries, Completed, Abandoned, DeadLettered int
 }
 
-// queueFunctions maps each queue to the function its trigger binds.
-var queueFunctions = map[string]string{app.QueueHR: app.FnOnOffboarding, app.QueueDirectory: app.FnOnDirectoryEvent}
-
-// Pump delivers every visible message through the host protocol until
-// none is visible at the current (virtual) time, the way the host's
-// receivers would: failures are redelivered at once up to
-// MaxDeliveryCount.
-func (s *Stack) Pump(ctx context.Context) (PumpStats, error) {
+// Pump delivers every visible message of b through the host protocol
+// until none is visible at the current (virtual) time, the way the host's
+// receivers would: failures are redelivered at once up to the maximum
+// delivery count, then dead-lettered.
+func (h *Host) Pump(ctx context.Context, b *Broker) (PumpStats, error) {
 	var st PumpStats
-	if s.Broker == nil {
-		return st, errors.New("localstack: no broker (Options.Broker)")
+	if len(h.o.Queues) == 0 {
+		return st, errors.New("host: no queue bindings to pump (Options.Queues)")
 	}
 	for {
 		progressed := false
-		for _, queue := range []string{app.QueueHR, app.QueueDirectory} {
-			m, ok := s.Broker.take(queue)
+		for _, q := range h.o.Queues {
+			queue := q.Queue
+			m, ok := b.take(queue)
 			if !ok {
 				continue
 			}
 			progressed = true
-			now := s.Clock.Now()
-			env, err := customhandler.EncodeServiceBus(queueFunctions[queue], "msg", customhandler.ServiceBusMessage{
-				Body: m.body, MessageID: m.id, DeliveryCount: m.deliveries, SequenceNumber: m.seq, EnqueuedTime: m.enqueued,
-				ContentType: m.ct, ApplicationProperties: m.props,
-			}, customhandler.BodyBinary, now)
-			if err != nil {
-				return st, err
-			}
 			st.Deliveries++
-			_, err = s.Client.Invoke(ctx, queueFunctions[queue], env)
+			_, err := h.DeliverOnce(ctx, q.Function, Message{ID: m.id, Body: m.body, ContentType: m.ct,
+				SequenceNumber: m.seq, EnqueuedTime: m.enqueued, Properties: m.props, DeliveryCount: m.deliveries})
 			if ctx.Err() != nil {
 				return st, ctx.Err()
 			}
-			s.Broker.settle(queue, m, err == nil, err)
+			b.settle(queue, m, err == nil, err, h.o.MaxDeliveryCount)
 			switch {
 			case err == nil:
 				st.Completed++
-			case m.deliveries >= MaxDeliveryCount:
+			case m.deliveries >= h.o.MaxDeliveryCount:
 				st.DeadLettered++
 			default:
 				st.Abandoned++

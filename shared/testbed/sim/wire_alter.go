@@ -9,6 +9,8 @@ import (
 	"strings"
 )
 
+// Area wire: drifted answers for adapter tests (Altered).
+
 // Alteration changes the answers of one Graph path or one Exchange cmdlet:
 // a test's way to play a service whose shapes drifted from the contracts
 // (a renamed field, a number sent as a string, a new status value) and
@@ -110,6 +112,8 @@ type recorder struct {
 	body   bytes.Buffer
 }
 
-func (r *recorder) Header() http.Header         { return r.header }
-func (r *recorder) WriteHeader(s int)           { r.status = s }
+func (r *recorder) Header() http.Header { return r.header }
+
+func (r *recorder) WriteHeader(s int) { r.status = s }
+
 func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }

@@ -5,6 +5,8 @@ import (
 	"strings"
 )
 
+// Area users: the $filter scanner of GET /users.
+
 // userFilter is the only $filter shape the simulator accepts on /users:
 // one property compared for equality with one string literal.
 type userFilter struct {
