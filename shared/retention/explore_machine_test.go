@@ -590,8 +590,11 @@ func machineFacts() []machineFact {
 						return err
 					}
 					// New-Mailbox -InactiveMailbox: a new, unlicensed account
-					// and an active mailbox without the hold.
+					// and an active mailbox without the hold; no licence grace
+					// runs on it (the simulator clears it; the 30 days to
+					// license the account are the case's own clock).
 					w.T.User, w.T.Licensed, w.T.Mailbox, w.T.HoldOn, w.T.Recovered = userActive, false, mbActive, false, true
+					w.T.GraceFrom = time.Time{}
 					d.step(w, Fact{Kind: FactRecovered, Recovery: Recovery{ObjectID: "new", UPN: "u@x", ExchangeGUID: "g"}})
 					return nil
 				case RehireUndoSoftDelete:
