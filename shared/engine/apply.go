@@ -318,30 +318,12 @@ func (e *Engine) confirmGone(ctx context.Context, r *record, t *tx, inPlace ...r
 }
 
 func (e *Engine) learnMailbox(c *retention.Case, mb tenant.Mailbox, now time.Time) {
-	c.ExchangeGUID, c.ArchiveGUID = mb.ExchangeGUID, mb.ArchiveGUID
-	c.DistinguishedName, c.LegacyExchangeDN = mb.DistinguishedName, mb.LegacyExchangeDN
-	c.AutoExpandingArchive = mb.AutoExpandingArchive
-	if mb.LitigationHoldEnabled && !c.HoldEnabled {
-		c.HoldEnabled = true
-		// A hold found already on counts from when it was placed.
-		eff := now
-		if mb.LitigationHoldDate != nil {
-			eff = *mb.LitigationHoldDate
-		}
-		eff = eff.Add(e.d.Policy.HoldPropagation)
-		if c.HoldEffectiveAt == nil {
-			c.HoldEffectiveAt = &eff
-		}
-	}
-	requested := c.HoldRequestedAt != nil && c.HoldVerifiedAt == nil && c.HoldEffectiveAt != nil && now.Before(*c.HoldEffectiveAt)
-	if !mb.LitigationHoldEnabled && c.HoldEnabled && !mb.IsInactiveMailbox && !requested {
-		// (A hold just requested and not yet shown is judged by the read
-		// at the end of its propagation window, not by this one.)
-		c.HoldEnabled, c.HoldEffectiveAt = false, nil
-	}
-	if mb.IsInactiveMailbox {
-		c.MailboxInactive = true
-	}
+	c.LearnMailbox(retention.MailboxReading{
+		ExchangeGUID: mb.ExchangeGUID, ArchiveGUID: mb.ArchiveGUID,
+		DistinguishedName: mb.DistinguishedName, LegacyExchangeDN: mb.LegacyExchangeDN,
+		AutoExpandingArchive: mb.AutoExpandingArchive, LitigationHoldEnabled: mb.LitigationHoldEnabled,
+		LitigationHoldDate: mb.LitigationHoldDate, Inactive: mb.IsInactiveMailbox,
+	}, now, e.d.Policy)
 }
 
 // protect places and verifies Litigation Hold, or says why it cannot.

@@ -203,24 +203,17 @@ func (d driver) write(w *mworld) error {
 	return nil
 }
 
-// learn mirrors engine.learnMailbox.
+// learn is the engine's learnMailbox: the reading the model's mailbox
+// gives, recorded by the real Case.LearnMailbox.
 func (d driver) learn(w *mworld) {
-	c, tn, now := &w.C, &w.T, w.Now
-	c.AutoExpandingArchive = tn.AutoExpanding
-	if tn.HoldOn && !c.HoldEnabled {
-		c.HoldEnabled = true
-		eff := tn.HoldAt.Add(d.p.HoldPropagation)
-		if c.HoldEffectiveAt == nil {
-			c.HoldEffectiveAt = &eff
-		}
+	tn := &w.T
+	m := MailboxReading{ExchangeGUID: w.C.ExchangeGUID, AutoExpandingArchive: tn.AutoExpanding,
+		LitigationHoldEnabled: tn.HoldOn, Inactive: tn.Mailbox == mbInactive}
+	if tn.HoldOn {
+		at := tn.HoldAt
+		m.LitigationHoldDate = &at
 	}
-	requested := c.HoldRequestedAt != nil && c.HoldVerifiedAt == nil && c.HoldEffectiveAt != nil && now.Before(*c.HoldEffectiveAt)
-	if !tn.HoldOn && c.HoldEnabled && tn.Mailbox != mbInactive && !requested {
-		c.HoldEnabled, c.HoldEffectiveAt = false, nil
-	}
-	if tn.Mailbox == mbInactive {
-		c.MailboxInactive = true
-	}
+	w.C.LearnMailbox(m, w.Now, d.p)
 }
 
 // confirmGone mirrors engine.confirmGone.
