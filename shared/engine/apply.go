@@ -93,11 +93,6 @@ func (e *Engine) block(r *record, t *tx, kind retention.BlockerKind, why, remedy
 	e.step(r, t, retention.Fact{Kind: retention.FactBlocked, Blocker: retention.Blocker{Kind: kind, Why: why, Remedy: remedy}})
 }
 
-// unannouncedLookback is how far back holdfast dates a licence removal it
-// finds by reconciliation rather than by event: longer than the Reconcile
-// interval (6 h).
-const unannouncedLookback = 7 * time.Hour
-
 // refresh re-reads the user and mailbox and updates the case's facts and
 // clocks. Events only say that something changed; this says what.
 func (e *Engine) refresh(ctx context.Context, r *record, t *tx) error {
@@ -106,70 +101,25 @@ func (e *Engine) refresh(ctx context.Context, r *record, t *tx) error {
 	u, err := e.d.Directory.GetUser(ctx, c.ObjectID)
 	switch {
 	case err == nil:
-		c.UPN, c.EmployeeID, c.Department = u.UserPrincipalName, u.EmployeeID, u.Department
-		if c.DeletedAt != nil {
-			t.log("observe", "ok", "user is back in the directory (restored)")
-			c.DeletedAt, c.DeletionSource = nil, ""
-			if c.DeadlineKind == retention.ClockSoftDelete {
-				c.ClearDeadline()
-			}
-		}
+		seen := retention.UserReading{UPN: u.UserPrincipalName, EmployeeID: u.EmployeeID, Department: u.Department, SKUs: u.AssignedSKUs}
+		e.step(r, t, retention.Fact{Kind: retention.FactUserActive, User: seen})
+		f := retention.Fact{Kind: retention.FactUserLicences, User: seen, Inventory: t.actor == "reconcile"}
 		mb, err := e.d.Exchange.GetMailbox(ctx, u.UserPrincipalName, tenant.ScopeActive)
-		hasMailbox := err == nil
-		if hasMailbox {
-			e.learnMailbox(c, mb, now)
-			retention.ObserveInPlace(c)
-			// Found active: restoring the user reconnects an inactive
-			// mailbox, which is no longer preserved by being inactive.
-			c.MailboxInactive = false
-		} else if !errors.Is(err, tenant.ErrNotFound) {
+		switch {
+		case err == nil:
+			m := reading(mb)
+			f.Mailbox = &m
+		case !errors.Is(err, tenant.ErrNotFound):
 			return fmt.Errorf("read mailbox: %w", err)
 		}
-		if len(u.AssignedSKUs) == 0 {
-			// An unlicensed user whose mailbox still exists is in the licence
-			// grace period, whether or not holdfast saw the licence go.
-			if c.LicenceRemovedAt == nil && (c.Licensed || hasMailbox) {
-				at := now
-				if t.actor == "reconcile" && !c.Licensed {
-					// Found by the inventory, not announced: the removal
-					// happened some time since the last run. Count the
-					// grace from then, so the rescue is early, never late.
-					at = now.Add(-unannouncedLookback)
-				}
-				c.LicenceRemovedAt = &at
-				c.RemovedSKUs = append([]string(nil), c.SKUs...)
-				t.log("observe", "ok", fmt.Sprintf("licences removed (%d known)", len(c.RemovedSKUs)))
-			}
-			c.Licensed = false
-			if !hasMailbox && c.ExchangeGUID != "" && c.LicenceRemovedAt != nil && c.MailboxPurgedAt == nil {
-				// The account may have outlived its mailbox (the licence
-				// grace ended without a hold), or Exchange may not show it
-				// yet (a restore or licence change it has not caught up
-				// with): only consistent readings write it off.
-				gone, err := e.confirmGone(ctx, r, t, retention.SightActive)
-				if err != nil || gone {
-					return err
-				}
-				if c.Deadline == nil && !c.SafeToDelete(now) {
-					c.SetDeadline(retention.ClockLicenceGrace, *c.LicenceRemovedAt)
-				}
-				return nil
-			}
-			if c.LicenceRemovedAt != nil && hasMailbox && !c.SafeToDelete(now) && c.Deadline == nil {
-				c.SetDeadline(retention.ClockLicenceGrace, *c.LicenceRemovedAt)
-				t.log("clock", "started", "licence grace: mailbox data purged at "+c.Deadline.Format(time.RFC3339))
-			}
-		} else {
-			c.Licensed, c.SKUs = true, append([]string(nil), u.AssignedSKUs...)
-			e.step(r, t, retention.Fact{Kind: retention.FactRecoveredLicensed})
-			if c.LicenceRemovedAt != nil {
-				c.LicenceRemovedAt = nil
-				if c.DeadlineKind == retention.ClockLicenceGrace {
-					c.ClearDeadline()
-					t.log("clock", "stopped", "licence assigned again")
-				}
-			}
+		if e.step(r, t, f).Next != retention.NextConfirmGone {
+			return nil
 		}
+		gone, err := e.confirmGone(ctx, r, t, retention.SightActive)
+		if err != nil || gone {
+			return err
+		}
+		e.step(r, t, retention.Fact{Kind: retention.FactNotConfirmedGone})
 		return nil
 	case !errors.Is(err, tenant.ErrNotFound):
 		return fmt.Errorf("read user: %w", err)
@@ -318,12 +268,17 @@ func (e *Engine) confirmGone(ctx context.Context, r *record, t *tx, inPlace ...r
 }
 
 func (e *Engine) learnMailbox(c *retention.Case, mb tenant.Mailbox, now time.Time) {
-	c.LearnMailbox(retention.MailboxReading{
+	c.LearnMailbox(reading(mb), now, e.d.Policy)
+}
+
+// reading is a Get-Mailbox result in retention's words.
+func reading(mb tenant.Mailbox) retention.MailboxReading {
+	return retention.MailboxReading{
 		ExchangeGUID: mb.ExchangeGUID, ArchiveGUID: mb.ArchiveGUID,
 		DistinguishedName: mb.DistinguishedName, LegacyExchangeDN: mb.LegacyExchangeDN,
 		AutoExpandingArchive: mb.AutoExpandingArchive, LitigationHoldEnabled: mb.LitigationHoldEnabled,
 		LitigationHoldDate: mb.LitigationHoldDate, Inactive: mb.IsInactiveMailbox,
-	}, now, e.d.Policy)
+	}
 }
 
 // protect places and verifies Litigation Hold, or says why it cannot.

@@ -203,9 +203,8 @@ func (d driver) write(w *mworld) error {
 	return nil
 }
 
-// learn is the engine's learnMailbox: the reading the model's mailbox
-// gives, recorded by the real Case.LearnMailbox.
-func (d driver) learn(w *mworld) {
+// reading is what Get-Mailbox says of the model's mailbox.
+func (d driver) reading(w *mworld) MailboxReading {
 	tn := &w.T
 	m := MailboxReading{ExchangeGUID: w.C.ExchangeGUID, AutoExpandingArchive: tn.AutoExpanding,
 		LitigationHoldEnabled: tn.HoldOn, Inactive: tn.Mailbox == mbInactive}
@@ -213,8 +212,11 @@ func (d driver) learn(w *mworld) {
 		at := tn.HoldAt
 		m.LitigationHoldDate = &at
 	}
-	w.C.LearnMailbox(m, w.Now, d.p)
+	return m
 }
+
+// learn is the engine's learnMailbox: the real Case.LearnMailbox.
+func (d driver) learn(w *mworld) { w.C.LearnMailbox(d.reading(w), w.Now, d.p) }
 
 // confirmGone mirrors engine.confirmGone.
 func (d driver) confirmGone(w *mworld, inPlace ...Sighting) bool {
@@ -232,50 +234,26 @@ func (d driver) confirmGone(w *mworld, inPlace ...Sighting) bool {
 	return true
 }
 
-// observe mirrors engine.refresh: what a read of the tenant records.
+// observe is engine.refresh: for an active user the real facts
+// (FactUserActive, FactUserLicences, FactNotConfirmedGone); for a deleted
+// one, a mirror of observeDeletedMailbox.
 func (d driver) observe(w *mworld) {
 	c, tn, now := &w.C, &w.T, w.Now
 	switch tn.User {
 	case userActive:
-		if c.DeletedAt != nil {
-			c.DeletedAt, c.DeletionSource = nil, ""
-			if c.DeadlineKind == ClockSoftDelete {
-				c.ClearDeadline()
-			}
+		// The engine's refresh: the real facts, with the model's readings.
+		u := UserReading{UPN: c.UPN}
+		if tn.Licensed {
+			u.SKUs = []string{"E3"}
 		}
-		hasMailbox := tn.Mailbox == mbActive
-		if hasMailbox {
-			d.learn(w)
-			ObserveInPlace(c)
-			c.MailboxInactive = false
+		d.step(w, Fact{Kind: FactUserActive, User: u})
+		f := Fact{Kind: FactUserLicences, User: u}
+		if tn.Mailbox == mbActive {
+			m := d.reading(w)
+			f.Mailbox = &m
 		}
-		if !tn.Licensed {
-			if c.LicenceRemovedAt == nil && (c.Licensed || hasMailbox) {
-				at := now
-				c.LicenceRemovedAt = &at
-			}
-			c.Licensed = false
-			if !hasMailbox && c.ExchangeGUID != "" && c.LicenceRemovedAt != nil && c.MailboxPurgedAt == nil {
-				if d.confirmGone(w, SightActive) {
-					return
-				}
-				if c.Deadline == nil && !c.SafeToDelete(now) {
-					c.SetDeadline(ClockLicenceGrace, *c.LicenceRemovedAt)
-				}
-				return
-			}
-			if c.LicenceRemovedAt != nil && hasMailbox && !c.SafeToDelete(now) && c.Deadline == nil {
-				c.SetDeadline(ClockLicenceGrace, *c.LicenceRemovedAt)
-			}
-			return
-		}
-		c.Licensed = true
-		d.step(w, Fact{Kind: FactRecoveredLicensed})
-		if c.LicenceRemovedAt != nil {
-			c.LicenceRemovedAt = nil
-			if c.DeadlineKind == ClockLicenceGrace {
-				c.ClearDeadline()
-			}
+		if d.step(w, f).Next == NextConfirmGone && !d.confirmGone(w, SightActive) {
+			d.step(w, Fact{Kind: FactNotConfirmedGone})
 		}
 		return
 	case userDeleted:

@@ -59,8 +59,17 @@ const (
 	// FactBlocked: an action found something only a human can fix
 	// (Fact.Blocker).
 	FactBlocked FactKind = "blocked"
-	// FactRecoveredLicensed: a recovered account was seen licensed.
-	FactRecoveredLicensed FactKind = "recoveredLicensed"
+	// FactUserActive: a read found the user in the directory (Fact.User).
+	FactUserActive FactKind = "userActive"
+	// FactUserLicences: the active user's licences (Fact.User.SKUs) and its
+	// mailbox in the active scope (Fact.Mailbox, nil if not there);
+	// Fact.Inventory when Reconcile found it. Next == NextConfirmGone when
+	// the mailbox must be looked for in every scope.
+	FactUserLicences FactKind = "userLicences"
+	// FactNotConfirmedGone: the unlicensed user's mailbox was not found
+	// active and the evidence does not (yet) say it is gone: the licence
+	// grace runs meanwhile.
+	FactNotConfirmedGone FactKind = "notConfirmedGone"
 	// FactAccountBack: a rehire or rescue brought the deleted account back.
 	FactAccountBack FactKind = "accountBack"
 	// FactAccountRecreated: Undo-SoftDeletedMailbox brought a mailbox
@@ -113,9 +122,12 @@ type Fact struct {
 	// Account: FactWrittenOff, the account holding the ExchangeGuid;
 	// FactAccountRecreated, the new object id; FactRestoreRequested, the
 	// archive target.
-	Account string
-	Actor   string // FactReleasedByAdmin, FactRestoreRequested
-	Words   string // FactReleasedByAdmin: the admin's reason
+	Account   string
+	Actor     string          // FactReleasedByAdmin, FactRestoreRequested
+	Words     string          // FactReleasedByAdmin: the admin's reason
+	User      UserReading     // FactUserActive, FactUserLicences
+	Mailbox   *MailboxReading // FactUserLicences
+	Inventory bool            // FactUserLicences
 }
 
 // BlockerKind names what stops holdfast protecting a mailbox by itself.
@@ -159,6 +171,9 @@ const (
 	NextProtect   Next = "protect"   // step FactProtect
 	NextPlaceHold Next = "placeHold" // Set-Mailbox -LitigationHoldEnabled, then FactHoldPlaced
 	NextDecide    Next = "decide"    // step FactDecided
+	// NextConfirmGone: read every mailbox scope (the evidence rule), then
+	// step FactWrittenOff or FactNotConfirmedGone.
+	NextConfirmGone Next = "confirmGone"
 )
 
 // AlertKind names an alert; channels render it.
@@ -374,12 +389,13 @@ func Step(c *Case, f Fact, p Policy, now time.Time) Outcome {
 		o.log("transition", "ok", fmt.Sprintf("%s -> %s", o.From, c.State))
 	case FactBlocked:
 		block(c, f.Blocker, &o)
-	case FactRecoveredLicensed:
-		if c.DeadlineKind == ClockRecoveredLicence {
-			c.ClearDeadline()
-			c.State = StateCancelled
-			c.Explain(ReasonUnspecified, "rehired: recovered mailbox licensed")
-			o.log("clock", "stopped", "recovered account licensed")
+	case FactUserActive:
+		seeActiveUser(c, f.User, &o)
+	case FactUserLicences:
+		seeLicences(c, f, p, now, &o)
+	case FactNotConfirmedGone:
+		if c.Deadline == nil && c.LicenceRemovedAt != nil && !c.SafeToDelete(now) {
+			c.SetDeadline(ClockLicenceGrace, *c.LicenceRemovedAt)
 		}
 	case FactAccountBack:
 		c.DeletedAt, c.DeletionSource = nil, ""
@@ -499,6 +515,17 @@ func Watched(c *Case) bool {
 		return false
 	}
 	return !c.State.Terminal() || c.State == StateCancelled && c.LicenceRemovedAt != nil
+}
+
+// recoveredLicensed: the account a mailbox was recovered into got its
+// licence; the rehire is complete.
+func recoveredLicensed(c *Case, o *Outcome) {
+	if c.DeadlineKind == ClockRecoveredLicence {
+		c.ClearDeadline()
+		c.State = StateCancelled
+		c.Explain(ReasonUnspecified, "rehired: recovered mailbox licensed")
+		o.log("clock", "stopped", "recovered account licensed")
+	}
 }
 
 // AtRisk reports whether a clock runs on a mailbox that still exists.
