@@ -97,7 +97,6 @@ func (e *Engine) block(r *record, t *tx, kind retention.BlockerKind, why, remedy
 // clocks. Events only say that something changed; this says what.
 func (e *Engine) refresh(ctx context.Context, r *record, t *tx) error {
 	c := &r.Case
-	now := t.now
 	u, err := e.d.Directory.GetUser(ctx, c.ObjectID)
 	switch {
 	case err == nil:
@@ -129,25 +128,13 @@ func (e *Engine) refresh(ctx context.Context, r *record, t *tx) error {
 	du, err := e.d.Directory.GetDeletedUser(ctx, c.ObjectID)
 	switch {
 	case err == nil:
-		if c.DeletedAt == nil {
-			at := now
-			if du.DeletedAt != nil {
-				at = *du.DeletedAt
-			}
-			c.DeletedAt, c.DeletionSource = &at, retention.DeletedInEntra
-			t.log("observe", "ok", "user deleted (in the recycle bin) at "+at.Format(time.RFC3339))
+		f := retention.Fact{Kind: retention.FactUserDeleted, User: retention.UserReading{UPN: du.UserPrincipalName}}
+		if du.DeletedAt != nil {
+			f.At = *du.DeletedAt
 		}
-		if c.UPN == "" {
-			c.UPN = retention.OriginalUPN(c.ObjectID, du.UserPrincipalName)
-		}
+		e.step(r, t, f)
 	case errors.Is(err, tenant.ErrNotFound):
-		if c.UserPurgedAt == nil {
-			c.UserPurgedAt = &now
-			if c.DeletedAt == nil {
-				c.DeletedAt, c.DeletionSource = &now, retention.DeletedInEntra
-			}
-			t.log("observe", "ok", "user purged from the recycle bin: it can no longer be restored")
-		}
+		e.step(r, t, retention.Fact{Kind: retention.FactUserPurged})
 	default:
 		return fmt.Errorf("read deleted user: %w", err)
 	}
@@ -166,13 +153,8 @@ func (e *Engine) observeDeletedMailbox(ctx context.Context, r *record, t *tx) er
 	}
 	mb, err := e.d.Exchange.GetMailbox(ctx, id, tenant.ScopeInactiveOnly)
 	if err == nil {
-		e.learnMailbox(c, mb, t.now)
-		retention.ObserveInPlace(c)
-		if !c.MailboxInactive {
-			t.log("observe", "ok", "mailbox is inactive under hold: preserved")
-		}
-		c.MailboxInactive = true
-		c.ClearDeadline()
+		m := reading(mb)
+		e.step(r, t, retention.Fact{Kind: retention.FactMailboxInactive, Mailbox: &m})
 		return nil
 	}
 	if !errors.Is(err, tenant.ErrNotFound) {
@@ -180,48 +162,21 @@ func (e *Engine) observeDeletedMailbox(ctx context.Context, r *record, t *tx) er
 	}
 	mb, err = e.d.Exchange.GetMailbox(ctx, id, tenant.ScopeSoftDeleted)
 	if err == nil {
-		e.learnMailbox(c, mb, t.now)
-		retention.ObserveInPlace(c)
-		if mb.IsSoftDeletedByRemove && c.DeletionSource != retention.DeletedInExchange {
-			// Remove-Mailbox sends no directory notification and deletes
-			// the account too: only the mailbox says where it happened,
-			// and the same-source rule needs it.
-			c.DeletionSource = retention.DeletedInExchange
-			t.log("observe", "ok", "mailbox was removed in Exchange (Remove-Mailbox): it comes back with Undo-SoftDeletedMailbox")
-		}
-		start := *c.DeletedAt
-		if c.UserPurgedAt != nil {
-			start = *c.UserPurgedAt
-		}
-		if mb.WhenSoftDeleted != nil {
-			start = *mb.WhenSoftDeleted
-		}
-		if c.RestoredAt == nil && (c.Deadline == nil || c.DeadlineKind != retention.ClockSoftDelete ||
-			start.Add(retention.Window).Before(*c.Deadline)) {
-			// (A restored case's content is safe elsewhere: no clock.)
-			// SetDeadline keeps an earlier clock, such as a licence grace
-			// that started before the deletion: the first purge loses mail.
-			// A clock already running only ever moves earlier.
-			c.SetDeadline(retention.ClockSoftDelete, start)
-			t.log("clock", "started", "soft-deleted mailbox: purge deadline "+c.Deadline.Format(time.RFC3339)+" ("+c.DeadlineKind+")")
-		}
+		m := reading(mb)
+		e.step(r, t, retention.Fact{Kind: retention.FactMailboxSoftDeleted, Mailbox: &m})
 		return nil
 	}
 	if !errors.Is(err, tenant.ErrNotFound) {
 		return fmt.Errorf("read soft-deleted mailbox: %w", err)
 	}
-	if c.MailboxPurgedAt == nil && c.ExchangeGUID != "" {
-		gone, err := e.confirmGone(ctx, r, t, retention.SightSoftDeleted, retention.SightInactive)
-		if err != nil || gone {
-			return err
-		}
-		if c.UnconfirmedSince != nil && c.RestoredAt == nil && c.Deadline == nil {
-			// Exchange has not caught up with the deletion yet: the
-			// soft-delete clock started with it, whatever Exchange shows.
-			c.SetDeadline(retention.ClockSoftDelete, *c.DeletedAt)
-			t.log("clock", "started", "user deleted, mailbox not yet shown as deleted: purge deadline at the latest "+c.Deadline.Format(time.RFC3339))
-		}
+	if e.step(r, t, retention.Fact{Kind: retention.FactMailboxMissing}).Next != retention.NextConfirmGone {
+		return nil
 	}
+	gone, err := e.confirmGone(ctx, r, t, retention.SightSoftDeleted, retention.SightInactive)
+	if err != nil || gone {
+		return err
+	}
+	e.step(r, t, retention.Fact{Kind: retention.FactNotConfirmedGone})
 	return nil
 }
 
@@ -267,10 +222,6 @@ func (e *Engine) confirmGone(ctx context.Context, r *record, t *tx, inPlace ...r
 	return true, nil
 }
 
-func (e *Engine) learnMailbox(c *retention.Case, mb tenant.Mailbox, now time.Time) {
-	c.LearnMailbox(reading(mb), now, e.d.Policy)
-}
-
 // reading is a Get-Mailbox result in retention's words.
 func reading(mb tenant.Mailbox) retention.MailboxReading {
 	return retention.MailboxReading{
@@ -278,6 +229,7 @@ func reading(mb tenant.Mailbox) retention.MailboxReading {
 		DistinguishedName: mb.DistinguishedName, LegacyExchangeDN: mb.LegacyExchangeDN,
 		AutoExpandingArchive: mb.AutoExpandingArchive, LitigationHoldEnabled: mb.LitigationHoldEnabled,
 		LitigationHoldDate: mb.LitigationHoldDate, Inactive: mb.IsInactiveMailbox,
+		SoftDeletedByRemove: mb.IsSoftDeletedByRemove, WhenSoftDeleted: mb.WhenSoftDeleted,
 	}
 }
 
@@ -316,8 +268,8 @@ func (e *Engine) protect(ctx context.Context, r *record, t *tx) error {
 		e.step(r, t, retention.Fact{Kind: retention.FactHoldNotShown})
 		return nil
 	}
-	e.learnMailbox(c, mb, t.now)
-	e.step(r, t, retention.Fact{Kind: retention.FactHoldShown})
+	m := reading(mb)
+	e.step(r, t, retention.Fact{Kind: retention.FactHoldShown, Mailbox: &m})
 	return nil
 }
 

@@ -395,7 +395,7 @@ func (e *Engine) rescue(ctx context.Context, r *record, t *tx) error {
 			return fmt.Errorf("rescue: re-assign licence: %w", err)
 		}
 		t.log("assignLicence", "ok", fmt.Sprintf("re-assigned %d licence(s)", len(skus)))
-		c.ClearDeadline()
+		e.step(r, t, retention.Fact{Kind: retention.FactLicenceAssigned})
 		if err := e.refresh(ctx, r, t); err != nil {
 			return err
 		}

@@ -104,10 +104,11 @@ func TestForeignImportsCatchesViolations(t *testing.T) {
 }
 
 // decisionFields are the case fields only the case machine (Step, Decide
-// and the evidence rule) may write: the state, its reason, the decision
-// and the rescue's record. The engine still records what it reads from
-// the tenant (licences, deletion, mailbox identity, hold as Exchange shows
-// it) and the clocks those readings start.
+// and the evidence rule) may write: the state, its reason, the decision,
+// the rescue's record, what the readings of the tenant record and the
+// clocks they start. The engine still writes the mailbox identity seeds of
+// a new case (locate, reconcile), a sweep's failure count and an alert's
+// delivery record.
 var decisionFields = map[string]bool{
 	"State": true, "Reason": true, "ReasonKind": true,
 	"Retention": true, "Policy": true, "DecisionSource": true, "Ticket": true, "LastWorkingDay": true,
@@ -115,12 +116,17 @@ var decisionFields = map[string]bool{
 	"RescueNowFor": true, "RescueAttempts": true, "RescuedAt": true, "Restores": true, "RestoredAt": true,
 	"RecoveredAt": true, "PreviousObjectID": true, "ObjectID": true, "MailboxPurgedAt": true,
 	"HoldRequestedAt": true, "HoldVerifiedAt": true,
+	// What the readings record and the clocks they start.
+	"Licensed": true, "SKUs": true, "RemovedSKUs": true, "LicenceRemovedAt": true,
+	"HoldEnabled": true, "HoldEffectiveAt": true, "DeletedAt": true, "DeletionSource": true,
+	"UserPurgedAt": true, "MailboxInactive": true, "UnconfirmedSince": true, "LastSighting": true,
+	"RecheckAt": true, "Deadline": true, "DeadlineKind": true,
 }
 
 // decisionCalls are the Case methods and retention functions that take a
 // decision; only the machine calls them. (MarkAlertSent is not one: the
 // engine records a delivery with it.)
-var decisionCalls = map[string]bool{"Explain": true, "Decide": true}
+var decisionCalls = map[string]bool{"Explain": true, "Decide": true, "SetDeadline": true, "ClearDeadline": true, "LearnMailbox": true}
 
 // caseWrites returns "file:line: what" for every write of a decision field
 // of a case in the non-test Go files of dir, and every decision call. A
@@ -265,7 +271,7 @@ func f(r *record, a *alert) {
 	c.Explain("", "z")
 	retention.Decide(c, d, p)
 	a.State = "fine: not a case"
-	c.Licensed = true
+	c.EmployeeID = "fine: not a decision"
 }
 func g(kase *retention.Case, other *thing) {
 	kase.Retention = "retain"

@@ -215,9 +215,6 @@ func (d driver) reading(w *mworld) MailboxReading {
 	return m
 }
 
-// learn is the engine's learnMailbox: the real Case.LearnMailbox.
-func (d driver) learn(w *mworld) { w.C.LearnMailbox(d.reading(w), w.Now, d.p) }
-
 // confirmGone mirrors engine.confirmGone.
 func (d driver) confirmGone(w *mworld, inPlace ...Sighting) bool {
 	s := w.T.sighting()
@@ -234,11 +231,10 @@ func (d driver) confirmGone(w *mworld, inPlace ...Sighting) bool {
 	return true
 }
 
-// observe is engine.refresh: for an active user the real facts
-// (FactUserActive, FactUserLicences, FactNotConfirmedGone); for a deleted
-// one, a mirror of observeDeletedMailbox.
+// observe is engine.refresh: the model's readings handed to the real
+// facts in the engine's order.
 func (d driver) observe(w *mworld) {
-	c, tn, now := &w.C, &w.T, w.Now
+	c, tn := &w.C, &w.T
 	switch tn.User {
 	case userActive:
 		// The engine's refresh: the real facts, with the model's readings.
@@ -257,40 +253,22 @@ func (d driver) observe(w *mworld) {
 		}
 		return
 	case userDeleted:
-		if c.DeletedAt == nil {
-			at := now
-			c.DeletedAt, c.DeletionSource = &at, DeletedInEntra
-		}
+		d.step(w, Fact{Kind: FactUserDeleted, User: UserReading{UPN: c.UPN}})
 	case userPurged:
-		if c.UserPurgedAt == nil {
-			at := now
-			c.UserPurgedAt = &at
-			if c.DeletedAt == nil {
-				c.DeletedAt, c.DeletionSource = &at, DeletedInEntra
-			}
-		}
+		d.step(w, Fact{Kind: FactUserPurged})
 	}
 	switch tn.Mailbox {
 	case mbInactive:
-		d.learn(w)
-		ObserveInPlace(c)
-		c.MailboxInactive = true
-		c.ClearDeadline()
+		m := d.reading(w)
+		d.step(w, Fact{Kind: FactMailboxInactive, Mailbox: &m})
 	case mbSoftDeleted:
-		d.learn(w)
-		ObserveInPlace(c)
-		start := tn.SoftPurgeAt.Add(-Window) // WhenSoftDeleted, as Exchange reports it
-		if c.RestoredAt == nil && (c.Deadline == nil || c.DeadlineKind != ClockSoftDelete || start.Add(Window).Before(*c.Deadline)) {
-			c.SetDeadline(ClockSoftDelete, start)
-		}
+		m := d.reading(w)
+		at := tn.SoftPurgeAt.Add(-Window) // WhenSoftDeleted, as Exchange reports it
+		m.WhenSoftDeleted = &at
+		d.step(w, Fact{Kind: FactMailboxSoftDeleted, Mailbox: &m})
 	default:
-		if c.MailboxPurgedAt == nil && c.ExchangeGUID != "" {
-			if d.confirmGone(w, SightSoftDeleted, SightInactive) {
-				return
-			}
-			if c.UnconfirmedSince != nil && c.RestoredAt == nil && c.Deadline == nil {
-				c.SetDeadline(ClockSoftDelete, *c.DeletedAt)
-			}
+		if d.step(w, Fact{Kind: FactMailboxMissing}).Next == NextConfirmGone && !d.confirmGone(w, SightSoftDeleted, SightInactive) {
+			d.step(w, Fact{Kind: FactNotConfirmedGone})
 		}
 	}
 }
@@ -316,8 +294,8 @@ func (d driver) protect(w *mworld) error {
 	w.T.HoldOn, w.T.HoldAt = true, w.Now
 	w.Holds++
 	d.step(w, Fact{Kind: FactHoldPlaced})
-	d.learn(w)
-	d.step(w, Fact{Kind: FactHoldShown})
+	m := d.reading(w)
+	d.step(w, Fact{Kind: FactHoldShown, Mailbox: &m})
 	return nil
 }
 
@@ -373,7 +351,7 @@ func (d driver) rescue(w *mworld) error {
 			return err
 		}
 		w.T.Licensed, w.T.GraceFrom = true, time.Time{}
-		c.ClearDeadline()
+		d.step(w, Fact{Kind: FactLicenceAssigned})
 		d.observe(w)
 	}
 	w.Rescues++

@@ -49,7 +49,7 @@ const (
 	FactHoldPlaced FactKind = "holdPlaced"
 	// FactHoldNotShown: the read after placing does not show the hold yet.
 	FactHoldNotShown FactKind = "holdNotShown"
-	// FactHoldShown: the read after placing shows the hold.
+	// FactHoldShown: the read after placing shows the hold (Fact.Mailbox).
 	FactHoldShown FactKind = "holdShown"
 	// FactHoldMissing: at the end of the propagation window the hold is
 	// not on the mailbox (removed before it took effect).
@@ -66,9 +66,20 @@ const (
 	// Fact.Inventory when Reconcile found it. Next == NextConfirmGone when
 	// the mailbox must be looked for in every scope.
 	FactUserLicences FactKind = "userLicences"
-	// FactNotConfirmedGone: the unlicensed user's mailbox was not found
-	// active and the evidence does not (yet) say it is gone: the licence
-	// grace runs meanwhile.
+	// FactUserDeleted: the user is in the recycle bin (deleted at Fact.At
+	// if known; Fact.User.UPN the rewritten UPN).
+	FactUserDeleted FactKind = "userDeleted"
+	// FactUserPurged: the user is in neither the directory nor the
+	// recycle bin.
+	FactUserPurged FactKind = "userPurged"
+	// FactMailboxInactive, FactMailboxSoftDeleted: a deleted user's mailbox
+	// was found in that scope (Fact.Mailbox). FactMailboxMissing: in
+	// neither; Next == NextConfirmGone when every scope must be read.
+	FactMailboxInactive    FactKind = "mailboxInactive"
+	FactMailboxSoftDeleted FactKind = "mailboxSoftDeleted"
+	FactMailboxMissing     FactKind = "mailboxMissing"
+	// FactNotConfirmedGone: after NextConfirmGone, the evidence does not
+	// (yet) say the mailbox is gone: its clock runs meanwhile.
 	FactNotConfirmedGone FactKind = "notConfirmedGone"
 	// FactAccountBack: a rehire or rescue brought the deleted account back.
 	FactAccountBack FactKind = "accountBack"
@@ -95,6 +106,8 @@ const (
 	FactReleasedByAdmin FactKind = "releasedByAdmin"
 	// FactWarned: a warning the plan asked for (Fact.Action) goes out.
 	FactWarned FactKind = "warned"
+	// FactLicenceAssigned: the rescue re-assigned the user's licence.
+	FactLicenceAssigned FactKind = "licenceAssigned"
 	// FactRescueBegun: a rescue attempt starts.
 	FactRescueBegun FactKind = "rescueBegun"
 	// FactRescued: the account is back and licensed (Fact.At when the
@@ -112,7 +125,7 @@ type Fact struct {
 	Decision Decision     // FactOffboarding
 	Blocker  Blocker      // FactBlocked
 	SKUs     []string     // FactLicenceRemoved
-	At       time.Time    // FactLicenceRemoved (when it happened; zero if unknown), FactRescued
+	At       time.Time    // FactLicenceRemoved, FactUserDeleted (when it happened; zero if unknown), FactRescued
 	Episode  time.Time    // FactRescueRecorded
 	Recovery Recovery     // FactRecovered
 	Restores []RestoreJob // FactRestoreStarted
@@ -125,8 +138,8 @@ type Fact struct {
 	Account   string
 	Actor     string          // FactReleasedByAdmin, FactRestoreRequested
 	Words     string          // FactReleasedByAdmin: the admin's reason
-	User      UserReading     // FactUserActive, FactUserLicences
-	Mailbox   *MailboxReading // FactUserLicences
+	User      UserReading     // FactUserActive, FactUserLicences, FactUserDeleted
+	Mailbox   *MailboxReading // FactUserLicences, FactMailboxInactive, FactMailboxSoftDeleted, FactHoldShown
 	Inventory bool            // FactUserLicences
 }
 
@@ -365,6 +378,9 @@ func Step(c *Case, f Fact, p Policy, now time.Time) Outcome {
 			o.log("transition", "ok", fmt.Sprintf("%s -> %s", o.From, c.State))
 		}
 	case FactHoldShown:
+		if f.Mailbox != nil {
+			c.LearnMailbox(*f.Mailbox, now, p)
+		}
 		at, eff := now, now.Add(p.HoldPropagation)
 		c.HoldEnabled, c.HoldVerifiedAt, c.HoldEffectiveAt = true, &at, &eff
 		o.log("verifyHold", "ok", "Get-Mailbox confirms LitigationHoldEnabled; in effect at "+eff.Format(time.RFC3339))
@@ -393,10 +409,14 @@ func Step(c *Case, f Fact, p Policy, now time.Time) Outcome {
 		seeActiveUser(c, f.User, &o)
 	case FactUserLicences:
 		seeLicences(c, f, p, now, &o)
+	case FactUserDeleted, FactUserPurged:
+		seeDeletedUser(c, f, now, &o)
+	case FactMailboxInactive, FactMailboxSoftDeleted, FactMailboxMissing:
+		seeDeletedMailbox(c, f, p, now, &o)
 	case FactNotConfirmedGone:
-		if c.Deadline == nil && c.LicenceRemovedAt != nil && !c.SafeToDelete(now) {
-			c.SetDeadline(ClockLicenceGrace, *c.LicenceRemovedAt)
-		}
+		notConfirmedGone(c, now, &o)
+	case FactLicenceAssigned:
+		c.ClearDeadline()
 	case FactAccountBack:
 		c.DeletedAt, c.DeletionSource = nil, ""
 		c.ClearDeadline()

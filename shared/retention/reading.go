@@ -14,6 +14,9 @@ type MailboxReading struct {
 	LitigationHoldEnabled               bool
 	LitigationHoldDate                  *time.Time // when the hold was placed, if Exchange says
 	Inactive                            bool       // IsInactiveMailbox
+	// Soft-deleted scope only: removed with Remove-Mailbox, and when.
+	SoftDeletedByRemove bool
+	WhenSoftDeleted     *time.Time
 }
 
 // LearnMailbox records a reading of the mailbox on the case: its identity,
@@ -118,5 +121,96 @@ func seeLicences(c *Case, f Fact, p Policy, now time.Time, o *Outcome) {
 	if c.LicenceRemovedAt != nil && hasMailbox && !c.SafeToDelete(now) && c.Deadline == nil {
 		c.SetDeadline(ClockLicenceGrace, *c.LicenceRemovedAt)
 		o.log("clock", "started", "licence grace: mailbox data purged at "+c.Deadline.Format(time.RFC3339))
+	}
+}
+
+// seeDeletedUser records a read of the recycle bin (FactUserDeleted: the
+// user is there, deleted at f.At if known; FactUserPurged: it is not).
+func seeDeletedUser(c *Case, f Fact, now time.Time, o *Outcome) {
+	if f.Kind == FactUserPurged {
+		if c.UserPurgedAt == nil {
+			at := now
+			c.UserPurgedAt = &at
+			if c.DeletedAt == nil {
+				c.DeletedAt, c.DeletionSource = &at, DeletedInEntra
+			}
+			o.log("observe", "ok", "user purged from the recycle bin: it can no longer be restored")
+		}
+		return
+	}
+	if c.DeletedAt == nil {
+		at := now
+		if !f.At.IsZero() {
+			at = f.At
+		}
+		c.DeletedAt, c.DeletionSource = &at, DeletedInEntra
+		o.log("observe", "ok", "user deleted (in the recycle bin) at "+at.Format(time.RFC3339))
+	}
+	if c.UPN == "" {
+		c.UPN = OriginalUPN(c.ObjectID, f.User.UPN)
+	}
+}
+
+// seeDeletedMailbox records where a deleted user's mailbox was found:
+// inactive (preserved), soft-deleted (its clock runs) or in neither scope
+// (Next == NextConfirmGone: the evidence rule decides).
+func seeDeletedMailbox(c *Case, f Fact, p Policy, now time.Time, o *Outcome) {
+	switch f.Kind {
+	case FactMailboxInactive:
+		c.LearnMailbox(*f.Mailbox, now, p)
+		ObserveInPlace(c)
+		if !c.MailboxInactive {
+			o.log("observe", "ok", "mailbox is inactive under hold: preserved")
+		}
+		c.MailboxInactive = true
+		c.ClearDeadline()
+	case FactMailboxSoftDeleted:
+		m := *f.Mailbox
+		c.LearnMailbox(m, now, p)
+		ObserveInPlace(c)
+		if m.SoftDeletedByRemove && c.DeletionSource != DeletedInExchange {
+			// Remove-Mailbox sends no directory notification and deletes
+			// the account too: only the mailbox says where it happened,
+			// and the same-source rule needs it.
+			c.DeletionSource = DeletedInExchange
+			o.log("observe", "ok", "mailbox was removed in Exchange (Remove-Mailbox): it comes back with Undo-SoftDeletedMailbox")
+		}
+		start := *c.DeletedAt
+		if c.UserPurgedAt != nil {
+			start = *c.UserPurgedAt
+		}
+		if m.WhenSoftDeleted != nil {
+			start = *m.WhenSoftDeleted
+		}
+		if c.RestoredAt == nil && (c.Deadline == nil || c.DeadlineKind != ClockSoftDelete || start.Add(Window).Before(*c.Deadline)) {
+			// (A restored case's content is safe elsewhere: no clock.)
+			// SetDeadline keeps an earlier clock, such as a licence grace
+			// that started before the deletion: the first purge loses mail.
+			// A clock already running only ever moves earlier.
+			c.SetDeadline(ClockSoftDelete, start)
+			o.log("clock", "started", "soft-deleted mailbox: purge deadline "+c.Deadline.Format(time.RFC3339)+" ("+c.DeadlineKind+")")
+		}
+	case FactMailboxMissing:
+		if c.MailboxPurgedAt == nil && c.ExchangeGUID != "" {
+			o.Next = NextConfirmGone
+		}
+	}
+}
+
+// notConfirmedGone: the mailbox is not where the directory says and the
+// evidence does not (yet) say it is gone; its clock runs meanwhile.
+func notConfirmedGone(c *Case, now time.Time, o *Outcome) {
+	if c.DeletedAt == nil {
+		// The unlicensed active user's mailbox: the licence grace.
+		if c.Deadline == nil && c.LicenceRemovedAt != nil && !c.SafeToDelete(now) {
+			c.SetDeadline(ClockLicenceGrace, *c.LicenceRemovedAt)
+		}
+		return
+	}
+	if c.UnconfirmedSince != nil && c.RestoredAt == nil && c.Deadline == nil {
+		// Exchange has not caught up with the deletion yet: the
+		// soft-delete clock started with it, whatever Exchange shows.
+		c.SetDeadline(ClockSoftDelete, *c.DeletedAt)
+		o.log("clock", "started", "user deleted, mailbox not yet shown as deleted: purge deadline at the latest "+c.Deadline.Format(time.RFC3339))
 	}
 }
