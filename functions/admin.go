@@ -14,9 +14,9 @@ import (
 	"github.com/holdfast/holdfast/shared/app"
 	"github.com/holdfast/holdfast/shared/config"
 	"github.com/holdfast/holdfast/shared/engine"
+	"github.com/holdfast/holdfast/shared/ledger"
 	"github.com/holdfast/holdfast/shared/logging"
 	"github.com/holdfast/holdfast/shared/retention"
-	"github.com/holdfast/holdfast/shared/store"
 )
 
 // adminStack wires holdfast for an admin subcommand.
@@ -55,9 +55,9 @@ func casesCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	var rows []store.CaseRecord
+	var rows []ledger.CaseRecord
 	planned := map[string]string{}
-	err = st.Store.ListCases(ctx, func(c store.CaseRecord) error {
+	err = st.Store.ListCases(ctx, func(c ledger.CaseRecord) error {
 		pl := pendingPlanned(c.Data)
 		if pl != "" {
 			planned[c.Key] = pl
@@ -150,7 +150,7 @@ func caseCmd(ctx context.Context, args []string) error {
 		}
 	}
 	fmt.Println("\ntimeline:")
-	return st.Store.ListAudit(ctx, key, func(a store.AuditRecord) error {
+	return st.Store.ListAudit(ctx, key, func(a ledger.AuditRecord) error {
 		fmt.Printf("%s  %-16s %-8s %-18s %s\n", a.At.Format(time.RFC3339), a.Actor, a.Result, a.Action, a.Detail)
 		return nil
 	})

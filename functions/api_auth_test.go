@@ -12,13 +12,13 @@ import (
 	"github.com/holdfast/holdfast/shared/config"
 	"github.com/holdfast/holdfast/shared/customhandler"
 	"github.com/holdfast/holdfast/shared/dashboard"
-	"github.com/holdfast/holdfast/shared/store"
+	"github.com/holdfast/holdfast/shared/ledger"
 )
 
 // healthyReader answers the health probe; nothing else is read here.
 type healthyReader struct{ app.Reader }
 
-func (healthyReader) ListRejected(context.Context, int, func(store.RejectedEvent) error) error {
+func (healthyReader) ListRejected(context.Context, int, func(ledger.RejectedEvent) error) error {
 	return nil
 }
 

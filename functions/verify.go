@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast/shared/auditchain"
-	"github.com/holdfast/holdfast/shared/store"
+	"github.com/holdfast/holdfast/shared/ledger"
 )
 
 // verifyAuditCmd checks a case's audit hash chain, from storage (--case)
@@ -55,8 +55,8 @@ type verification struct {
 
 // caseAudit is what verifyStored reads.
 type caseAudit interface {
-	LoadCase(ctx context.Context, key string) (store.CaseRecord, error)
-	ListAudit(ctx context.Context, key string, fn func(store.AuditRecord) error) error
+	LoadCase(ctx context.Context, key string) (ledger.CaseRecord, error)
+	ListAudit(ctx context.Context, key string, fn func(ledger.AuditRecord) error) error
 }
 
 func verifyStored(ctx context.Context, s caseAudit, key string) verification {
@@ -67,7 +67,7 @@ func verifyStored(ctx context.Context, s caseAudit, key string) verification {
 		return v
 	}
 	var rows []auditchain.Row
-	if err := s.ListAudit(ctx, key, func(a store.AuditRecord) error { rows = append(rows, a.Row()); return nil }); err != nil {
+	if err := s.ListAudit(ctx, key, func(a ledger.AuditRecord) error { rows = append(rows, a.Row()); return nil }); err != nil {
 		v.Err = err
 		return v
 	}

@@ -21,9 +21,9 @@ import (
 	"github.com/holdfast/holdfast/shared/dashboard"
 	"github.com/holdfast/holdfast/shared/engine"
 	"github.com/holdfast/holdfast/shared/events"
+	"github.com/holdfast/holdfast/shared/ledger"
 	"github.com/holdfast/holdfast/shared/redelivery"
 	"github.com/holdfast/holdfast/shared/retention"
-	"github.com/holdfast/holdfast/shared/store"
 	"github.com/holdfast/holdfast/shared/subscription"
 	"github.com/holdfast/holdfast/shared/tenant"
 )
@@ -46,10 +46,10 @@ const (
 
 // Reader is what the Api reads.
 type Reader interface {
-	LoadCase(ctx context.Context, key string) (store.CaseRecord, error)
-	ListCases(ctx context.Context, fn func(store.CaseRecord) error) error
-	ListAudit(ctx context.Context, key string, fn func(store.AuditRecord) error) error
-	ListRejected(ctx context.Context, max int, fn func(store.RejectedEvent) error) error
+	LoadCase(ctx context.Context, key string) (ledger.CaseRecord, error)
+	ListCases(ctx context.Context, fn func(ledger.CaseRecord) error) error
+	ListAudit(ctx context.Context, key string, fn func(ledger.AuditRecord) error) error
+	ListRejected(ctx context.Context, max int, fn func(ledger.RejectedEvent) error) error
 }
 
 // Functions holds what the function handlers need.
@@ -70,7 +70,7 @@ type Functions struct {
 
 // RunRecorder keeps the last run of a scheduled function.
 type RunRecorder interface {
-	RecordRun(ctx context.Context, r store.Run) error
+	RecordRun(ctx context.Context, r ledger.Run) error
 }
 
 // recordRun notes a timer function's run; a failure to note it is logged,
@@ -79,7 +79,7 @@ func (f *Functions) recordRun(ctx context.Context, name string, ok bool, summary
 	if f.Runs == nil {
 		return
 	}
-	if err := f.Runs.RecordRun(ctx, store.Run{Name: name, At: f.Clock.Now(), OK: ok, Summary: summary}); err != nil {
+	if err := f.Runs.RecordRun(ctx, ledger.Run{Name: name, At: f.Clock.Now(), OK: ok, Summary: summary}); err != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Str("run", name).Msg("could not record the run for the health page")
 	}
 }
@@ -301,7 +301,7 @@ const healthProbe = 5 * time.Second
 func (f *Functions) health(ctx context.Context) customhandler.Response {
 	pctx, cancel := context.WithTimeout(ctx, healthProbe)
 	defer cancel()
-	if err := f.Reader.ListRejected(pctx, 1, func(store.RejectedEvent) error { return nil }); err != nil {
+	if err := f.Reader.ListRejected(pctx, 1, func(ledger.RejectedEvent) error { return nil }); err != nil {
 		return httpOut(http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "reason": "table storage: " + err.Error(), "time": f.Clock.Now()})
 	}
 	out := map[string]any{"status": "ok", "time": f.Clock.Now()}
@@ -339,7 +339,7 @@ func (f *Functions) apiCases(ctx context.Context, req customhandler.HTTPRequest)
 	all, plannedOnly := req.Query["all"] == "true", req.Query["planned"] == "true"
 	var out []CaseSummary
 	now := f.Clock.Now()
-	err := f.Reader.ListCases(ctx, func(r store.CaseRecord) error {
+	err := f.Reader.ListCases(ctx, func(r ledger.CaseRecord) error {
 		s := CaseSummary{Key: r.Key, UPN: r.UPN, State: r.State}
 		if !r.Deadline.IsZero() {
 			d := r.Deadline
@@ -385,14 +385,14 @@ func (f *Functions) apiCases(ctx context.Context, req customhandler.HTTPRequest)
 
 func (f *Functions) apiCase(ctx context.Context, key string, withCase bool) (customhandler.Response, error) {
 	rec, err := f.Reader.LoadCase(ctx, key)
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidKey) {
+	if errors.Is(err, ledger.ErrNotFound) || errors.Is(err, ledger.ErrInvalidKey) {
 		return httpOut(http.StatusNotFound, map[string]string{"error": "no case " + key}), nil
 	}
 	if err != nil {
 		return customhandler.Response{}, err
 	}
-	var audit []store.AuditRecord
-	if err := f.Reader.ListAudit(ctx, key, func(a store.AuditRecord) error { audit = append(audit, a); return nil }); err != nil {
+	var audit []ledger.AuditRecord
+	if err := f.Reader.ListAudit(ctx, key, func(a ledger.AuditRecord) error { audit = append(audit, a); return nil }); err != nil {
 		return customhandler.Response{}, err
 	}
 	if !withCase {
@@ -414,7 +414,7 @@ func (f *Functions) apiRejected(ctx context.Context, req customhandler.HTTPReque
 		Body                                  string
 	}
 	var out []row
-	err := f.Reader.ListRejected(ctx, max, func(r store.RejectedEvent) error {
+	err := f.Reader.ListRejected(ctx, max, func(r ledger.RejectedEvent) error {
 		out = append(out, row{r.Queue, r.Code, r.Reason, r.Field, r.MessageID, r.ReceivedAt, string(r.Body)})
 		return nil
 	})

@@ -6,7 +6,7 @@ import (
 
 	"github.com/holdfast/holdfast/shared/dashboard"
 	"github.com/holdfast/holdfast/shared/engine"
-	"github.com/holdfast/holdfast/shared/store"
+	"github.com/holdfast/holdfast/shared/ledger"
 	"github.com/holdfast/holdfast/shared/subscription"
 )
 
@@ -15,7 +15,7 @@ import (
 // to acting mode, with how each one ended (done, moot).
 type planSource struct {
 	cases interface {
-		LoadCase(ctx context.Context, key string) (store.CaseRecord, error)
+		LoadCase(ctx context.Context, key string) (ledger.CaseRecord, error)
 	}
 }
 

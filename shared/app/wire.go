@@ -17,6 +17,7 @@ import (
 	"github.com/holdfast/holdfast/shared/engine"
 	"github.com/holdfast/holdfast/shared/exo"
 	"github.com/holdfast/holdfast/shared/graph"
+	"github.com/holdfast/holdfast/shared/ledger"
 	"github.com/holdfast/holdfast/shared/notify"
 	"github.com/holdfast/holdfast/shared/observe"
 	"github.com/holdfast/holdfast/shared/pacing"
@@ -31,15 +32,20 @@ import (
 // Stack is a wired holdfast: what `serve` runs and what the local stack
 // and tests drive.
 type Stack struct {
-	Config    config.Config
-	Engine    *engine.Engine
-	Store     *store.Store
+	Config config.Config
+	Engine *engine.Engine
+	// Store is the ledger everything keeps its records in: Tables, or
+	// Options.Ledger when given.
+	Store ledger.Store
+	// Tables is the Table Storage store (nil with Options.Ledger): what
+	// only it has, such as Drop and QueryStats.
+	Tables    *store.Store
 	Graph     *graph.Client
 	Exchange  *exo.Client
 	Functions *Functions
 	// Subscription owns the Graph change-notification subscription.
 	Subscription *subscription.Manager
-	Counter      *store.Counter
+	Counter      *ledger.Counter
 	// Recorder sees every alert in local mode (the local stack reports
 	// them); it stays empty in Azure.
 	Recorder *notify.Recorder
@@ -99,6 +105,12 @@ type Options struct {
 	// Unpaced leaves the Graph and Exchange clients without their limiters
 	// (the bench's before-and-after comparison); production always paces.
 	Unpaced bool
+	// Ledger, when set, replaces Table Storage (an in-memory ledger in
+	// tests; the storage settings are then not used). Counter should be
+	// the counter it counts its round trips in.
+	Ledger ledger.Store
+	// Counter counts storage round trips (default: a new one).
+	Counter *ledger.Counter
 }
 
 // PolicyFrom turns configuration into the domain policy.
@@ -150,7 +162,11 @@ func Prepare(cfg config.Config, o Options) (*Stack, error) {
 			return nil, fmt.Errorf("managed identity: %w", err)
 		}
 	}
-	s := &Stack{Config: cfg, Counter: &store.Counter{}, Recorder: &notify.Recorder{}, Clock: o.Clock, opts: o, cred: cred}
+	counter := o.Counter
+	if counter == nil {
+		counter = &ledger.Counter{}
+	}
+	s := &Stack{Config: cfg, Counter: counter, Recorder: &notify.Recorder{}, Clock: o.Clock, opts: o, cred: cred}
 	var err error
 	// One limiter per budget for the whole instance: every concurrent
 	// invocation shares it, so the instance keeps to the tenant's budget.
@@ -225,17 +241,21 @@ func Prepare(cfg config.Config, o Options) (*Stack, error) {
 // answer; call it again later (Lazy does, with backoff).
 func (s *Stack) Open(ctx context.Context) error {
 	o, cfg := s.opts, s.Config
-	st, err := store.Open(ctx, store.Options{
-		ConnectionString: cfg.TableConnectionString, ServiceURL: cfg.TableServiceURL, Credential: s.cred, Counter: s.Counter, TablePrefix: o.TablePrefix,
-	})
-	if err != nil {
-		return fmt.Errorf("table storage: %w", err)
+	if o.Ledger != nil {
+		s.Store = o.Ledger
+	} else {
+		st, err := store.Open(ctx, store.Options{
+			ConnectionString: cfg.TableConnectionString, ServiceURL: cfg.TableServiceURL, Credential: s.cred, Counter: s.Counter, TablePrefix: o.TablePrefix,
+		})
+		if err != nil {
+			return fmt.Errorf("table storage: %w", err)
+		}
+		s.Store, s.Tables = st, st
 	}
 	instance := o.Instance
 	if instance == "" {
 		instance, _ = os.Hostname()
 	}
-	s.Store = st
 	var (
 		dir    engine.Directory = s.Graph
 		exch   engine.Exchange  = s.Exchange
@@ -263,6 +283,7 @@ func (s *Stack) Open(ctx context.Context) error {
 	if s.Subscription.Configured() {
 		subs = subscriptionSource{m: s.Subscription}
 	}
+	var err error
 	s.Functions.Dashboard, err = dashboard.New(dashboard.Deps{Reader: s.Store, Admin: s.Engine, Clock: o.Clock, Mode: string(cfg.Mode),
 		Plans: planSource{cases: s.Store}, Subscriptions: subs})
 	if err != nil {

@@ -25,8 +25,8 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast/shared/customhandler"
+	"github.com/holdfast/holdfast/shared/ledger"
 	"github.com/holdfast/holdfast/shared/retention"
-	"github.com/holdfast/holdfast/shared/store"
 )
 
 //go:embed templates/*.html static/*
@@ -38,11 +38,11 @@ const Base = "/api/holdfast/"
 
 // Reader is what the pages read from storage.
 type Reader interface {
-	LoadCase(ctx context.Context, key string) (store.CaseRecord, error)
-	ListCases(ctx context.Context, fn func(store.CaseRecord) error) error
-	ListAudit(ctx context.Context, key string, fn func(store.AuditRecord) error) error
-	ListRejected(ctx context.Context, max int, fn func(store.RejectedEvent) error) error
-	LastRun(ctx context.Context, name string) (store.Run, error)
+	LoadCase(ctx context.Context, key string) (ledger.CaseRecord, error)
+	ListCases(ctx context.Context, fn func(ledger.CaseRecord) error) error
+	ListAudit(ctx context.Context, key string, fn func(ledger.AuditRecord) error) error
+	ListRejected(ctx context.Context, max int, fn func(ledger.RejectedEvent) error) error
+	LastRun(ctx context.Context, name string) (ledger.Run, error)
 }
 
 // Admin runs the audited admin operations (the engine's, as the CLI does).

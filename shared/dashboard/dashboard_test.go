@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast/shared/customhandler"
+	"github.com/holdfast/holdfast/shared/ledger"
 	"github.com/holdfast/holdfast/shared/retention"
-	"github.com/holdfast/holdfast/shared/store"
 )
 
 var now = time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
@@ -24,17 +24,17 @@ func (fixedClock) Now() time.Time { return now }
 
 // fakeReader serves fixed cases; storage itself is exercised by the
 // browser test against Azurite.
-type fakeReader struct{ cases []store.CaseRecord }
+type fakeReader struct{ cases []ledger.CaseRecord }
 
-func (f *fakeReader) LoadCase(_ context.Context, key string) (store.CaseRecord, error) {
+func (f *fakeReader) LoadCase(_ context.Context, key string) (ledger.CaseRecord, error) {
 	for _, c := range f.cases {
 		if c.Key == key {
 			return c, nil
 		}
 	}
-	return store.CaseRecord{}, store.ErrNotFound
+	return ledger.CaseRecord{}, ledger.ErrNotFound
 }
-func (f *fakeReader) ListCases(_ context.Context, fn func(store.CaseRecord) error) error {
+func (f *fakeReader) ListCases(_ context.Context, fn func(ledger.CaseRecord) error) error {
 	for _, c := range f.cases {
 		if err := fn(c); err != nil {
 			return err
@@ -42,14 +42,14 @@ func (f *fakeReader) ListCases(_ context.Context, fn func(store.CaseRecord) erro
 	}
 	return nil
 }
-func (f *fakeReader) ListAudit(context.Context, string, func(store.AuditRecord) error) error {
+func (f *fakeReader) ListAudit(context.Context, string, func(ledger.AuditRecord) error) error {
 	return nil
 }
-func (f *fakeReader) ListRejected(context.Context, int, func(store.RejectedEvent) error) error {
+func (f *fakeReader) ListRejected(context.Context, int, func(ledger.RejectedEvent) error) error {
 	return nil
 }
-func (f *fakeReader) LastRun(context.Context, string) (store.Run, error) {
-	return store.Run{}, store.ErrNotFound
+func (f *fakeReader) LastRun(context.Context, string) (ledger.Run, error) {
+	return ledger.Run{}, ledger.ErrNotFound
 }
 
 type fakeAdmin struct{ calls []string }
@@ -67,14 +67,14 @@ func (f *fakeAdmin) Recover(_ context.Context, ref, upn, actor string) (retentio
 	return retention.Case{}, nil
 }
 
-func caseRec(key, upn, state, dept string, deadline time.Time) store.CaseRecord {
+func caseRec(key, upn, state, dept string, deadline time.Time) ledger.CaseRecord {
 	data, _ := json.Marshal(map[string]any{"case": map[string]any{"key": key, "upn": upn, "state": state, "department": dept}})
-	return store.CaseRecord{Key: key, UPN: upn, State: state, Deadline: deadline, Data: data}
+	return ledger.CaseRecord{Key: key, UPN: upn, State: state, Deadline: deadline, Data: data}
 }
 
 func fixture(t *testing.T) (*Dashboard, *fakeAdmin) {
 	t.Helper()
-	r := &fakeReader{cases: []store.CaseRecord{
+	r := &fakeReader{cases: []ledger.CaseRecord{
 		caseRec("t_a", "a@x.test", "atRisk", "Sales", now.Add(2*24*time.Hour)),
 		caseRec("t_b", "b@x.test", "protected", "Legal", time.Time{}),
 		caseRec("t_c", "c@x.test", "someFutureState", "Sales", now.Add(20*24*time.Hour)),
@@ -126,8 +126,8 @@ func TestGroupOf(t *testing.T) {
 
 func TestBuildCalendar(t *testing.T) {
 	db, _ := fixture(t)
-	var recs []store.CaseRecord
-	_ = db.d.Reader.ListCases(context.Background(), func(c store.CaseRecord) error { recs = append(recs, c); return nil })
+	var recs []ledger.CaseRecord
+	_ = db.d.Reader.ListCases(context.Background(), func(c ledger.CaseRecord) error { recs = append(recs, c); return nil })
 	tests := []struct {
 		name, state, dept string
 		wantOrder         []string // open rows, week order then no-deadline

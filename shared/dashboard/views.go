@@ -13,9 +13,9 @@ import (
 
 	"github.com/holdfast/holdfast/shared/auditchain"
 	"github.com/holdfast/holdfast/shared/customhandler"
+	"github.com/holdfast/holdfast/shared/ledger"
 	"github.com/holdfast/holdfast/shared/notify"
 	"github.com/holdfast/holdfast/shared/retention"
-	"github.com/holdfast/holdfast/shared/store"
 	"github.com/holdfast/holdfast/shared/tenant"
 )
 
@@ -87,7 +87,7 @@ type stored struct {
 	Outbox []notify.Alert `json:"outbox,omitempty"`
 }
 
-func decode(rec store.CaseRecord) stored {
+func decode(rec ledger.CaseRecord) stored {
 	var s stored
 	_ = json.Unmarshal(rec.Data, &s) // an undecodable document still lists by its row fields
 	if s.Case.Key == "" {
@@ -158,7 +158,7 @@ type Calendar struct {
 
 // BuildCalendar sorts open cases by deadline into weeks, counting every
 // group before the filters apply; closed cases are listed apart.
-func BuildCalendar(recs []store.CaseRecord, now time.Time, state, dept string) Calendar {
+func BuildCalendar(recs []ledger.CaseRecord, now time.Time, state, dept string) Calendar {
 	c := Calendar{State: state, Dept: dept}
 	counts := map[Group]int{}
 	depts := map[string]bool{}
@@ -227,8 +227,8 @@ func BuildCalendar(recs []store.CaseRecord, now time.Time, state, dept string) C
 }
 
 func (db *Dashboard) calendar(r *request) customhandler.HTTPOutput {
-	var recs []store.CaseRecord
-	if err := db.d.Reader.ListCases(r.ctx, func(c store.CaseRecord) error { recs = append(recs, c); return nil }); err != nil {
+	var recs []ledger.CaseRecord
+	if err := db.d.Reader.ListCases(r.ctx, func(c ledger.CaseRecord) error { recs = append(recs, c); return nil }); err != nil {
 		return db.errorPage(r, http.StatusServiceUnavailable, "Storage did not answer: "+err.Error())
 	}
 	q := r.req.Query
@@ -237,12 +237,12 @@ func (db *Dashboard) calendar(r *request) customhandler.HTTPOutput {
 
 // Entry is one timeline row.
 type Entry struct {
-	store.AuditRecord
+	ledger.AuditRecord
 	Kind string // fact, decision, tenant, alert, admin, other
 }
 
 // kindOf sorts an audit action into the timeline's kinds.
-func kindOf(a store.AuditRecord) string {
+func kindOf(a ledger.AuditRecord) string {
 	if strings.HasPrefix(a.Actor, "admin:") {
 		return "admin"
 	}
@@ -287,25 +287,25 @@ type ChainStatus struct {
 	Problem  string
 }
 
-func (db *Dashboard) loadCase(r *request, key string) (store.CaseRecord, []store.AuditRecord, error) {
+func (db *Dashboard) loadCase(r *request, key string) (ledger.CaseRecord, []ledger.AuditRecord, error) {
 	rec, err := db.d.Reader.LoadCase(r.ctx, key)
 	if err != nil {
 		return rec, nil, err
 	}
-	var audit []store.AuditRecord
-	err = db.d.Reader.ListAudit(r.ctx, key, func(a store.AuditRecord) error { audit = append(audit, a); return nil })
+	var audit []ledger.AuditRecord
+	err = db.d.Reader.ListAudit(r.ctx, key, func(a ledger.AuditRecord) error { audit = append(audit, a); return nil })
 	return rec, audit, err
 }
 
 func (db *Dashboard) notFound(r *request, err error, key string) customhandler.HTTPOutput {
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidKey) {
+	if errors.Is(err, ledger.ErrNotFound) || errors.Is(err, ledger.ErrInvalidKey) {
 		return db.errorPage(r, http.StatusNotFound, "There is no case "+key+".")
 	}
 	return db.errorPage(r, http.StatusServiceUnavailable, "Storage did not answer: "+err.Error())
 }
 
 // chainRows puts the audit in chain order.
-func chainRows(rec store.CaseRecord, audit []store.AuditRecord) []auditchain.Row {
+func chainRows(rec ledger.CaseRecord, audit []ledger.AuditRecord) []auditchain.Row {
 	rows := make([]auditchain.Row, len(audit))
 	for i, a := range audit {
 		rows[i] = a.Row()
@@ -473,13 +473,13 @@ func (db *Dashboard) run(r *request, key string) customhandler.HTTPOutput {
 
 // RejectedRow is one rejected event on its page.
 type RejectedRow struct {
-	store.RejectedEvent
+	ledger.RejectedEvent
 	Text string
 }
 
 func (db *Dashboard) rejected(r *request) customhandler.HTTPOutput {
 	var rows []RejectedRow
-	err := db.d.Reader.ListRejected(r.ctx, 200, func(e store.RejectedEvent) error {
+	err := db.d.Reader.ListRejected(r.ctx, 200, func(e ledger.RejectedEvent) error {
 		rows = append(rows, RejectedRow{e, string(e.Body)})
 		return nil
 	})
@@ -500,7 +500,7 @@ func (db *Dashboard) health(r *request) customhandler.HTTPOutput {
 	var checks []Check
 	t0 := time.Now()
 	run, err := db.d.Reader.LastRun(r.ctx, "sweep")
-	storageOK := err == nil || errors.Is(err, store.ErrNotFound)
+	storageOK := err == nil || errors.Is(err, ledger.ErrNotFound)
 	st := Check{Name: "Storage", Known: true, OK: storageOK, Status: "answering", Detail: fmt.Sprintf("Table Storage answered in %d ms", time.Since(t0).Milliseconds())}
 	if !storageOK {
 		st.Status, st.Detail = "not answering", err.Error()
@@ -526,7 +526,7 @@ func (db *Dashboard) health(r *request) customhandler.HTTPOutput {
 			run, err = db.d.Reader.LastRun(r.ctx, n.name)
 		}
 		switch {
-		case errors.Is(err, store.ErrNotFound):
+		case errors.Is(err, ledger.ErrNotFound):
 			c.Status, c.Detail = "never", "no run recorded yet"
 		case err != nil:
 			c.Status, c.Detail = "unknown", err.Error()

@@ -10,7 +10,6 @@ import (
 
 	"github.com/holdfast/holdfast/shared/engine"
 	"github.com/holdfast/holdfast/shared/retention"
-	"github.com/holdfast/holdfast/shared/testbed/azurite"
 	"github.com/holdfast/holdfast/shared/testbed/localstack"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
@@ -18,10 +17,10 @@ import (
 // TestAdminOperations drives release and restore --to on the local stack.
 func TestAdminOperations(t *testing.T) {
 	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	az := azurite.ForTest(t)
+	mem := newMemory()
 	ctx := context.Background()
-	st, err := localstack.Start(ctx, localstack.Options{Start: start, AzuriteConnectionString: az.ConnectionString,
-		TablePrefix: "admin", Log: zerolog.Nop()})
+	st, err := localstack.Start(ctx, localstack.Options{Start: start, Ledger: mem.store, Counter: mem.counter,
+		Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}

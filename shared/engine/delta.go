@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/holdfast/holdfast/shared/ledger"
 	"github.com/holdfast/holdfast/shared/retention"
-	"github.com/holdfast/holdfast/shared/store"
 	"github.com/holdfast/holdfast/shared/tenant"
 )
 
@@ -20,8 +20,8 @@ type deltaDirectory interface {
 
 // stateStore keeps the delta link between runs; optional like deltaDirectory.
 type stateStore interface {
-	LoadState(ctx context.Context, name string) (store.StateRecord, error)
-	SaveState(ctx context.Context, rec store.StateRecord) (string, error)
+	LoadState(ctx context.Context, name string) (ledger.StateRecord, error)
+	SaveState(ctx context.Context, rec ledger.StateRecord) (string, error)
 }
 
 // DeltaStateName is the state row holding the users delta link.
@@ -66,7 +66,7 @@ func (e *Engine) reconcileUsers(ctx context.Context, res *ReconcileResult, obser
 		b, _ := json.Marshal(deltaState{Link: link})
 		rec.Data = b
 		_, err := ss.SaveState(ctx, rec)
-		if errors.Is(err, store.ErrConflict) {
+		if errors.Is(err, ledger.ErrConflict) {
 			return nil // a concurrent reconcile stored its own link; either will do
 		}
 		return err
@@ -149,7 +149,7 @@ func (e *Engine) reconcileUsersFull(ctx context.Context, res *ReconcileResult, o
 
 // caseLister lists the stored cases; optional like stateStore.
 type caseLister interface {
-	ListCases(ctx context.Context, fn func(store.CaseRecord) error) error
+	ListCases(ctx context.Context, fn func(ledger.CaseRecord) error) error
 }
 
 // observeTracked observes the user of every case retention.Watched says
@@ -161,7 +161,7 @@ func (e *Engine) observeTracked(ctx context.Context, observe func(string)) error
 		return nil
 	}
 	var ids []string
-	err := cl.ListCases(ctx, func(c store.CaseRecord) error {
+	err := cl.ListCases(ctx, func(c ledger.CaseRecord) error {
 		if _, id, ok := strings.Cut(c.Key, "_"); ok {
 			ids = append(ids, id)
 		}

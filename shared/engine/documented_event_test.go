@@ -12,8 +12,7 @@ import (
 
 	"github.com/holdfast/holdfast/shared/app"
 	"github.com/holdfast/holdfast/shared/contract"
-	"github.com/holdfast/holdfast/shared/store"
-	"github.com/holdfast/holdfast/shared/testbed/azurite"
+	"github.com/holdfast/holdfast/shared/ledger"
 	"github.com/holdfast/holdfast/shared/testbed/localstack"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
@@ -27,10 +26,10 @@ import (
 // whole number, got string") and the delete waited for Reconcile.
 func TestDocumentedUserUpdatedOpensCase(t *testing.T) {
 	start := time.Date(2026, 2, 10, 9, 0, 0, 0, time.UTC)
-	az := azurite.ForTest(t)
+	mem := newMemory()
 	ctx := context.Background()
-	s, err := localstack.Start(ctx, localstack.Options{Start: start, AzuriteConnectionString: az.ConnectionString,
-		TablePrefix: "docevent", Log: zerolog.Nop()})
+	s, err := localstack.Start(ctx, localstack.Options{Start: start, Ledger: mem.store, Counter: mem.counter,
+		Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +95,7 @@ func TestDocumentedUserUpdatedOpensCase(t *testing.T) {
 		t.Errorf("deadline %v, want deletedDateTime + 30 days = %v", rec.Deadline, want)
 	}
 	n := 0
-	if err := s.App.Store.ListRejected(ctx, 10, func(store.RejectedEvent) error { n++; return nil }); err != nil {
+	if err := s.App.Store.ListRejected(ctx, 10, func(ledger.RejectedEvent) error { n++; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if n != 0 {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/holdfast/holdfast/shared/clock"
 	"github.com/holdfast/holdfast/shared/events"
+	"github.com/holdfast/holdfast/shared/ledger"
 	"github.com/holdfast/holdfast/shared/notify"
 	"github.com/holdfast/holdfast/shared/retention"
 	"github.com/holdfast/holdfast/shared/store"
@@ -461,11 +462,14 @@ func (e *Engine) HandleMessage(ctx context.Context, m Message) (Outcome, error) 
 // reconciliation back to the case.
 func (e *Engine) index(ctx context.Context, r *record) error {
 	c := &r.Case
-	type ref struct{ kind, value string }
-	refs := []ref{{"exchangeGuid", c.ExchangeGUID}}
+	type ref struct {
+		kind  ledger.IndexKind
+		value string
+	}
+	refs := []ref{{ledger.IndexExchangeGUID, c.ExchangeGUID}}
 	switch {
 	case c.DeletedAt != nil || c.UserPurgedAt != nil || c.Deadline != nil || c.MailboxInactive || c.MailboxPurgedAt != nil || c.State == retention.StateProtected:
-		refs = append(refs, ref{"upn", c.UPN}, ref{"employeeId", c.EmployeeID})
+		refs = append(refs, ref{ledger.IndexUPN, c.UPN}, ref{ledger.IndexEmployeeID, c.EmployeeID})
 	case c.State == retention.StateReleased || c.State == retention.StateBlocked:
 		// A decided case must own its mailbox at once: if the user is then
 		// deleted and purged unannounced, Reconcile finds only the mailbox,
@@ -475,10 +479,10 @@ func (e *Engine) index(ctx context.Context, r *record) error {
 		return nil
 	}
 	for _, ref := range refs {
-		if ref.value == "" || r.Case.DeletedAt != nil && ref.kind == "upn" && !strings.Contains(ref.value, "@") {
+		if ref.value == "" || r.Case.DeletedAt != nil && ref.kind == ledger.IndexUPN && !strings.Contains(ref.value, "@") {
 			continue
 		}
-		tag := ref.kind + ":" + strings.ToLower(ref.value)
+		tag := string(ref.kind) + ":" + strings.ToLower(ref.value)
 		done := false
 		for _, s := range r.Indexed {
 			if s == tag {
@@ -511,7 +515,7 @@ func (e *Engine) reject(ctx context.Context, m Message, code, reason, field stri
 		Remedy: "fix the publisher: " + reason, At: now,
 		Details: map[string]string{"queue": string(m.Queue), "code": code, "field": field, "messageId": m.MessageID},
 	}
-	if first, err := e.d.Store.MarkOnce(ctx, "rejectedAlert", a.ID); err == nil && !first {
+	if first, err := e.d.Store.MarkOnce(ctx, ledger.OnceRejectedAlert, a.ID); err == nil && !first {
 		// The same bad message again (republished or redelivered): kept
 		// again above, but the admin was already told.
 		return Outcome{Result: "rejected", Reason: reason}, nil

@@ -13,26 +13,25 @@ import (
 	"github.com/holdfast/holdfast/shared/app"
 	"github.com/holdfast/holdfast/shared/engine"
 	"github.com/holdfast/holdfast/shared/events"
-	"github.com/holdfast/holdfast/shared/store"
-	"github.com/holdfast/holdfast/shared/testbed/azurite"
+	"github.com/holdfast/holdfast/shared/ledger"
 	"github.com/holdfast/holdfast/shared/testbed/localstack"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
 
-// twoInstances starts two engines (a, b) on one Azurite, one simulator and
+// twoInstances starts two engines (a, b) on one ledger, one simulator and
 // one clock, as two Functions instances of one app.
-func twoInstances(t *testing.T, start time.Time, prefix string) (a, b *localstack.Stack) {
+func twoInstances(t *testing.T, start time.Time) (a, b *localstack.Stack) {
 	t.Helper()
-	az := azurite.ForTest(t)
+	mem := newMemory()
 	ctx := context.Background()
-	a, err := localstack.Start(ctx, localstack.Options{Start: start, AzuriteConnectionString: az.ConnectionString,
-		TablePrefix: prefix, Log: zerolog.Nop(), Instance: "a"})
+	a, err := localstack.Start(ctx, localstack.Options{Start: start, Ledger: mem.store, Counter: mem.counter,
+		Log: zerolog.Nop(), Instance: "a"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(a.Close)
-	b, err = localstack.Start(ctx, localstack.Options{Start: start, AzuriteConnectionString: az.ConnectionString,
-		TablePrefix: prefix, Log: zerolog.Nop(), Instance: "b", Sim: a.Sim, Clock: a.Clock, SimURL: a.SimURL})
+	b, err = localstack.Start(ctx, localstack.Options{Start: start, Ledger: mem.store, Counter: mem.counter,
+		Log: zerolog.Nop(), Instance: "b", Sim: a.Sim, Clock: a.Clock, SimURL: a.SimURL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +45,7 @@ func twoInstances(t *testing.T, start time.Time, prefix string) (a, b *localstac
 func TestLeaseAfterCrash(t *testing.T) {
 	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	ctx := context.Background()
-	a, b := twoInstances(t, start, "lease")
+	a, b := twoInstances(t, start)
 	var err error
 	if err := a.Sim.Load(sim.TenantSpec{Users: []sim.UserSpec{
 		{UPN: "ann@contoso.test", Licenses: []string{"ENTERPRISEPACK"}, MailboxItems: 10},
@@ -99,7 +98,7 @@ func TestLeaseAfterCrash(t *testing.T) {
 func TestRescueCutOff(t *testing.T) {
 	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	ctx := context.Background()
-	a, b := twoInstances(t, start, "cutoff")
+	a, b := twoInstances(t, start)
 	var err error
 	const upn = "ann@contoso.test"
 	if err := a.Sim.Load(sim.TenantSpec{Users: []sim.UserSpec{{UPN: upn, Licenses: []string{"ENTERPRISEPACK"}, MailboxItems: 10}}}); err != nil {
@@ -175,7 +174,7 @@ func TestRescueCutOff(t *testing.T) {
 		t.Errorf("%d rescued alerts, want 1", n)
 	}
 	rescues := 0
-	err = b.App.Store.ListAudit(ctx, key, func(r store.AuditRecord) error {
+	err = b.App.Store.ListAudit(ctx, key, func(r ledger.AuditRecord) error {
 		if r.Action == "rescue" && r.Result == "ok" {
 			rescues++
 		}

@@ -7,8 +7,8 @@ import (
 	"strings"
 
 	"github.com/holdfast/holdfast/shared/events"
+	"github.com/holdfast/holdfast/shared/ledger"
 	"github.com/holdfast/holdfast/shared/retention"
-	"github.com/holdfast/holdfast/shared/store"
 	"github.com/holdfast/holdfast/shared/tenant"
 )
 
@@ -135,16 +135,19 @@ func (e *Engine) findIndexed(ctx context.Context, ref events.UserRef) (located, 
 		key := retention.CaseKey(e.d.TenantID, ref.ObjectID)
 		if _, err := e.d.Store.LoadCase(ctx, key); err == nil {
 			return located{objectID: strings.ToLower(ref.ObjectID), where: PlaceIndex, how: "case key"}, nil
-		} else if !errors.Is(err, store.ErrNotFound) {
+		} else if !errors.Is(err, ledger.ErrNotFound) {
 			return located{}, err
 		}
 	}
-	for _, kv := range [][2]string{{"objectId", ref.ObjectID}, {"upn", ref.UPN}, {"employeeId", ref.EmployeeID}} {
-		if kv[1] == "" {
+	for _, kv := range []struct {
+		kind  ledger.IndexKind
+		value string
+	}{{ledger.IndexObjectID, ref.ObjectID}, {ledger.IndexUPN, ref.UPN}, {ledger.IndexEmployeeID, ref.EmployeeID}} {
+		if kv.value == "" {
 			continue
 		}
-		key, err := e.d.Store.LookupIndex(ctx, kv[0], kv[1])
-		if errors.Is(err, store.ErrNotFound) {
+		key, err := e.d.Store.LookupIndex(ctx, kv.kind, kv.value)
+		if errors.Is(err, ledger.ErrNotFound) {
 			continue
 		}
 		if err != nil {
@@ -152,9 +155,9 @@ func (e *Engine) findIndexed(ctx context.Context, ref events.UserRef) (located, 
 		}
 		_, objectID, ok := strings.Cut(key, "_")
 		if !ok {
-			return located{}, fmt.Errorf("index for %s holds a malformed case key: %w", kv[0], tenant.ErrNotFound)
+			return located{}, fmt.Errorf("index for %s holds a malformed case key: %w", kv.kind, tenant.ErrNotFound)
 		}
-		return located{objectID: objectID, where: PlaceIndex, how: kv[0]}, nil
+		return located{objectID: objectID, where: PlaceIndex, how: string(kv.kind)}, nil
 	}
 	return located{}, tenant.ErrNotFound
 }
@@ -271,7 +274,7 @@ func (e *Engine) findMailbox(ctx context.Context, ref events.UserRef) (located, 
 		if _, id, ok := strings.Cut(key, "_"); ok {
 			return located{objectID: id, where: PlaceMailboxes, how: how + ", ExchangeGuid owned by a case"}, nil
 		}
-	case !errors.Is(err, store.ErrNotFound):
+	case !errors.Is(err, ledger.ErrNotFound):
 		return located{}, err
 	}
 	return located{objectID: strings.ToLower(m.ExchangeGUID), where: PlaceMailboxes, how: how + " (user purged: case keyed by ExchangeGuid)",

@@ -8,8 +8,9 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast/shared/events"
+	"github.com/holdfast/holdfast/shared/ledger"
+	"github.com/holdfast/holdfast/shared/ledger/memledger"
 	"github.com/holdfast/holdfast/shared/retention"
-	"github.com/holdfast/holdfast/shared/store"
 	"github.com/holdfast/holdfast/shared/tenant"
 )
 
@@ -143,19 +144,6 @@ func (x deletedMailboxes) ListMailboxes(ctx context.Context, scope tenant.Mailbo
 	return nil
 }
 
-// index is a Store with only the case index.
-type index struct {
-	Store
-	keys map[string]string // "kind:value" -> case key
-}
-
-func (s index) LookupIndex(ctx context.Context, kind, value string) (string, error) {
-	if k, ok := s.keys[kind+":"+strings.ToLower(value)]; ok {
-		return k, nil
-	}
-	return "", store.ErrNotFound
-}
-
 func TestFindMailbox(t *testing.T) {
 	at := func(d int) *time.Time { x := time.Date(2026, 3, d, 9, 0, 0, 0, time.UTC); return &x }
 	const (
@@ -178,7 +166,10 @@ func TestFindMailbox(t *testing.T) {
 			{ExchangeGUID: ownedGUID, PrimarySMTPAddress: "eve@contoso.test", WhenSoftDeleted: at(2)},
 		},
 	}
-	st := index{keys: map[string]string{"exchangeGuid:" + ownedGUID: "tenant_cccccccc-0000-0000-0000-000000000009"}}
+	st := memledger.New(memledger.Options{})
+	if err := st.PutIndex(context.Background(), ledger.IndexExchangeGUID, ownedGUID, "tenant_cccccccc-0000-0000-0000-000000000009"); err != nil {
+		t.Fatal(err)
+	}
 	e := &Engine{d: Deps{Exchange: x, Store: st}}
 	for _, tc := range []struct {
 		name     string

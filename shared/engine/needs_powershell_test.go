@@ -8,7 +8,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/holdfast/holdfast/shared/testbed/azurite"
 	"github.com/holdfast/holdfast/shared/testbed/localstack"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
@@ -19,10 +18,10 @@ import (
 // exact command for an admin.
 func TestUndoWithoutKeyBlocksWithPowerShell(t *testing.T) {
 	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	az := azurite.ForTest(t)
+	mem := newMemory()
 	ctx := context.Background()
-	s, err := localstack.Start(ctx, localstack.Options{Start: start, AzuriteConnectionString: az.ConnectionString,
-		TablePrefix: "nokey", Log: zerolog.Nop(), Settings: map[string]string{"HOLDFAST_EXO_SECURESTRING_KEY": " "}})
+	s, err := localstack.Start(ctx, localstack.Options{Start: start, Ledger: mem.store, Counter: mem.counter,
+		Log: zerolog.Nop(), Settings: map[string]string{"HOLDFAST_EXO_SECURESTRING_KEY": " "}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,10 +13,9 @@ import (
 
 	"github.com/holdfast/holdfast/shared/engine"
 	"github.com/holdfast/holdfast/shared/events"
+	"github.com/holdfast/holdfast/shared/ledger"
 	"github.com/holdfast/holdfast/shared/notify"
 	"github.com/holdfast/holdfast/shared/observe"
-	"github.com/holdfast/holdfast/shared/store"
-	"github.com/holdfast/holdfast/shared/testbed/azurite"
 	"github.com/holdfast/holdfast/shared/testbed/localstack"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
@@ -52,15 +51,15 @@ func (l *requestLog) count() int { l.mu.Lock(); defer l.mu.Unlock(); return len(
 // mailbox before its deadline.
 func TestObserveThenAct(t *testing.T) {
 	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	az := azurite.ForTest(t)
+	mem := newMemory()
 	ctx := context.Background()
 	mail := map[string]string{"HOLDFAST_ALERT_MAIL_FROM": "alerts@contoso.test", "HOLDFAST_ALERT_MAIL_TO": "admins@contoso.test"}
 	obsSettings := map[string]string{"HOLDFAST_ACTIONS": "observe"}
 	for k, v := range mail {
 		obsSettings[k] = v
 	}
-	obs, err := localstack.Start(ctx, localstack.Options{Start: start, AzuriteConnectionString: az.ConnectionString,
-		TablePrefix: "observe", Log: zerolog.Nop(), Instance: "observer", Settings: obsSettings})
+	obs, err := localstack.Start(ctx, localstack.Options{Start: start, Ledger: mem.store, Counter: mem.counter,
+		Log: zerolog.Nop(), Instance: "observer", Settings: obsSettings})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,8 +258,8 @@ func TestObserveThenAct(t *testing.T) {
 	}
 
 	// Switch to acting mode: a new instance on the same storage and tenant.
-	act, err := localstack.Start(ctx, localstack.Options{Start: start, AzuriteConnectionString: az.ConnectionString,
-		TablePrefix: "observe", Log: zerolog.Nop(), Instance: "actor", Sim: obs.Sim, Clock: obs.Clock, SimURL: obs.SimURL, Settings: mail})
+	act, err := localstack.Start(ctx, localstack.Options{Start: start, Ledger: mem.store, Counter: mem.counter,
+		Log: zerolog.Nop(), Instance: "actor", Sim: obs.Sim, Clock: obs.Clock, SimURL: obs.SimURL, Settings: mail})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,7 +320,7 @@ func casePlanned(t *testing.T, st *localstack.Stack, eng *engine.Engine, upn str
 		t.Fatal(err)
 	}
 	var b strings.Builder
-	_ = st.App.Store.ListAudit(ctx, key, func(a store.AuditRecord) error {
+	_ = st.App.Store.ListAudit(ctx, key, func(a ledger.AuditRecord) error {
 		fmt.Fprintf(&b, "%s %s %s %s %s\n", a.At.Format(time.RFC3339), a.Actor, a.Action, a.Result, a.Detail)
 		return nil
 	})
@@ -332,10 +331,10 @@ func casePlanned(t *testing.T, st *localstack.Stack, eng *engine.Engine, upn str
 // decided and recorded as planned, and nothing is copied.
 func TestObserveAdminRestore(t *testing.T) {
 	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	az := azurite.ForTest(t)
+	mem := newMemory()
 	ctx := context.Background()
-	st, err := localstack.Start(ctx, localstack.Options{Start: start, AzuriteConnectionString: az.ConnectionString,
-		TablePrefix: "observeadmin", Log: zerolog.Nop(), Settings: map[string]string{"HOLDFAST_ACTIONS": "observe"}})
+	st, err := localstack.Start(ctx, localstack.Options{Start: start, Ledger: mem.store, Counter: mem.counter,
+		Log: zerolog.Nop(), Settings: map[string]string{"HOLDFAST_ACTIONS": "observe"}})
 	if err != nil {
 		t.Fatal(err)
 	}

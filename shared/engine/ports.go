@@ -9,8 +9,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/holdfast/holdfast/shared/ledger"
 	"github.com/holdfast/holdfast/shared/notify"
-	"github.com/holdfast/holdfast/shared/store"
 	"github.com/holdfast/holdfast/shared/tenant"
 )
 
@@ -55,17 +55,19 @@ type AccountUndoer interface {
 	UndoSoftDeletedMailboxWithAccount(ctx context.Context, softDeletedObject, windowsLiveID string) (objectID string, err error)
 }
 
-// Store is the Table Storage repository.
+// Store is the part of the ledger (package ledger's port) the engine
+// uses: package store in production and on Azurite, package
+// ledger/memledger in fast tests.
 type Store interface {
-	LoadCase(ctx context.Context, key string) (store.CaseRecord, error)
-	Commit(ctx context.Context, c store.Commit) (string, error)
-	PutTimer(ctx context.Context, t store.Timer) error
-	DueTimers(ctx context.Context, now time.Time, max int, fn func(store.Timer) error) error
-	DeleteTimer(ctx context.Context, t store.Timer) error
-	Reject(ctx context.Context, r store.RejectedEvent) error
-	PutIndex(ctx context.Context, kind, value, caseKey string) error
-	LookupIndex(ctx context.Context, kind, value string) (string, error)
-	MarkOnce(ctx context.Context, kind, id string) (bool, error)
+	LoadCase(ctx context.Context, key string) (ledger.CaseRecord, error)
+	Commit(ctx context.Context, c ledger.Commit) (string, error)
+	PutTimer(ctx context.Context, t ledger.Timer) error
+	DueTimers(ctx context.Context, now time.Time, max int, fn func(ledger.Timer) error) error
+	DeleteTimer(ctx context.Context, t ledger.Timer) error
+	Reject(ctx context.Context, r ledger.RejectedEvent) error
+	PutIndex(ctx context.Context, kind ledger.IndexKind, value, caseKey string) error
+	LookupIndex(ctx context.Context, kind ledger.IndexKind, value string) (string, error)
+	MarkOnce(ctx context.Context, kind ledger.OnceKind, id string) (bool, error)
 }
 
 // Alerter delivers an alert to every configured channel.

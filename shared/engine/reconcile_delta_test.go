@@ -10,7 +10,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/holdfast/holdfast/shared/testbed/azurite"
 	"github.com/holdfast/holdfast/shared/testbed/localstack"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
@@ -33,10 +32,10 @@ func TestReconcileDelta(t *testing.T) {
 	for i := 0; i < users; i++ {
 		spec.Users = append(spec.Users, sim.UserSpec{UPN: fmt.Sprintf("user%06d@contoso.test", i), Licenses: []string{"ENTERPRISEPACK"}, MailboxItems: 1})
 	}
-	az := azurite.ForTest(t)
+	mem := newMemory()
 	ctx := context.Background()
 	st, err := localstack.Start(ctx, localstack.Options{Start: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC),
-		AzuriteConnectionString: az.ConnectionString, TablePrefix: "delta", Log: zerolog.Nop()})
+		Ledger: mem.store, Counter: mem.counter, Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}

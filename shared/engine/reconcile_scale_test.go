@@ -10,7 +10,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/holdfast/holdfast/shared/testbed/azurite"
 	"github.com/holdfast/holdfast/shared/testbed/localstack"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
@@ -49,10 +48,10 @@ func TestReconcileScale(t *testing.T) {
 		}
 		spec.Users = append(spec.Users, u)
 	}
-	az := azurite.ForTest(t)
+	mem := newMemory()
 	ctx := context.Background()
-	st, err := localstack.Start(ctx, localstack.Options{Start: start, AzuriteConnectionString: az.ConnectionString,
-		TablePrefix: "scale", Log: zerolog.Nop()})
+	st, err := localstack.Start(ctx, localstack.Options{Start: start, Ledger: mem.store, Counter: mem.counter,
+		Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,13 +18,24 @@ import (
 // TestRoundTripsPerOffboardingEvent counts the table requests one HR event
 // costs on a new case (the store's counter sees every request on the wire).
 // It guards the figure reported by make bench: load, lease, timer, commit
-// for retain; load, lease, ExchangeGuid index, commit for release.
+// for retain; load, lease, ExchangeGuid index, commit for release. It runs
+// on Azurite and on the in-memory ledger: the one engine test kept on
+// Azurite, so the engine's figure is checked end to end on both stores.
 func TestRoundTripsPerOffboardingEvent(t *testing.T) {
-	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	az := azurite.ForTest(t)
+	t.Run("memory", func(t *testing.T) {
+		mem := newMemory()
+		roundTripsPerOffboardingEvent(t, localstack.Options{Ledger: mem.store, Counter: mem.counter})
+	})
+	t.Run("azurite", func(t *testing.T) {
+		az := azurite.ForTest(t)
+		roundTripsPerOffboardingEvent(t, localstack.Options{AzuriteConnectionString: az.ConnectionString, TablePrefix: "rt"})
+	})
+}
+
+func roundTripsPerOffboardingEvent(t *testing.T, o localstack.Options) {
+	o.Start, o.Log = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC), zerolog.Nop()
 	ctx := context.Background()
-	st, err := localstack.Start(ctx, localstack.Options{Start: start, AzuriteConnectionString: az.ConnectionString,
-		TablePrefix: "rt", Log: zerolog.Nop()})
+	st, err := localstack.Start(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}

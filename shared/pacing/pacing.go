@@ -15,10 +15,21 @@
 //     and waiting for its end finishes a backlog sooner than spreading it
 //     evenly, and is never answered 429 by the window it counted.
 //   - 429 with Retry-After (or retry-after-ms): no request leaves before the
-//     time the service asked for, and without rate headers the rate drops
-//     to 90 % of what was being sent, then creeps back up by 0.5 % a second
-//     while answers succeed; 30 seconds without a 429 and the learnt rate
-//     is forgotten.
+//     time the service asked for, except that with rate headers the reset
+//     instant they name (which the whole-second Retry-After rounds up) ends
+//     the wait. Without rate headers the Limiter learns the window instead
+//     (window.go): the requests a window allowed, counted from the 429, and
+//     its length, bounded by the honoured Retry-After and first guessed as a
+//     whole number of seconds; each later window then sends that many and
+//     waits for the window's estimated end, so in-flight requests do not
+//     bounce and nothing sleeps a whole second past the reset.
+//   - 429 without any Retry-After: the rate drops to 90 % of what was being
+//     sent, then creeps back up by 0.5 % a second while answers succeed; 30
+//     seconds without a 429 and the learnt rate is forgotten.
+//
+// The wait is the Limiter's: Policy hands the retry policy above it an
+// answer saying retry-after-ms: 1 when the Limiter holds the pause itself,
+// so the retry policy does not sleep the whole seconds on top.
 //
 // Policy plugs a Limiter into an azcore pipeline (the Exchange client);
 // Transport wraps an http.RoundTripper (the Graph client's Kiota
@@ -80,12 +91,16 @@ type Stats struct {
 	Requests  int64         // requests let through
 	Throttled int64         // 429 answers observed
 	Waited    time.Duration // total time requests spent waiting
+	// The window learnt from 429s without rate headers (zero: none).
+	WindowBudget int
+	Window       time.Duration
 }
 
 // Limiter paces one API. It is safe for concurrent use.
 type Limiter struct {
-	name string
-	now  func() time.Time
+	name  string
+	now   func() time.Time
+	sleep func(context.Context, time.Duration) error // tests run it on a virtual clock
 
 	mu       sync.Mutex
 	lim      *rate.Limiter
@@ -104,13 +119,14 @@ type Limiter struct {
 	thisSec, prev int
 	lastGrow      time.Time
 	last429       time.Time
+	win           window // inferred from 429s without rate headers
 
 	requests, throttled, waited atomic.Int64
 }
 
 // New returns a Limiter for budget b. name labels it in logs and stats.
 func New(name string, b Budget) *Limiter {
-	l := &Limiter{name: name, now: time.Now, ceiling: rate.Inf}
+	l := &Limiter{name: name, now: time.Now, sleep: sleep, ceiling: rate.Inf}
 	burst := max(b.Burst, 1)
 	if b.Requests > 0 && b.Per > 0 {
 		l.ceiling = rate.Limit(float64(b.Requests) / b.Per.Seconds())
@@ -135,13 +151,31 @@ func (l *Limiter) Rate() float64 {
 
 // Stats returns the counters.
 func (l *Limiter) Stats() Stats {
-	return Stats{Requests: l.requests.Load(), Throttled: l.throttled.Load(), Waited: time.Duration(l.waited.Load())}
+	l.mu.Lock()
+	b, w := l.win.budget, l.win.est
+	l.mu.Unlock()
+	return Stats{Requests: l.requests.Load(), Throttled: l.throttled.Load(), Waited: time.Duration(l.waited.Load()), WindowBudget: b, Window: w}
 }
 
 // Wait blocks until a request may leave, then counts it as in flight; every
 // successful Wait must be followed by one Done. A wait longer than MaxWait
 // fails at once with ErrExhausted.
 func (l *Limiter) Wait(ctx context.Context) error {
+	_, err := l.wait(ctx)
+	return err
+}
+
+// Done records the answer to a request let through by Wait (resp nil when
+// the request failed without one).
+func (l *Limiter) Done(resp *http.Response) { l.done(ticket{}, resp) }
+
+// ticket says which inferred window a request was sent in.
+type ticket struct {
+	episode int64
+	sent    time.Time
+}
+
+func (l *Limiter) wait(ctx context.Context) (ticket, error) {
 	start := l.now()
 	for {
 		l.mu.Lock()
@@ -152,44 +186,50 @@ func (l *Limiter) Wait(ctx context.Context) error {
 			break
 		}
 		if d > MaxWait {
-			return fmt.Errorf("%w: %s paused for %s", ErrExhausted, l.name, d.Round(time.Millisecond))
+			return ticket{}, fmt.Errorf("%w: %s paused for %s", ErrExhausted, l.name, d.Round(time.Millisecond))
 		}
-		if err := sleep(ctx, d); err != nil {
-			return err
+		if err := l.sleep(ctx, d); err != nil {
+			return ticket{}, err
 		}
 	}
 	res := l.lim.Reserve()
 	if d := res.Delay(); d > MaxWait {
 		res.Cancel()
-		return fmt.Errorf("%w: %s queue is %s long", ErrExhausted, l.name, d.Round(time.Millisecond))
-	} else if err := sleep(ctx, d); err != nil {
+		return ticket{}, fmt.Errorf("%w: %s queue is %s long", ErrExhausted, l.name, d.Round(time.Millisecond))
+	} else if err := l.sleep(ctx, d); err != nil {
 		res.Cancel()
-		return err
+		return ticket{}, err
 	}
-	// The service's own account of the window gates the request.
+	// The service's own account of the window (or the one inferred from
+	// its 429s) gates the request.
 	var now time.Time
+	var tk ticket
 	for {
 		l.mu.Lock()
 		now = l.now()
 		d := l.gateLocked(now)
 		if d <= 0 {
+			d = l.win.gate(now)
+		}
+		if d <= 0 {
 			l.inflight++
 			l.tickLocked(now)
 			l.thisSec++
+			tk = ticket{episode: l.win.send(now), sent: now}
 			l.mu.Unlock()
 			break
 		}
 		l.mu.Unlock()
 		if d > MaxWait {
-			return fmt.Errorf("%w: %s window spent for %s", ErrExhausted, l.name, d.Round(time.Millisecond))
+			return ticket{}, fmt.Errorf("%w: %s window spent for %s", ErrExhausted, l.name, d.Round(time.Millisecond))
 		}
-		if err := sleep(ctx, d); err != nil {
-			return err
+		if err := l.sleep(ctx, d); err != nil {
+			return ticket{}, err
 		}
 	}
 	l.requests.Add(1)
 	l.waited.Add(int64(now.Sub(start)))
-	return nil
+	return tk, nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -247,15 +287,16 @@ func (l *Limiter) tickLocked(now time.Time) {
 	}
 }
 
-// Done records the answer to a request let through by Wait (resp nil when
-// the request failed without one).
-func (l *Limiter) Done(resp *http.Response) {
+// done records the answer to the request tk let through; it returns the
+// pause the Limiter now holds after a 429 (0: none), which the caller's
+// retry need not sleep again.
+func (l *Limiter) done(tk ticket, resp *http.Response) time.Duration {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.inflight = max(0, l.inflight-1)
 	if resp == nil {
-		return
+		return 0
 	}
 	h := resp.Header
 	if lim, rem, reset, ok := rateHeaders(h); ok {
@@ -263,16 +304,34 @@ func (l *Limiter) Done(resp *http.Response) {
 	}
 	if resp.StatusCode == http.StatusTooManyRequests {
 		l.throttled.Add(1)
-		if ra, ok := retryAfter(h, now); ok && now.Add(ra).After(l.until) {
-			l.until = now.Add(ra)
-		}
-		if !l.headers {
+		ra, ok := retryAfter(h, now)
+		switch {
+		case ok && l.headers && !l.reset.IsZero() && l.reset.After(now) && l.reset.Before(now.Add(ra)):
+			// Retry-After is whole seconds rounded up; the reset instant the
+			// same answer names is when the window really ends.
+			l.pauseLocked(l.reset.Add(resetMargin))
+		case ok:
+			l.pauseLocked(now.Add(ra))
+			if !l.headers {
+				l.win.throttled(tk, now, ra)
+			}
+		case !l.headers:
 			l.decreaseLocked(now)
 		}
-		return
+		return max(0, l.until.Sub(now))
+	}
+	if resp.StatusCode < 500 {
+		l.win.succeeded(tk)
 	}
 	if !l.headers && resp.StatusCode < 500 {
 		l.increaseLocked(now)
+	}
+	return 0
+}
+
+func (l *Limiter) pauseLocked(until time.Time) {
+	if until.After(l.until) {
+		l.until = until
 	}
 }
 
@@ -396,11 +455,19 @@ func Policy(l *Limiter) policy.Policy { return pacePolicy{l} }
 type pacePolicy struct{ l *Limiter }
 
 func (p pacePolicy) Do(req *policy.Request) (*http.Response, error) {
-	if err := p.l.Wait(req.Raw().Context()); err != nil {
+	tk, err := p.l.wait(req.Raw().Context())
+	if err != nil {
 		return nil, err
 	}
 	resp, err := req.Next()
-	p.l.Done(resp)
+	if held := p.l.done(tk, resp); held > 0 && held <= MaxWait && resp != nil {
+		// The Limiter holds the pause for every invocation of the
+		// instance and ends it at the reset instant when it knows one:
+		// the retry policy above (azcore reads retry-after-ms first)
+		// retries at once into Wait instead of sleeping whole seconds.
+		// Retry-After stays for anyone reading the answer.
+		resp.Header.Set("retry-after-ms", "1")
+	}
 	return resp, err
 }
 
@@ -433,10 +500,11 @@ func (t transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if l == nil {
 		return t.next.RoundTrip(r)
 	}
-	if err := l.Wait(r.Context()); err != nil {
+	tk, err := l.wait(r.Context())
+	if err != nil {
 		return nil, err
 	}
 	resp, err := t.next.RoundTrip(r)
-	l.Done(resp)
+	l.done(tk, resp)
 	return resp, err
 }

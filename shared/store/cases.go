@@ -14,8 +14,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
-
-	"github.com/holdfast/holdfast/shared/auditchain"
 )
 
 const (
@@ -25,53 +23,6 @@ const (
 	keyTimeFmt   = "2006-01-02T15:04:05.000000000Z" // fixed width: sorts like time
 	keyTimeWidth = len(keyTimeFmt)
 )
-
-// CaseRecord is the stored form of one case.
-type CaseRecord struct {
-	Key      string
-	Data     []byte // opaque JSON, at most MaxCaseData bytes
-	State    string
-	UPN      string
-	Deadline time.Time // zero: none
-	ETag     string    // from LoadCase; "" in a Commit means insert
-	// AuditHead is the hash of the case's last chained audit row ("" when
-	// none yet); Commit chains new rows from it (package auditchain).
-	AuditHead string
-}
-
-// AuditRecord is one audited step of a case transition.
-type AuditRecord struct {
-	CaseKey string // "" in a Commit means the case's key
-	At      time.Time
-	Seq     int // 0–9999, orders rows with the same At
-	Actor   string
-	Action  string
-	Detail  string
-	EventID string
-	Result  string
-	// Prev and Hash link the row into the case's hash chain. Commit fills
-	// them (in the caller's slice too); rows written before the chain
-	// existed have neither.
-	Prev string
-	Hash string
-}
-
-// Row is the row in the chain's terms.
-func (a AuditRecord) Row() auditchain.Row {
-	return auditchain.Row{CaseKey: a.CaseKey, At: a.At, Seq: a.Seq, Actor: a.Actor, Action: a.Action, Detail: a.Detail,
-		EventID: a.EventID, Result: a.Result, Prev: a.Prev, Hash: a.Hash}
-}
-
-// Commit is one atomic case transition.
-type Commit struct {
-	// Case is inserted when ETag is "" (ErrConflict if it exists) and
-	// otherwise replaced if its ETag still matches (ErrConflict if not).
-	Case  CaseRecord
-	Audit []AuditRecord
-	// EventID, if set, writes a dedupe marker; ErrDuplicateEvent if it
-	// exists already.
-	EventID string
-}
 
 // LoadCase reads a case; ErrNotFound if there is none.
 func (s *Store) LoadCase(ctx context.Context, key string) (CaseRecord, error) {

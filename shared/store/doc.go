@@ -2,6 +2,12 @@
 // audit trail and event-dedupe markers, timers, and rejected events, over
 // aztables. It runs unchanged against Azure and against Azurite.
 //
+// It implements ledger.Store, the port whose records (ledger.CaseRecord,
+// ledger.Timer, ...) and errors it uses; store.CaseRecord and the others
+// are aliases of them. ledgertest.Run, the conformance suite the in-memory
+// ledger (package memledger) passes too, runs against Azurite in
+// TestConformance.
+//
 // # Tables and keys
 //
 // <prefix>cases (prefix defaults to "holdfast"): one partition per case.
@@ -79,6 +85,13 @@
 // are at most 1 KiB counted as UTF-16 bytes (512 ASCII characters);
 // violations return ErrInvalidKey. DateTime properties are always typed
 // (Edm.DateTime) and written in UTC with a Z suffix.
+//
+// Azurite 3.37 (the pinned version) stores a multi-byte UTF-8 character
+// that a request body's chunking splits as U+FFFD (Azure/Azurite#2670; seen
+// from 32 KiB of body on). aztables re-encodes entities, so the store cannot
+// send them escaped; Azure is not affected. Case data is Edm.Binary (base64,
+// ASCII) and safe; only long non-ASCII text (a rejected event's body) can be
+// altered on Azurite, and tests avoid relying on it.
 //
 // # Transport
 //

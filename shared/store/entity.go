@@ -4,28 +4,22 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
-	"unicode/utf16"
-	"unicode/utf8"
+
+	"github.com/holdfast/holdfast/shared/ledger"
 )
 
 // Azure Table Storage limits, enforced here because Azurite does not.
 const (
-	maxTxOps       = 100
-	maxTxBodyBytes = 4 << 20
+	maxTxOps       = ledger.MaxTransactionOps
+	maxTxBodyBytes = ledger.MaxTransactionBytes
 	maxEntityBytes = 1 << 20
 	maxCustomProps = 252
-	maxStringUnits = 32 << 10 // 64 KiB at 2 bytes per UTF-16 unit
+	maxStringUnits = ledger.MaxStringUnits
 	maxBinaryBytes = 64 << 10
-	maxKeyBytes    = 1 << 10 // counted as UTF-16 bytes, the conservative reading
 	maxPropNameLen = 255
 	txOpOverhead   = 1024 // multipart headers and request line per operation
 )
-
-// MaxCaseData is the largest CaseRecord.Data accepted (stored as one
-// Edm.Binary property, limit 64 KiB, with headroom).
-const MaxCaseData = 60 << 10
 
 // kind is an EDM type the store writes.
 type kind int
@@ -65,14 +59,7 @@ func (e *entity) i32(name string, v int32) { e.props = append(e.props, prop{name
 // (Azure's 100 ns ticks), Z. Azurite stores whatever it is given.
 const edmTime = "2006-01-02T15:04:05.0000000Z"
 
-// utf16Len is the length of s in UTF-16 code units (how Azure sizes strings).
-func utf16Len(s string) int {
-	n := 0
-	for _, r := range s {
-		n += utf16.RuneLen(r) // an invalid byte is U+FFFD: one unit, as JSON sends it
-	}
-	return n
-}
+func utf16Len(s string) int { return ledger.UTF16Units(s) }
 
 // size is the entity size as Azure computes it:
 // 4 + 2·len(PK+RK) + Σ(8 + 2·len(name) + sizeof(value)).
@@ -154,32 +141,10 @@ func validPropName(n string) bool {
 	return true
 }
 
-// validKey applies Azure's key rules: not empty, ≤ 1 KiB, none of / \ # ?
-// nor control characters. ('/' in particular makes Azurite answer 500,
-// which azcore would retry for seconds.)
-func validKey(what, k string) error {
-	if k == "" {
-		return fmt.Errorf("%s is empty: %w", what, ErrInvalidKey)
-	}
-	if !utf8.ValidString(k) {
-		return fmt.Errorf("%s is not valid UTF-8: %w", what, ErrInvalidKey)
-	}
-	if n := 2 * utf16Len(k); n > maxKeyBytes {
-		return fmt.Errorf("%s is %d bytes (UTF-16), limit %d: %w", what, n, maxKeyBytes, ErrInvalidKey)
-	}
-	if i := strings.IndexFunc(k, badKeyRune); i >= 0 {
-		return fmt.Errorf("%s %q has forbidden character %q: %w", what, k, k[i:i+utf8.RuneLen([]rune(k[i:])[0])], ErrInvalidKey)
-	}
-	return nil
-}
-
-func badKeyRune(r rune) bool {
-	switch r {
-	case '/', '\\', '#', '?':
-		return true
-	}
-	return r < 0x20 || r >= 0x7f && r <= 0x9f
-}
+// validKey is ledger.ValidKey: the key rules are the port's, so the memory
+// store refuses what Azure refuses. ('/' in particular makes Azurite
+// answer 500, which azcore would retry for seconds.)
+func validKey(what, k string) error { return ledger.ValidKey(what, k) }
 
 // marshal renders the entity as the JSON aztables sends, with @odata.type
 // on every type JSON cannot express.
@@ -258,16 +223,5 @@ func (r row) time(name string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-// truncateUnits cuts s to at most n UTF-16 units on a rune boundary and
-// makes it valid UTF-8.
-func truncateUnits(s string, n int) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	units := 0
-	for i, r := range s {
-		units += utf16.RuneLen(r)
-		if units > n {
-			return s[:i]
-		}
-	}
-	return s
-}
+// truncateUnits is ledger.Truncate.
+func truncateUnits(s string, n int) string { return ledger.Truncate(s, n) }

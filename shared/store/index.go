@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+
+	"github.com/holdfast/holdfast/shared/ledger"
 )
 
 // Index rows map a user reference (a UPN or an employee id) to a case key,
@@ -24,16 +26,16 @@ func indexPK(kind, value string) string {
 
 // PutIndex records that value of kind ("upn", "employeeId") belongs to
 // caseKey. Writing it again is harmless.
-func (s *Store) PutIndex(ctx context.Context, kind, value, caseKey string) error {
+func (s *Store) PutIndex(ctx context.Context, kind ledger.IndexKind, value, caseKey string) error {
 	if value == "" {
 		return nil
 	}
 	if err := validKey("case key", caseKey); err != nil {
 		return err
 	}
-	e := &entity{pk: indexPK(kind, value), rk: indexRowKey}
+	e := &entity{pk: indexPK(string(kind), value), rk: indexRowKey}
 	e.str("CaseKey", caseKey)
-	e.str("Kind", kind)
+	e.str("Kind", string(kind))
 	if err := e.validate(); err != nil {
 		return err
 	}
@@ -52,10 +54,10 @@ func (s *Store) PutIndex(ctx context.Context, kind, value, caseKey string) error
 }
 
 // LookupIndex returns the case key recorded for value; ErrNotFound if none.
-func (s *Store) LookupIndex(ctx context.Context, kind, value string) (string, error) {
+func (s *Store) LookupIndex(ctx context.Context, kind ledger.IndexKind, value string) (string, error) {
 	var resp aztables.GetEntityResponse
 	err := s.withTable(ctx, s.cases, func() (err error) {
-		resp, err = s.cases.GetEntity(withOp(ctx, "LookupIndex"), indexPK(kind, value), indexRowKey, nil)
+		resp, err = s.cases.GetEntity(withOp(ctx, "LookupIndex"), indexPK(string(kind), value), indexRowKey, nil)
 		return err
 	})
 	if isCode(err, aztables.ResourceNotFound) {
@@ -75,9 +77,9 @@ func (s *Store) LookupIndex(ctx context.Context, kind, value string) (string, er
 // first to do so (an insert; a second caller gets false). holdfast uses it
 // for side effects that have no case to remember them, such as the alert
 // for a rejected event that is published again.
-func (s *Store) MarkOnce(ctx context.Context, kind, id string) (bool, error) {
-	e := &entity{pk: indexPK(kind, id), rk: "once"}
-	e.str("Kind", kind)
+func (s *Store) MarkOnce(ctx context.Context, kind ledger.OnceKind, id string) (bool, error) {
+	e := &entity{pk: indexPK(string(kind), id), rk: "once"}
+	e.str("Kind", string(kind))
 	if err := e.validate(); err != nil {
 		return false, err
 	}

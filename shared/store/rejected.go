@@ -2,23 +2,22 @@ package store
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
-	"time"
 	"unicode/utf8"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+
+	"github.com/holdfast/holdfast/shared/ledger"
 )
 
 const (
-	maxBodyChars  = 30000 // UTF-16 units of a text body kept
-	maxBodyBytes  = 20000 // bytes of a binary body kept (base64: 26,668 chars)
-	maxFieldChars = 4000  // per metadata string; they come from untrusted input
+	maxBodyChars  = ledger.MaxRejectedBodyUnits
+	maxBodyBytes  = ledger.MaxRejectedBodyBytes // base64: 26,668 chars
+	maxFieldChars = ledger.MaxRejectedFieldUnits
 	// Ticks (100 ns since 0001-01-01) of 9999-12-31T23:59:59.9999999, .NET's
 	// DateTime.MaxValue: inverted ticks sort newest first.
 	maxTicks   = 3155378975999999999
@@ -30,28 +29,14 @@ const (
 	rejectedOp = "Reject"
 )
 
-// RejectedEvent is a message that could not be processed, kept for the admin.
-type RejectedEvent struct {
-	Queue, Code, Reason, Field, MessageID string
-	ReceivedAt                            time.Time // required
-	Body                                  []byte
-}
-
 func rejectedKeys(r RejectedEvent) (pk, rk string) {
 	at := r.ReceivedAt.UTC()
 	day, _ := strconv.Atoi(at.Format(dayFmt))
 	pk = fmt.Sprintf("%08d_%s", maxDayNum-day, at.Format(dayFmt))
 
 	ticks := unixTicks + at.Unix()*10_000_000 + int64(at.Nanosecond()/100)
-	h := sha256.New()
-	for _, s := range []string{r.Queue, r.Code, r.Reason, r.Field, r.MessageID} {
-		var n [8]byte
-		binary.BigEndian.PutUint64(n[:], uint64(len(s)))
-		h.Write(n[:])
-		h.Write([]byte(s))
-	}
-	h.Write(r.Body)
-	rk = fmt.Sprintf("%019d_%s", maxTicks-ticks, hex.EncodeToString(h.Sum(nil)[:8]))
+	fp := r.Fingerprint()
+	rk = fmt.Sprintf("%019d_%s", maxTicks-ticks, hex.EncodeToString(fp[:]))
 	return pk, rk
 }
 

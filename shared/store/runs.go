@@ -3,22 +3,14 @@ package store
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+
+	"github.com/holdfast/holdfast/shared/ledger"
 )
 
-// Run is the last run of a scheduled function (sweep, reconcile), kept so
-// the dashboard's health page can say when it last ran on any instance.
-// One row per name in the cases table, partition "run_<name>", which
+// Runs (ledger.Run) are kept one row per name in the cases table, partition "run_<name>", which
 // ListCases skips (its filter is RowKey eq 'case').
-type Run struct {
-	Name    string
-	At      time.Time
-	OK      bool
-	Summary string
-}
-
 const runRowKey = "last"
 
 // RecordRun overwrites the last run of r.Name.
@@ -33,7 +25,7 @@ func (s *Store) RecordRun(ctx context.Context, r Run) error {
 		ok = "failed"
 	}
 	e.str("Result", ok)
-	e.str("Summary", truncateUnits(r.Summary, 2000))
+	e.str("Summary", truncateUnits(r.Summary, ledger.MaxRunSummaryUnits))
 	if err := e.validate(); err != nil {
 		return err
 	}

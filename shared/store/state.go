@@ -15,14 +15,6 @@ import (
 // the case row key).
 const statePK = "sys_state"
 
-// StateRecord is one state row: Data is the owner's JSON, ETag its version
-// (empty for a row not yet stored).
-type StateRecord struct {
-	Name string
-	Data []byte
-	ETag string
-}
-
 // LoadState reads the state row name; a missing row is returned empty (no
 // ETag), not as an error, so the first writer inserts it.
 func (s *Store) LoadState(ctx context.Context, name string) (StateRecord, error) {
@@ -80,7 +72,11 @@ func (s *Store) SaveState(ctx context.Context, rec StateRecord) (string, error) 
 		etag = resp.ETag
 		return err
 	})
-	if isCode(err, aztables.EntityAlreadyExists) || isCode(err, aztables.UpdateConditionNotSatisfied) || statusOf(err) == 412 || statusOf(err) == 409 {
+	// 404 on a replace: the row with that ETag is gone (deleted by an
+	// operator, or Azurite restarted); a stale version like any other,
+	// so the caller reloads and inserts (found by the ledger suite).
+	if isCode(err, aztables.EntityAlreadyExists) || isCode(err, aztables.UpdateConditionNotSatisfied) || statusOf(err) == 412 || statusOf(err) == 409 ||
+		rec.ETag != "" && isCode(err, aztables.ResourceNotFound) {
 		return "", fmt.Errorf("state %s: %w", rec.Name, ErrConflict)
 	}
 	if err != nil {

@@ -19,21 +19,6 @@ import (
 	"github.com/holdfast/holdfast/shared/config"
 )
 
-// Errors returned by the store; test with errors.Is.
-var (
-	// ErrNotFound: the case does not exist.
-	ErrNotFound = errors.New("store: not found")
-	// ErrConflict: a stale ETag (412), an insert of an existing case (409),
-	// or a timer deleted by someone else's newer version.
-	ErrConflict = errors.New("store: conflict")
-	// ErrDuplicateEvent: the event's dedupe marker exists; nothing was written.
-	ErrDuplicateEvent = errors.New("store: duplicate event")
-	// ErrLimit: an Azure Table Storage limit would be exceeded; nothing was sent.
-	ErrLimit = errors.New("store: storage limit exceeded")
-	// ErrInvalidKey: a key is empty, too long or has characters Azure forbids.
-	ErrInvalidKey = errors.New("store: invalid key")
-)
-
 // DefaultTablePrefix names the tables holdfastcases, holdfasttimers and
 // holdfastrejected.
 const DefaultTablePrefix = "holdfast"

@@ -12,14 +12,6 @@ import (
 
 const dayFmt = "20060102"
 
-// Timer is a pending wake-up of a case.
-type Timer struct {
-	CaseKey string
-	Kind    string
-	DueAt   time.Time
-	ETag    string // set by DueTimers; DeleteTimer deletes only this version
-}
-
 // timerKeys returns the timer's PartitionKey (due day) and RowKey (due
 // time, case key, kind).
 func timerKeys(t Timer) (pk, rk string, err error) {

@@ -20,8 +20,8 @@ import (
 
 	"github.com/holdfast/holdfast/shared/engine"
 	"github.com/holdfast/holdfast/shared/events"
+	"github.com/holdfast/holdfast/shared/ledger"
 	"github.com/holdfast/holdfast/shared/notify"
-	"github.com/holdfast/holdfast/shared/store"
 	"github.com/holdfast/holdfast/shared/tenant"
 )
 
@@ -69,9 +69,9 @@ type Graph interface {
 
 // Store keeps the state rows.
 type Store interface {
-	LoadState(ctx context.Context, name string) (store.StateRecord, error)
-	SaveState(ctx context.Context, rec store.StateRecord) (string, error)
-	PutState(ctx context.Context, rec store.StateRecord) error
+	LoadState(ctx context.Context, name string) (ledger.StateRecord, error)
+	SaveState(ctx context.Context, rec ledger.StateRecord) (string, error)
+	PutState(ctx context.Context, rec ledger.StateRecord) error
 }
 
 // Reconciler runs an inventory of the tenant.
@@ -162,7 +162,7 @@ func (m *Manager) Configured() bool { return m.o.NotificationURL != "" }
 
 func ptr(t time.Time) *time.Time { return &t }
 
-func (m *Manager) load(ctx context.Context) (Record, store.StateRecord, error) {
+func (m *Manager) load(ctx context.Context) (Record, ledger.StateRecord, error) {
 	raw, err := m.d.Store.LoadState(ctx, StateName)
 	if err != nil {
 		return Record{}, raw, err
@@ -177,7 +177,7 @@ func (m *Manager) load(ctx context.Context) (Record, store.StateRecord, error) {
 }
 
 // save writes r over raw by compare-and-swap and returns the new version.
-func (m *Manager) save(ctx context.Context, raw store.StateRecord, r Record) (store.StateRecord, error) {
+func (m *Manager) save(ctx context.Context, raw ledger.StateRecord, r Record) (ledger.StateRecord, error) {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return raw, err
@@ -200,11 +200,11 @@ func (m *Manager) update(ctx context.Context, fn func(*Record)) error {
 			return err
 		}
 		fn(&r)
-		if _, err = m.save(ctx, raw, r); !errors.Is(err, store.ErrConflict) {
+		if _, err = m.save(ctx, raw, r); !errors.Is(err, ledger.ErrConflict) {
 			return err
 		}
 	}
-	return fmt.Errorf("subscription state: %w", store.ErrConflict)
+	return fmt.Errorf("subscription state: %w", ledger.ErrConflict)
 }
 
 // Report says what one Ensure did.
@@ -298,7 +298,7 @@ func (m *Manager) ensure(ctx context.Context, renewNow bool, goneID string) (Rep
 	}
 	r.LeaseOwner, r.LeaseUntil = m.o.Instance, ptr(now.Add(leaseFor))
 	raw, err = m.save(ctx, raw, r)
-	if errors.Is(err, store.ErrConflict) {
+	if errors.Is(err, ledger.ErrConflict) {
 		return Report{Action: "leased-elsewhere"}, nil
 	}
 	if err != nil {
@@ -350,10 +350,10 @@ func (m *Manager) createOrAdopt(ctx context.Context, now time.Time) (tenant.Subs
 
 // live saves r with the subscription live until exp and alerts when exp is
 // inside the margin.
-func (m *Manager) live(ctx context.Context, raw store.StateRecord, r Record, now, exp time.Time, action string) (Report, error) {
+func (m *Manager) live(ctx context.Context, raw ledger.StateRecord, r Record, now, exp time.Time, action string) (Report, error) {
 	r.Expires = ptr(exp.UTC())
 	if _, err := m.save(ctx, raw, r); err != nil {
-		if errors.Is(err, store.ErrConflict) {
+		if errors.Is(err, ledger.ErrConflict) {
 			// Another instance renewed or recorded at the same time; its
 			// record is as good as ours.
 			return Report{Action: action, Expires: exp}, nil
@@ -379,10 +379,10 @@ func (m *Manager) expiring(ctx context.Context, id string, now, exp time.Time) {
 }
 
 // failed records a failure and alerts (once per failure day).
-func (m *Manager) failed(ctx context.Context, raw store.StateRecord, r Record, now time.Time, what string, cause error) (Report, error) {
+func (m *Manager) failed(ctx context.Context, raw ledger.StateRecord, r Record, now time.Time, what string, cause error) (Report, error) {
 	r.LastFailure = what + ": " + cause.Error()
 	r.LastFailureAt = ptr(now)
-	if _, err := m.save(ctx, raw, r); err != nil && !errors.Is(err, store.ErrConflict) {
+	if _, err := m.save(ctx, raw, r); err != nil && !errors.Is(err, ledger.ErrConflict) {
 		m.d.Log.Error().Err(err).Msg("could not record the subscription failure")
 	}
 	m.alert(ctx, notify.Alert{ID: "subscription:failing:" + r.SubscriptionID + ":" + now.UTC().Format("2006-01-02"),
@@ -456,7 +456,7 @@ func (m *Manager) Seen(ctx context.Context, t time.Time) {
 	m.lastSeen = t
 	m.mu.Unlock()
 	b, _ := json.Marshal(t.UTC())
-	if err := m.d.Store.PutState(ctx, store.StateRecord{Name: seenName, Data: b}); err != nil {
+	if err := m.d.Store.PutState(ctx, ledger.StateRecord{Name: seenName, Data: b}); err != nil {
 		m.d.Log.Warn().Err(err).Msg("could not record the last notification")
 	}
 }
@@ -468,7 +468,7 @@ func (m *Manager) Status(ctx context.Context) (Status, error) {
 
 // StateReader reads state rows.
 type StateReader interface {
-	LoadState(ctx context.Context, name string) (store.StateRecord, error)
+	LoadState(ctx context.Context, name string) (ledger.StateRecord, error)
 }
 
 // ReadStatus reads the subscription's health from the store: the small read

@@ -13,11 +13,11 @@ import (
 	"github.com/holdfast/holdfast/shared/clock"
 	"github.com/holdfast/holdfast/shared/engine"
 	"github.com/holdfast/holdfast/shared/events"
+	"github.com/holdfast/holdfast/shared/ledger"
+	"github.com/holdfast/holdfast/shared/ledger/memledger"
 	"github.com/holdfast/holdfast/shared/notify"
-	"github.com/holdfast/holdfast/shared/store"
 	"github.com/holdfast/holdfast/shared/subscription"
 	"github.com/holdfast/holdfast/shared/tenant"
-	"github.com/holdfast/holdfast/shared/testbed/azurite"
 )
 
 const topic = "EventGrid:?azuresubscriptionid=0a0b0c0d-1111-4222-8333-944455566677&resourcegroup=rg&partnertopic=t&location=westeurope"
@@ -128,16 +128,14 @@ type fixture struct {
 	graph *fakeGraph
 	rec   *fakeReconciler
 	alert *notify.Recorder
-	st    *store.Store
+	st    ledger.Store
 }
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
-	az := azurite.ForTest(t)
-	st, err := store.Open(context.Background(), store.Options{ConnectionString: az.ConnectionString, TablePrefix: fmt.Sprintf("sub%d", time.Now().UnixNano()%1e9)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// State rows on the in-memory ledger: ledgertest holds its
+	// compare-and-swap to the Table Storage store's.
+	st := memledger.New(memledger.Options{})
 	vc := clock.NewVirtual(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	return &fixture{clock: vc, graph: &fakeGraph{clock: vc, subs: map[string]tenant.Subscription{}}, rec: &fakeReconciler{},
 		alert: &notify.Recorder{}, st: st}
@@ -294,7 +292,7 @@ func TestNotConfiguredDoesNothing(t *testing.T) {
 	if err != nil || st.State != "notConfigured" {
 		t.Fatalf("%+v, %v", st, err)
 	}
-	if errors.Is(err, store.ErrConflict) {
+	if errors.Is(err, ledger.ErrConflict) {
 		t.Fatal("unreachable")
 	}
 }

@@ -139,6 +139,7 @@ type run struct {
 	results []Result
 	// measured by earlier phases, used by later ones
 	ceiling          float64 // upserts/s
+	ceilingAzMs      float64 // Azurite CPU per upsert in the ceiling run, ms
 	exchangePerEvent float64
 }
 

@@ -72,6 +72,7 @@ func (r *run) storeCeiling(ctx context.Context) error {
 		return firstErr
 	}
 	r.ceiling = float64(ceilingOps) / el.Seconds()
+	r.ceilingAzMs = ms(azCPU) / ceilingOps
 	r.add(Result{Name: "store ceiling: single-entity upserts", Value: r.ceiling, Unit: "ops/s",
 		Note: fmt.Sprintf("%d upserts at concurrency %d in %s; Azurite CPU %.2f ms/op (%.0f%% of a core), harness CPU %.2f ms/op",
 			ceilingOps, r.o.Concurrency, el.Round(time.Millisecond), ms(azCPU)/ceilingOps, 100*azCPU.Seconds()/el.Seconds(), ms(selfC)/ceilingOps)})

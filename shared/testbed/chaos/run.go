@@ -82,7 +82,7 @@ func play(ctx context.Context, c *Case, conn, prefix string, az *azurite.Instanc
 	}
 	defer st.Close()
 	// Azurite keeps every table in memory; many scenarios share one.
-	defer st.App.Store.Drop(context.WithoutCancel(ctx))
+	defer st.App.Tables.Drop(context.WithoutCancel(ctx))
 	if c.Faults != nil {
 		if err := c.Faults.Validate(); err != nil {
 			return nil, err

@@ -20,6 +20,7 @@ import (
 	"github.com/holdfast/holdfast/shared/clock"
 	"github.com/holdfast/holdfast/shared/config"
 	"github.com/holdfast/holdfast/shared/customhandler"
+	"github.com/holdfast/holdfast/shared/ledger"
 	"github.com/holdfast/holdfast/shared/testbed/azurite"
 	"github.com/holdfast/holdfast/shared/testbed/host"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
@@ -63,6 +64,11 @@ type Options struct {
 	// scheduler: send with Broker.Send and deliver with Pump. Without it,
 	// Deliver plays Service Bus's immediate redelivery only.
 	Broker bool
+	// Ledger, when set, keeps the records instead of Azurite (none is
+	// started): a memledger in fast tests, shared by stacks that share a
+	// tenant. Counter is the counter it counts round trips in (App.Counter).
+	Ledger  ledger.Store
+	Counter *ledger.Counter
 }
 
 // Stack is a running local stack.
@@ -129,6 +135,10 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}
 
 	storage := o.AzuriteConnectionString
+	if o.Ledger != nil {
+		// Required by the configuration, never opened.
+		storage = "UseDevelopmentStorage=true"
+	}
 	if storage == "" {
 		s.Azurite, err = azurite.Start(ctx, azurite.Options{})
 		if err != nil {
@@ -149,7 +159,8 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if o.Instance == "" {
 		o.Instance = "local"
 	}
-	aopts := app.Options{Clock: s.Clock, Log: o.Log, Instance: o.Instance, TablePrefix: o.TablePrefix, RetryDelay: o.RetryDelay, Unpaced: o.Unpaced}
+	aopts := app.Options{Clock: s.Clock, Log: o.Log, Instance: o.Instance, TablePrefix: o.TablePrefix, RetryDelay: o.RetryDelay, Unpaced: o.Unpaced,
+		Ledger: o.Ledger, Counter: o.Counter}
 	if o.Broker {
 		s.Broker = host.NewBroker(s.Clock.Now)
 		aopts.Scheduler = s.Broker
