@@ -1,8 +1,9 @@
 // Package retention is holdfast's pure domain core: the case a leaver's
 // mailbox is tracked by, the policy that decides whether it must be kept,
-// and the planner that says, for a case at a given moment, what must be
-// done now and when to look again. It does no I/O and reads no clock: time
-// is always an argument.
+// the case machine (Step) that takes every decision from one fact at a
+// time, and the planner (PlanCase) that says what must be done now and
+// when to look again. It does no I/O and reads no clock: time is always an
+// argument.
 package retention
 
 import (
