@@ -50,42 +50,25 @@ func (e *Engine) adminOp(ctx context.Context, ref, actor string, fn func(r *reco
 	if err != nil {
 		return retention.Case{}, err
 	}
-	for attempt := 0; attempt < maxAttempts; attempt++ {
-		r, err := e.load(ctx, key)
-		if err != nil {
-			return retention.Case{}, err
-		}
-		if r.isNew {
-			return retention.Case{}, fmt.Errorf("no case %s: %w", key, tenant.ErrNotFound)
-		}
-		now := e.d.Clock.Now()
-		t := &tx{e: e, now: now, actor: "admin:" + actor}
-		if err := fn(r, t); err != nil {
-			if planned, _ := e.observed(r, t, StepAdmin, err); !planned {
-				return r.Case, err
+	r, err := e.transact(ctx, &unit{
+		key: key, actor: "admin:" + actor, kick: true,
+		decide: func(ctx context.Context, r *record, t *tx) (verdict, error) {
+			if err := fn(r, t); err != nil {
+				if planned, _ := e.observed(r, t, StepAdmin, err); !planned {
+					return skipCommit, err
+				}
 			}
-		}
-		e.reviewPlanned(r, t)
-		if err := e.schedule(ctx, r, now); err != nil {
-			return r.Case, err
-		}
-		if err := e.kick(ctx, r, now); err != nil {
-			return r.Case, err
-		}
-		if err := e.index(ctx, r); err != nil {
-			return r.Case, err
-		}
-		err = e.save(ctx, r, t)
-		if errors.Is(err, store.ErrConflict) {
-			continue
-		}
-		if err != nil {
-			return r.Case, err
-		}
-		e.flush(ctx, r, now)
-		return r.Case, nil
+			e.reviewPlanned(r, t)
+			return commitCase, nil
+		},
+	})
+	switch {
+	case errors.Is(err, errNoCase):
+		return retention.Case{}, fmt.Errorf("no case %s: %w", key, tenant.ErrNotFound)
+	case r == nil:
+		return retention.Case{}, err
 	}
-	return retention.Case{}, fmt.Errorf("case %s: %w", key, store.ErrConflict)
+	return r.Case, err
 }
 
 // Release stops protecting a case: policy becomes release, the clock is

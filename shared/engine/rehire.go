@@ -59,7 +59,7 @@ func (e *Engine) recoverInactive(ctx context.Context, r *record, upn string, t *
 		newID = strings.ToLower(u.ID)
 	}
 	// Events for the new account carry its object id: point it here.
-	if err := e.d.Store.PutIndex(ctx, "objectId", newID, c.Key); err != nil {
+	if err := e.pointAt(ctx, newID, c.Key); err != nil {
 		return err
 	}
 	t.log("recoverMailbox", "ok", fmt.Sprintf("New-Mailbox -InactiveMailbox %s -Name %s -MicrosoftOnlineServicesID %s: new account %s", id, name, upn, newID))

@@ -112,51 +112,65 @@ var errLeased = errors.New("case leased by another instance")
 
 // work runs the due plan of one case under a lease.
 func (e *Engine) work(ctx context.Context, key string) error {
-	r, err := e.load(ctx, key)
-	if err != nil {
+	var (
+		acts       []retention.Action
+		replayHold bool
+		actErr     error
+	)
+	_, err := e.transact(ctx, &unit{
+		key: key, actor: "sweep", lease: leaseOrSkip, once: true,
+		prepare: func(ctx context.Context, r *record, lt *tx) (verdict, error) {
+			now := lt.now
+			acts = acts[:0] // prepare runs once per attempt
+			pl := retention.PlanCase(&r.Case, e.d.Policy, now, len(r.Outbox))
+			replayHold = r.pending(StepHold) && !r.Case.State.Terminal()
+			if len(pl.Actions) == 0 && r.Rescue == nil && !replayHold {
+				return skipCommit, e.schedule(ctx, r, now)
+			}
+			// What needs no call to the tenant is decided in the lease's
+			// write, so a crash after it loses neither a warning (queued in
+			// the outbox) nor the fact that a rescue was under way.
+			for _, a := range pl.Actions {
+				switch a.Kind {
+				case retention.ActWarn:
+					if err := e.act(ctx, r, a, lt); err != nil {
+						return skipCommit, err
+					}
+					continue
+				case retention.ActRescue:
+					if r.Rescue == nil && r.Case.Deadline != nil {
+						r.Rescue = &rescueIntent{At: now, Deadline: *r.Case.Deadline}
+					}
+				}
+				acts = append(acts, a)
+			}
+			return commitCase, nil
+		},
+		decide: func(ctx context.Context, r *record, t *tx) (verdict, error) {
+			actErr = e.sweepActs(ctx, r, t, acts, replayHold)
+			if actErr != nil {
+				// Make sure a retry is scheduled even if the plan has no wake.
+				if err := e.d.Store.PutTimer(ctx, store.Timer{CaseKey: key, Kind: "wake", DueAt: t.now.Add(retention.RetryInterval)}); err != nil {
+					return skipCommit, err
+				}
+			}
+			return commitCase, nil
+		},
+	})
+	switch {
+	case errors.Is(err, errSkipped), errors.Is(err, errNoCase):
+		return nil // nothing due (rescheduled), or a timer for a case that was never committed
+	case err != nil:
 		return err
 	}
-	if r.isNew {
-		return nil // a timer for a case that was never committed
-	}
-	now := e.d.Clock.Now()
-	pl := retention.PlanCase(&r.Case, e.d.Policy, now, len(r.Outbox))
-	replayHold := r.pending(StepHold) && !r.Case.State.Terminal()
-	if len(pl.Actions) == 0 && r.Rescue == nil && !replayHold {
-		return e.schedule(ctx, r, now)
-	}
-	if r.leasedByOther(e.d.Instance, now) {
-		return errLeased
-	}
-	// Take the lease: a compare-and-swap, so of two sweepers one wins. What
-	// needs no call to the tenant is decided in the same write, so a crash
-	// after it loses neither a warning (queued in the outbox) nor the fact
-	// that a rescue was under way.
-	lt := &tx{e: e, now: now, actor: "sweep"}
-	var acts []retention.Action
-	for _, a := range pl.Actions {
-		switch a.Kind {
-		case retention.ActWarn:
-			if err := e.act(ctx, r, a, lt); err != nil {
-				return err
-			}
-			continue
-		case retention.ActRescue:
-			if r.Rescue == nil && r.Case.Deadline != nil {
-				r.Rescue = &rescueIntent{At: now, Deadline: *r.Case.Deadline}
-			}
-		}
-		acts = append(acts, a)
-	}
-	until := now.Add(leaseFor)
-	r.lease = lease{LeaseOwner: e.d.Instance, LeaseUntil: &until}
-	if err := e.save(ctx, r, lt); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return errLeased
-		}
-		return err
-	}
-	t := &tx{e: e, now: now, actor: "sweep"}
+	return actErr
+}
+
+// sweepActs performs a sweep's due actions on a leased case and records
+// the outcome: a failure is counted (and alerted once the case is
+// failing), an observe-only write is planned rather than failed. It
+// returns the failure, which the sweep commits and then reports.
+func (e *Engine) sweepActs(ctx context.Context, r *record, t *tx, acts []retention.Action, replayHold bool) error {
 	var actErr error
 	step, snap := StepRescue, r.snapshot(t)
 	if r.Rescue != nil && !slices.ContainsFunc(acts, func(a retention.Action) bool { return a.Kind == retention.ActRescue }) {
@@ -204,29 +218,12 @@ func (e *Engine) work(ctx context.Context, key string) error {
 			t.log("transition", "ok", fmt.Sprintf("%s -> failing after %d failures", c.State, c.Failures))
 			e.alert(r, notify.Alert{ID: fmt.Sprintf("%s:failing:%d", c.Key, c.Failures), Kind: notify.KindCaseFailing, Severity: "critical",
 				Action: "holdfast keeps retrying every " + retention.RetryInterval.String(),
-				Remedy: "check the audit trail of the case: " + actErr.Error(), At: now})
+				Remedy: "check the audit trail of the case: " + actErr.Error(), At: t.now})
 		}
 	} else {
 		c.Failures, c.LastError = 0, ""
 		r.Rescue = nil
 	}
-	r.lease = lease{}
-	if err := e.schedule(ctx, r, now); err != nil {
-		return err
-	}
-	if err := e.index(ctx, r); err != nil {
-		return err
-	}
-	if actErr != nil {
-		// Make sure a retry is scheduled even if the plan has no wake.
-		if err := e.d.Store.PutTimer(ctx, store.Timer{CaseKey: key, Kind: "wake", DueAt: now.Add(retention.RetryInterval)}); err != nil {
-			return err
-		}
-	}
-	if err := e.save(ctx, r, t); err != nil {
-		return fmt.Errorf("commit case %s: %w", key, err)
-	}
-	e.flush(ctx, r, now)
 	return actErr
 }
 
@@ -324,7 +321,7 @@ func (e *Engine) rescue(ctx context.Context, r *record, t *tx) error {
 			return fmt.Errorf("rescue: Undo-SoftDeletedMailbox -WindowsLiveID: %w", err)
 		}
 		id = strings.ToLower(id)
-		if err := e.d.Store.PutIndex(ctx, "objectId", id, c.Key); err != nil {
+		if err := e.pointAt(ctx, id, c.Key); err != nil {
 			return err
 		}
 		t.log("undoSoftDelete", "ok", "Undo-SoftDeletedMailbox -WindowsLiveID: mailbox removed in Exchange brought back into new account "+id)
