@@ -59,6 +59,13 @@ func parseBatchResponse(body []byte) ([]innerResponse, error) {
 		if err != nil {
 			return out, fmt.Errorf("store: transaction response part: %w", err)
 		}
+		// A successful operation's answer is a status line and headers
+		// (the ETag is all the store reads from it): read those in place
+		// instead of building an http.Response per operation.
+		if status, etag, ok := successHead(raw); ok {
+			out = append(out, innerResponse{status: status, etag: etag, index: -1})
+			continue
+		}
 		resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(raw)), nil)
 		if err != nil {
 			return out, fmt.Errorf("store: transaction inner response: %w", err)
@@ -71,6 +78,37 @@ func parseBatchResponse(body []byte) ([]innerResponse, error) {
 		}
 		out = append(out, ir)
 	}
+}
+
+// successHead reads the status and ETag of an inner response whose status
+// line says 1xx–3xx. ok is false for anything else (a failure, whose body
+// the caller needs, or a head it cannot read), which then goes through
+// http.ReadResponse.
+func successHead(raw []byte) (status int, etag string, ok bool) {
+	line, rest, _ := bytes.Cut(raw, []byte("\n"))
+	proto, code, _ := bytes.Cut(bytes.TrimRight(line, "\r"), []byte(" "))
+	if !bytes.HasPrefix(proto, []byte("HTTP/1.")) || len(code) < 3 {
+		return 0, "", false
+	}
+	status, err := strconv.Atoi(string(code[:3]))
+	if err != nil || status < 100 || status >= 400 {
+		return 0, "", false
+	}
+	for len(rest) > 0 {
+		line, rest, _ = bytes.Cut(rest, []byte("\n"))
+		line = bytes.TrimRight(line, "\r")
+		if len(line) == 0 {
+			return status, etag, true // end of the headers
+		}
+		name, value, found := bytes.Cut(line, []byte(":"))
+		if !found {
+			return 0, "", false
+		}
+		if etag == "" && strings.EqualFold(string(bytes.TrimSpace(name)), "ETag") {
+			etag = string(bytes.TrimSpace(value))
+		}
+	}
+	return status, etag, true
 }
 
 // odataError extracts the code and the "<index>:" prefix of the message.

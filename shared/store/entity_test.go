@@ -95,3 +95,44 @@ func TestParseBatchResponseError(t *testing.T) {
 		t.Fatal("JSON body parsed as multipart")
 	}
 }
+
+// TestParseBatchResponseSuccess reads each operation's status and ETag
+// from a successful transaction's answer (the shape Azurite and Azure
+// send: one 204 or 201 per operation), with LF-only lines and a
+// lower-case header name as well, and a failure mixed in still goes
+// through the full parse.
+func TestParseBatchResponseSuccess(t *testing.T) {
+	part := func(head string) string {
+		return "--changesetresponse_9\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n" + head + "\r\n"
+	}
+	body := "--batchresponse_8\r\nContent-Type: multipart/mixed; boundary=changesetresponse_9\r\n\r\n" +
+		part("HTTP/1.1 204 No Content\r\nContent-ID: 0\r\nX-Content-Type-Options: nosniff\r\nCache-Control: no-cache\r\nDataServiceVersion: 3.0;\r\nETag: W/\"datetime'2026-11-30T08%3A05%3A06.1234567Z'\"\r\nETag: W/\"second\"\r\n") +
+		part("HTTP/1.1 201 Created\ncontent-id: 1\netag:   W/\"datetime'2026-11-30T08%3A05%3A06.7654321Z'\"  \n") +
+		part("HTTP/1.1 204 No Content\r\nContent-ID: 2\r\n") +
+		part("HTTP/1.1 412 Precondition Failed\r\nContent-ID: 3\r\nContent-Type: application/json\r\n\r\n"+
+			`{"odata.error":{"code":"UpdateConditionNotSatisfied","message":{"lang":"en-US","value":"3:The update condition specified in the request was not satisfied."}}}`) +
+		"--changesetresponse_9--\r\n--batchresponse_8--\r\n"
+	got, err := parseBatchResponse([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []innerResponse{
+		{status: 204, etag: `W/"datetime'2026-11-30T08%3A05%3A06.1234567Z'"`, index: -1},
+		{status: 201, etag: `W/"datetime'2026-11-30T08%3A05%3A06.7654321Z'"`, index: -1},
+		{status: 204, index: -1},
+		{status: 412, code: "UpdateConditionNotSatisfied", index: 3},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("parsed %d responses, want %d: %+v", len(got), len(want), got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("response %d: %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	for _, head := range []string{"HTTP/1.1 404 Not Found\r\n", "garbage\r\n", "HTTP/1.1 2x4 No\r\n", "HTTP/1.1 204 No Content\r\nno colon here\r\n"} {
+		if _, _, ok := successHead([]byte(head)); ok {
+			t.Errorf("%q read as a success head", head)
+		}
+	}
+}
