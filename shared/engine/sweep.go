@@ -11,7 +11,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/holdfast/holdfast/shared/notify"
 	"github.com/holdfast/holdfast/shared/retention"
 	"github.com/holdfast/holdfast/shared/store"
 	"github.com/holdfast/holdfast/shared/tenant"
@@ -201,7 +200,6 @@ func (e *Engine) sweepActs(ctx context.Context, r *record, t *tx, acts []retenti
 			}
 		}
 	}
-	c := &r.Case
 	if planned, repeat := e.observed(r, t, step, actErr); planned {
 		// Planned, not failed: no failure count, no retry storm; the
 		// case is looked at again every observeRecheck.
@@ -211,17 +209,9 @@ func (e *Engine) sweepActs(ctx context.Context, r *record, t *tx, acts []retenti
 	}
 	e.reviewPlanned(r, t)
 	if actErr != nil {
-		c.Failures++
-		c.LastError = actErr.Error()
-		t.log("sweep", "failed", actErr.Error())
-		if c.Failures >= e.d.Policy.MaxFailures && c.State != retention.StateFailing {
-			t.log("transition", "ok", fmt.Sprintf("%s -> failing after %d failures", c.State, c.Failures))
-			e.alert(r, notify.Alert{ID: fmt.Sprintf("%s:failing:%d", c.Key, c.Failures), Kind: notify.KindCaseFailing, Severity: "critical",
-				Action: "holdfast keeps retrying every " + retention.RetryInterval.String(),
-				Remedy: "check the audit trail of the case: " + actErr.Error(), At: t.now})
-		}
+		e.step(r, t, retention.Fact{Kind: retention.FactSweepFailed, Words: actErr.Error()})
 	} else {
-		c.Failures, c.LastError = 0, ""
+		e.step(r, t, retention.Fact{Kind: retention.FactSweepSucceeded})
 		r.Rescue = nil
 	}
 	return actErr

@@ -106,9 +106,9 @@ func TestForeignImportsCatchesViolations(t *testing.T) {
 // decisionFields are the case fields only the case machine (Step, Decide
 // and the evidence rule) may write: the state, its reason, the decision,
 // the rescue's record, what the readings of the tenant record and the
-// clocks they start. The engine still writes the mailbox identity seeds of
-// a new case (locate, reconcile), a sweep's failure count and an alert's
-// delivery record.
+// clocks they start, and the sweep's failure count. The engine still
+// writes the mailbox identity seeds of a new case (locate, reconcile) and
+// an alert's delivery record.
 var decisionFields = map[string]bool{
 	"State": true, "Reason": true, "ReasonKind": true,
 	"Retention": true, "Policy": true, "DecisionSource": true, "Ticket": true, "LastWorkingDay": true,
@@ -121,6 +121,8 @@ var decisionFields = map[string]bool{
 	"HoldEnabled": true, "HoldEffectiveAt": true, "DeletedAt": true, "DeletionSource": true,
 	"UserPurgedAt": true, "MailboxInactive": true, "UnconfirmedSince": true, "LastSighting": true,
 	"RecheckAt": true, "Deadline": true, "DeadlineKind": true,
+	// The sweep's failure count, which raises the caseFailing alert.
+	"Failures": true, "LastError": true,
 }
 
 // decisionCalls are the Case methods and retention functions that take a
