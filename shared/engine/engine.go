@@ -17,7 +17,6 @@ import (
 	"github.com/holdfast/holdfast/shared/ledger"
 	"github.com/holdfast/holdfast/shared/notify"
 	"github.com/holdfast/holdfast/shared/retention"
-	"github.com/holdfast/holdfast/shared/store"
 	"github.com/holdfast/holdfast/shared/tenant"
 )
 
@@ -102,7 +101,7 @@ type record struct {
 	etag    string
 	isNew   bool
 	// auditHead is the case's audit chain head, carried from load to
-	// save so new audit rows extend the chain (store.CaseRecord.AuditHead).
+	// save so new audit rows extend the chain (ledger.CaseRecord.AuditHead).
 	auditHead string
 }
 
@@ -174,7 +173,7 @@ func (r *record) remember(id string) {
 
 func (e *Engine) load(ctx context.Context, key string) (*record, error) {
 	rec, err := e.d.Store.LoadCase(ctx, key)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, ledger.ErrNotFound) {
 		return &record{isNew: true}, nil
 	}
 	if err != nil {
@@ -193,7 +192,7 @@ func (e *Engine) load(ctx context.Context, key string) (*record, error) {
 type tx struct {
 	e     *Engine
 	now   time.Time
-	audit []store.AuditRecord
+	audit []ledger.AuditRecord
 	actor string
 	event string
 }
@@ -206,7 +205,7 @@ func (t *tx) log(action, result, detail string) {
 	if len(detail) > maxDetail {
 		detail = detail[:maxDetail] + "…"
 	}
-	t.audit = append(t.audit, store.AuditRecord{
+	t.audit = append(t.audit, ledger.AuditRecord{
 		At: t.now, Seq: len(t.audit), Actor: t.actor, Action: action, Detail: detail, EventID: t.event, Result: result,
 	})
 }
@@ -232,8 +231,8 @@ func (e *Engine) save(ctx context.Context, r *record, t *tx) error {
 	if r.isNew {
 		etag = ""
 	}
-	newTag, err := e.d.Store.Commit(ctx, store.Commit{
-		Case:    store.CaseRecord{Key: c.Key, Data: data, State: string(c.State), UPN: c.UPN, Deadline: dl, ETag: etag, AuditHead: r.auditHead},
+	newTag, err := e.d.Store.Commit(ctx, ledger.Commit{
+		Case:    ledger.CaseRecord{Key: c.Key, Data: data, State: string(c.State), UPN: c.UPN, Deadline: dl, ETag: etag, AuditHead: r.auditHead},
 		Audit:   t.audit,
 		EventID: t.event,
 	})
@@ -280,7 +279,7 @@ func (e *Engine) schedule(ctx context.Context, r *record, now time.Time) error {
 		// slack (clock skew between instances) exists.
 		return nil
 	}
-	if err := e.d.Store.PutTimer(ctx, store.Timer{CaseKey: r.Case.Key, Kind: "wake", DueAt: next}); err != nil {
+	if err := e.d.Store.PutTimer(ctx, ledger.Timer{CaseKey: r.Case.Key, Kind: "wake", DueAt: next}); err != nil {
 		return fmt.Errorf("schedule %s: %w", r.Case.Key, err)
 	}
 	r.TimerAt = &next
@@ -298,7 +297,7 @@ const timerSlack = time.Minute
 func (e *Engine) kick(ctx context.Context, r *record, now time.Time) error {
 	for _, a := range retention.PlanCase(&r.Case, e.d.Policy, now, 0).Actions {
 		if a.Kind == retention.ActRescue || a.Kind == retention.ActMonitorRestore || a.Kind == retention.ActConfirmHold || a.Kind == retention.ActWarn {
-			return e.d.Store.PutTimer(ctx, store.Timer{CaseKey: r.Case.Key, Kind: "wake", DueAt: now})
+			return e.d.Store.PutTimer(ctx, ledger.Timer{CaseKey: r.Case.Key, Kind: "wake", DueAt: now})
 		}
 	}
 	return nil
@@ -438,7 +437,7 @@ func (e *Engine) HandleMessage(ctx context.Context, m Message) (Outcome, error) 
 // object id index row is written instead, which the locator consults.
 func (e *Engine) pointAt(ctx context.Context, objectID, caseKey string) error {
 	err := e.d.Store.PutAlias(ctx, retention.CaseKey(e.d.TenantID, objectID), caseKey)
-	if errors.Is(err, store.ErrConflict) {
+	if errors.Is(err, ledger.ErrConflict) {
 		return e.d.Store.PutIndex(ctx, ledger.IndexObjectID, objectID, caseKey)
 	}
 	return err
@@ -501,7 +500,7 @@ func (e *Engine) index(ctx context.Context, r *record) error {
 }
 
 func (e *Engine) reject(ctx context.Context, m Message, code, reason, field string, now time.Time) (Outcome, error) {
-	err := e.d.Store.Reject(ctx, store.RejectedEvent{
+	err := e.d.Store.Reject(ctx, ledger.RejectedEvent{
 		Queue: string(m.Queue), Code: code, Reason: reason, Field: field, MessageID: m.MessageID, ReceivedAt: now, Body: m.Body,
 	})
 	if err != nil {

@@ -60,7 +60,7 @@ type PlannedAction struct {
 }
 
 // PlannedActions decodes the planned actions from a case's stored data
-// (store.CaseRecord.Data).
+// (ledger.CaseRecord.Data).
 func PlannedActions(data []byte) ([]PlannedAction, error) {
 	var r struct {
 		Planned []PlannedAction `json:"planned"`
