@@ -297,3 +297,69 @@ func g(kase *retention.Case, other *thing) {
 		t.Fatalf("reported:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// adapterImport reports whether p is an adapter, an SDK or the test bed:
+// what the engine must reach only through the ports it declares.
+func adapterImport(p string) bool {
+	for _, a := range []string{
+		"github.com/holdfast/holdfast/shared/store", "github.com/holdfast/holdfast/shared/graph",
+		"github.com/holdfast/holdfast/shared/exo", "github.com/holdfast/holdfast/shared/servicebus",
+		"github.com/holdfast/holdfast/shared/app", "github.com/holdfast/holdfast/shared/testbed",
+		"github.com/Azure/", "github.com/microsoftgraph/", "github.com/microsoft/kiota",
+	} {
+		// A trailing slash names a whole module tree; otherwise the
+		// package and its subpackages.
+		if strings.HasSuffix(a, "/") && strings.HasPrefix(p, a) || p == a || strings.HasPrefix(p, a+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// engineAdapterImports lists "file: import" for each adapter import in the
+// non-test Go files of dir.
+func engineAdapterImports(t *testing.T, dir string) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bad []string
+	fset := token.NewFileSet()
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		af, err := parser.ParseFile(fset, f, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range af.Imports {
+			if p, _ := strconv.Unquote(imp.Path.Value); adapterImport(p) {
+				bad = append(bad, filepath.Base(f)+": "+p)
+			}
+		}
+	}
+	sort.Strings(bad)
+	return bad
+}
+
+// TestEngineReachesAdaptersOnlyThroughPorts: the engine imports no storage,
+// Graph, Exchange or Service Bus adapter, SDK, wiring or test bed package;
+// it is typed with the ledger port's records and its own interfaces.
+// (notify is still imported for the Alert type its Alerter port takes.)
+func TestEngineReachesAdaptersOnlyThroughPorts(t *testing.T) {
+	if bad := engineAdapterImports(t, "../engine"); len(bad) > 0 {
+		t.Fatalf("shared/engine imports adapters directly:\n%s", strings.Join(bad, "\n"))
+	}
+	dir := t.TempDir()
+	src := "package x\nimport (\n\t\"github.com/holdfast/holdfast/shared/store\"\n\t\"github.com/holdfast/holdfast/shared/ledger\"\n\t\"github.com/Azure/azure-sdk-for-go/sdk/data/aztables\"\n\t\"github.com/holdfast/holdfast/shared/storeish\"\n)\n"
+	if err := os.WriteFile(filepath.Join(dir, "x.go"), []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(engineAdapterImports(t, dir), "\n")
+	want := "x.go: github.com/Azure/azure-sdk-for-go/sdk/data/aztables\nx.go: github.com/holdfast/holdfast/shared/store"
+	if got != want {
+		t.Fatalf("the check reported:\n%s\nwant:\n%s", got, want)
+	}
+}
