@@ -12,10 +12,10 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/holdfast/holdfast/shared/alert"
 	"github.com/holdfast/holdfast/shared/clock"
 	"github.com/holdfast/holdfast/shared/events"
 	"github.com/holdfast/holdfast/shared/ledger"
-	"github.com/holdfast/holdfast/shared/notify"
 	"github.com/holdfast/holdfast/shared/retention"
 	"github.com/holdfast/holdfast/shared/tenant"
 )
@@ -86,7 +86,7 @@ const seenEvents = 32
 type record struct {
 	Case       retention.Case `json:"case"`
 	SeenEvents []string       `json:"seenEvents,omitempty"`
-	Outbox     []notify.Alert `json:"outbox,omitempty"`
+	Outbox     []alert.Alert  `json:"outbox,omitempty"`
 	lease
 	// Rescue is the write-ahead intent of a rescue (see rescueIntent).
 	Rescue *rescueIntent `json:"rescue,omitempty"`
@@ -508,8 +508,8 @@ func (e *Engine) reject(ctx context.Context, m Message, code, reason, field stri
 		return Outcome{}, fmt.Errorf("keep rejected event: %w", err)
 	}
 	zerolog.Ctx(ctx).Warn().Str("code", code).Str("reason", reason).Str("messageId", m.MessageID).Msg("event rejected")
-	a := notify.Alert{
-		ID: "rejected:" + m.MessageID + ":" + code, Kind: notify.KindRejectedEvent, Severity: "warning",
+	a := alert.Alert{
+		ID: "rejected:" + m.MessageID + ":" + code, Kind: alert.KindRejectedEvent, Severity: "warning",
 		State: "rejected", Action: "kept in the rejected-events table; no case changed",
 		Remedy: "fix the publisher: " + reason, At: now,
 		Details: map[string]string{"queue": string(m.Queue), "code": code, "field": field, "messageId": m.MessageID},
@@ -532,7 +532,7 @@ func (e *Engine) flush(ctx context.Context, r *record, now time.Time) {
 	if len(r.Outbox) == 0 {
 		return
 	}
-	var left []notify.Alert
+	var left []alert.Alert
 	for _, a := range r.Outbox {
 		if err := e.d.Alerts.Send(ctx, a); err != nil {
 			zerolog.Ctx(ctx).Warn().Err(err).Str("alertId", a.ID).Msg("alert delivery failed; will retry")
@@ -556,7 +556,7 @@ func (e *Engine) flush(ctx context.Context, r *record, now time.Time) {
 }
 
 // alert queues an alert on the case unless it was already sent.
-func (e *Engine) alert(r *record, a notify.Alert) {
+func (e *Engine) alert(r *record, a alert.Alert) {
 	if r.Case.AlertSent(a.ID) {
 		return
 	}

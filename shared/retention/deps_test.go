@@ -304,6 +304,7 @@ func adapterImport(p string) bool {
 	for _, a := range []string{
 		"github.com/holdfast/holdfast/shared/store", "github.com/holdfast/holdfast/shared/graph",
 		"github.com/holdfast/holdfast/shared/exo", "github.com/holdfast/holdfast/shared/servicebus",
+		"github.com/holdfast/holdfast/shared/notify",
 		"github.com/holdfast/holdfast/shared/app", "github.com/holdfast/holdfast/shared/testbed",
 		"github.com/Azure/", "github.com/microsoftgraph/", "github.com/microsoft/kiota",
 	} {
@@ -345,9 +346,9 @@ func engineAdapterImports(t *testing.T, dir string) []string {
 }
 
 // TestEngineReachesAdaptersOnlyThroughPorts: the engine imports no storage,
-// Graph, Exchange or Service Bus adapter, SDK, wiring or test bed package;
-// it is typed with the ledger port's records and its own interfaces.
-// (notify is still imported for the Alert type its Alerter port takes.)
+// Graph, Exchange, Service Bus or alert-channel adapter, SDK, wiring or test
+// bed package; it is typed with the ledger port's records, the alert
+// vocabulary and its own interfaces.
 func TestEngineReachesAdaptersOnlyThroughPorts(t *testing.T) {
 	if bad := engineAdapterImports(t, "../engine"); len(bad) > 0 {
 		t.Fatalf("shared/engine imports adapters directly:\n%s", strings.Join(bad, "\n"))
