@@ -28,16 +28,15 @@ var ioPackages = map[string]bool{
 // the policy file at start-up (an impurity issue 14 still has to move out).
 var ioExceptions = map[string]bool{"policyfile.go": true}
 
-// foreignImports returns "file: import" for every import in the non-test
-// Go files of dir that is outside the standard library and the holdfast
-// vocabulary, or an I/O package in a file not excepted.
-func foreignImports(t *testing.T, dir string) []string {
+// importsOf returns, per non-test Go file of dir (by base name), the
+// packages it imports.
+func importsOf(t *testing.T, dir string) map[string][]string {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var bad []string
+	out := map[string][]string{}
 	fset := token.NewFileSet()
 	for _, f := range files {
 		if strings.HasSuffix(f, "_test.go") {
@@ -47,12 +46,25 @@ func foreignImports(t *testing.T, dir string) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		name := filepath.Base(f)
 		for _, imp := range af.Imports {
 			p, err := strconv.Unquote(imp.Path.Value)
 			if err != nil {
 				t.Fatal(err)
 			}
+			out[filepath.Base(f)] = append(out[filepath.Base(f)], p)
+		}
+	}
+	return out
+}
+
+// foreignImports returns "file: import" for every import in the non-test
+// Go files of dir that is outside the standard library and the holdfast
+// vocabulary, or an I/O package in a file not excepted.
+func foreignImports(t *testing.T, dir string) []string {
+	t.Helper()
+	var bad []string
+	for name, imps := range importsOf(t, dir) {
+		for _, p := range imps {
 			// The standard library's first path element has no dot.
 			std := !strings.Contains(strings.Split(p, "/")[0], ".")
 			switch {
@@ -321,23 +333,11 @@ func adapterImport(p string) bool {
 // non-test Go files of dir.
 func engineAdapterImports(t *testing.T, dir string) []string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var bad []string
-	fset := token.NewFileSet()
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
-		}
-		af, err := parser.ParseFile(fset, f, nil, parser.ImportsOnly)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, imp := range af.Imports {
-			if p, _ := strconv.Unquote(imp.Path.Value); adapterImport(p) {
-				bad = append(bad, filepath.Base(f)+": "+p)
+	for name, imps := range importsOf(t, dir) {
+		for _, p := range imps {
+			if adapterImport(p) {
+				bad = append(bad, name+": "+p)
 			}
 		}
 	}
