@@ -113,21 +113,9 @@ type Options struct {
 	Counter *ledger.Counter
 }
 
-// PolicyFrom turns configuration into the domain policy.
-func PolicyFrom(p config.Policy) (retention.Policy, error) {
-	pol := retention.Policy{
-		DefaultRetention: p.DefaultRetention, HoldDurationDays: p.HoldDurationDays, HoldPropagation: p.HoldPropagation,
-		ExchangeLag: p.ExchangeLag, WarnThresholds: p.WarnThresholds, RescueMode: p.RescueMode, RescueMargin: p.RescueMargin, ArchiveTarget: p.ArchiveTarget,
-	}
-	if p.PolicyFile != "" {
-		named, err := retention.LoadPolicyFile(p.PolicyFile)
-		if err != nil {
-			return pol, err
-		}
-		pol.Named = named
-	}
-	return pol, nil
-}
+// PolicyFrom turns configuration into the domain policy
+// (config.Policy.Retention).
+func PolicyFrom(p config.Policy) (retention.Policy, error) { return p.Retention() }
 
 // Wire builds the stack from configuration and opens the storage.
 func Wire(ctx context.Context, cfg config.Config, o Options) (*Stack, error) {

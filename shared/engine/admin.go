@@ -50,42 +50,25 @@ func (e *Engine) adminOp(ctx context.Context, ref, actor string, fn func(r *reco
 	if err != nil {
 		return retention.Case{}, err
 	}
-	for attempt := 0; attempt < maxAttempts; attempt++ {
-		r, err := e.load(ctx, key)
-		if err != nil {
-			return retention.Case{}, err
-		}
-		if r.isNew {
-			return retention.Case{}, fmt.Errorf("no case %s: %w", key, tenant.ErrNotFound)
-		}
-		now := e.d.Clock.Now()
-		t := &tx{e: e, now: now, actor: "admin:" + actor}
-		if err := fn(r, t); err != nil {
-			if planned, _ := e.observed(r, t, StepAdmin, err); !planned {
-				return r.Case, err
+	r, err := e.transact(ctx, &unit{
+		key: key, actor: "admin:" + actor, kick: true,
+		decide: func(ctx context.Context, r *record, t *tx) (verdict, error) {
+			if err := fn(r, t); err != nil {
+				if planned, _ := e.observed(r, t, StepAdmin, err); !planned {
+					return skipCommit, err
+				}
 			}
-		}
-		e.reviewPlanned(r, t)
-		if err := e.schedule(ctx, r, now); err != nil {
-			return r.Case, err
-		}
-		if err := e.kick(ctx, r, now); err != nil {
-			return r.Case, err
-		}
-		if err := e.index(ctx, r); err != nil {
-			return r.Case, err
-		}
-		err = e.save(ctx, r, t)
-		if errors.Is(err, store.ErrConflict) {
-			continue
-		}
-		if err != nil {
-			return r.Case, err
-		}
-		e.flush(ctx, r, now)
-		return r.Case, nil
+			e.reviewPlanned(r, t)
+			return commitCase, nil
+		},
+	})
+	switch {
+	case errors.Is(err, errNoCase):
+		return retention.Case{}, fmt.Errorf("no case %s: %w", key, tenant.ErrNotFound)
+	case r == nil:
+		return retention.Case{}, err
 	}
-	return retention.Case{}, fmt.Errorf("case %s: %w", key, store.ErrConflict)
+	return r.Case, err
 }
 
 // Release stops protecting a case: policy becomes release, the clock is
@@ -99,9 +82,7 @@ func (e *Engine) Release(ctx context.Context, ref, reason, actor string) (retent
 		if c.State == retention.StateRescuing {
 			return fmt.Errorf("case is rescuing (restore requests running): %w", ErrBadRequest)
 		}
-		c.Retention, c.DecisionSource, c.Policy = retention.Release, "admin", ""
-		t.log("release", "ok", "released by "+actor+": "+reason)
-		e.release(r, t)
+		e.step(r, t, retention.Fact{Kind: retention.FactReleasedByAdmin, Actor: actor, Words: reason})
 		return nil
 	})
 }
@@ -126,9 +107,7 @@ func (e *Engine) RestoreTo(ctx context.Context, ref, target, actor string) (rete
 		case c.DeletedAt == nil && !c.MailboxInactive:
 			return fmt.Errorf("the mailbox is active: New-MailboxRestoreRequest copies soft-deleted or inactive mailboxes: %w", ErrBadRequest)
 		}
-		c.ArchiveTarget = target
-		c.Restores, c.RestoredAt = nil, nil
-		t.log("restoreTo", "ok", "copy-to-archive into "+target+" requested by "+actor)
+		e.step(r, t, retention.Fact{Kind: retention.FactRestoreRequested, Account: target, Actor: actor})
 		return e.startRestore(ctx, r, t)
 	})
 }
@@ -149,7 +128,7 @@ func (e *Engine) Recover(ctx context.Context, ref, upn, actor string) (retention
 		case c.DeletedAt != nil && c.UserPurgedAt == nil && c.DeletionSource == retention.DeletedInExchange:
 			err := e.d.Exchange.UndoSoftDeletedMailbox(ctx, c.ExchangeGUID, c.UPN)
 			if errors.Is(err, tenant.ErrNoSecureStringKey) {
-				e.block(r, t, "needsPowerShell", "the mailbox was removed in Exchange and only Undo-SoftDeletedMailbox brings it back; it "+noKeyWhy,
+				e.block(r, t, retention.BlockNeedsPowerShell, "the mailbox was removed in Exchange and only Undo-SoftDeletedMailbox brings it back; it "+noKeyWhy,
 					"run in Exchange Online PowerShell: "+undoCommand(c.ExchangeGUID, c.UPN)+" ; then reset the account's password in Entra")
 				return nil
 			}
@@ -167,11 +146,10 @@ func (e *Engine) Recover(ctx context.Context, ref, upn, actor string) (retention
 		default:
 			return fmt.Errorf("nothing to recover: the user is not deleted, or its mailbox is neither restorable nor inactive: %w", ErrBadRequest)
 		}
-		before := *c
 		if err := e.refresh(ctx, r, t); err != nil {
 			return err
 		}
-		e.settle(r, &before, t)
+		e.settle(r, t)
 		return nil
 	})
 }

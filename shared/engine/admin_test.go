@@ -10,16 +10,16 @@ import (
 
 	"github.com/holdfast/holdfast/shared/engine"
 	"github.com/holdfast/holdfast/shared/retention"
-	"github.com/holdfast/holdfast/shared/testbed/localstack"
+	"github.com/holdfast/holdfast/shared/testbed/enginebed"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
 
-// TestAdminOperations drives release and restore --to on the local stack.
+// TestAdminOperations drives release and restore --to on the engine bed.
 func TestAdminOperations(t *testing.T) {
 	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	mem := newMemory()
 	ctx := context.Background()
-	st, err := localstack.Start(ctx, localstack.Options{Start: start, Ledger: mem.store, Counter: mem.counter,
+	st, err := enginebed.Start(ctx, enginebed.Options{Start: start, Ledger: mem.store, Counter: mem.counter,
 		Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
@@ -33,7 +33,7 @@ func TestAdminOperations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng := st.App.Engine
+	eng := st.Engine
 	if _, err := eng.Reconcile(ctx, nil); err != nil {
 		t.Fatal(err)
 	}

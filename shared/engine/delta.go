@@ -152,9 +152,9 @@ type caseLister interface {
 	ListCases(ctx context.Context, fn func(ledger.CaseRecord) error) error
 }
 
-// observeTracked observes the user of every open case that tracks a
-// mailbox not known to be purged (what the full pass finds through its
-// listing of every user).
+// observeTracked observes the user of every case retention.Watched says
+// may change unannounced and that tracks a mailbox not known to be purged
+// (what the full pass finds through its listing of every user).
 func (e *Engine) observeTracked(ctx context.Context, observe func(string)) error {
 	cl, ok := e.d.Store.(caseLister)
 	if !ok {
@@ -178,7 +178,7 @@ func (e *Engine) observeTracked(ctx context.Context, observe func(string)) error
 		c := r.Case
 		// Mailbox-only cases (keyed by ExchangeGuid, user purged) are the
 		// soft-deleted and inactive listings' business.
-		if c.State.Terminal() || c.ExchangeGUID == "" || c.MailboxPurgedAt != nil || strings.EqualFold(c.ObjectID, c.ExchangeGUID) {
+		if !retention.Watched(&c) || c.ExchangeGUID == "" || strings.EqualFold(c.ObjectID, c.ExchangeGUID) {
 			continue
 		}
 		observe(c.ObjectID)

@@ -10,25 +10,26 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/holdfast/holdfast/shared/app"
 	"github.com/holdfast/holdfast/shared/contract"
+	"github.com/holdfast/holdfast/shared/events"
 	"github.com/holdfast/holdfast/shared/ledger"
-	"github.com/holdfast/holdfast/shared/testbed/localstack"
+	"github.com/holdfast/holdfast/shared/testbed/enginebed"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
 
 // TestDocumentedUserUpdatedOpensCase: the Microsoft.Graph.UserUpdated event
 // in its documented form (testdata/events/entra-user-updated.json, after
 // azure-docs microsoft-entra-events.md: sequenceNumber a string), delivered
-// to OnDirectoryEvent in the Functions host's Service Bus envelope, opens a
-// case for the soft-deleted user with its purge deadline, deletedDateTime +
-// 30 days. Before the fix the decoder rejected it ("sequenceNumber must be a
+// as a directory-queue message body (the envelope around it is the
+// customhandler package's and the scenario runner's concern), opens a case
+// for the soft-deleted user with its purge deadline, deletedDateTime + 30
+// days. Before the fix the decoder rejected it ("sequenceNumber must be a
 // whole number, got string") and the delete waited for Reconcile.
 func TestDocumentedUserUpdatedOpensCase(t *testing.T) {
 	start := time.Date(2026, 2, 10, 9, 0, 0, 0, time.UTC)
 	mem := newMemory()
 	ctx := context.Background()
-	s, err := localstack.Start(ctx, localstack.Options{Start: start, Ledger: mem.store, Counter: mem.counter,
+	s, err := enginebed.Start(ctx, enginebed.Options{Start: start, Ledger: mem.store, Counter: mem.counter,
 		Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
@@ -78,15 +79,15 @@ func TestDocumentedUserUpdatedOpensCase(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Clock.Set(deletedAt.Add(2 * time.Minute))
-	resp, err := s.Deliver(ctx, app.FnOnDirectoryEvent, ev.ID, body)
+	resp, err := s.Deliver(ctx, events.QueueDirectory, ev.ID, body)
 	if err != nil {
 		t.Fatalf("deliver: %v", err)
 	}
-	key, err := s.App.Engine.FindCase(ctx, upn)
+	key, err := s.Engine.FindCase(ctx, upn)
 	if err != nil {
 		t.Fatalf("no case opened (%+v): %v", resp, err)
 	}
-	rec, err := s.App.Store.LoadCase(ctx, key)
+	rec, err := s.Store.LoadCase(ctx, key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +96,7 @@ func TestDocumentedUserUpdatedOpensCase(t *testing.T) {
 		t.Errorf("deadline %v, want deletedDateTime + 30 days = %v", rec.Deadline, want)
 	}
 	n := 0
-	if err := s.App.Store.ListRejected(ctx, 10, func(ledger.RejectedEvent) error { n++; return nil }); err != nil {
+	if err := s.Store.ListRejected(ctx, 10, func(ledger.RejectedEvent) error { n++; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if n != 0 {

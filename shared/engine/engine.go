@@ -91,6 +91,10 @@ type record struct {
 	lease
 	// Rescue is the write-ahead intent of a rescue (see rescueIntent).
 	Rescue *rescueIntent `json:"rescue,omitempty"`
+	// TimerAt is the due time of a wake-up timer this case wrote and
+	// committed; while it is still ahead, a later wake-up needs no timer of
+	// its own (the earlier one fires, and the sweep schedules the next).
+	TimerAt *time.Time `json:"timerAt,omitempty"`
 	// Indexed lists the user references already written to the index.
 	Indexed []string `json:"indexed,omitempty"`
 	// Planned lists the tenant writes observe-only mode did not perform.
@@ -269,11 +273,23 @@ func (e *Engine) schedule(ctx context.Context, r *record, now time.Time) error {
 	if next.IsZero() {
 		return nil
 	}
+	if r.TimerAt != nil && r.TimerAt.After(now.Add(timerSlack)) && !r.TimerAt.After(next) {
+		// A timer at or before next is still pending: it wakes the case,
+		// and the sweep then schedules next. A timer is only deleted by a
+		// sweep that found it due, so one still ahead by more than the
+		// slack (clock skew between instances) exists.
+		return nil
+	}
 	if err := e.d.Store.PutTimer(ctx, store.Timer{CaseKey: r.Case.Key, Kind: "wake", DueAt: next}); err != nil {
 		return fmt.Errorf("schedule %s: %w", r.Case.Key, err)
 	}
+	r.TimerAt = &next
 	return nil
 }
+
+// timerSlack is how far ahead a known timer must be to be trusted as
+// still pending: more than any clock skew between instances.
+const timerSlack = time.Minute
 
 // kick makes the next sweep work a case an event or a reconcile left with
 // work due now (a rescue that cannot wait, such as a user purged from the
@@ -345,118 +361,97 @@ func (e *Engine) HandleMessage(ctx context.Context, m Message) (Outcome, error) 
 		return Outcome{}, fmt.Errorf("resolve user: %w", err)
 	}
 	objectID := loc.objectID
-	key := retention.CaseKey(e.d.TenantID, objectID)
-	// HR events act on the tenant (hold, restore, recovery) before the case
-	// is committed; a lease makes sure only one instance acts on a case at
-	// a time, so a message delivered to two instances at once has one
-	// effect. Directory events only read the tenant: the final
-	// compare-and-swap is enough for them.
-	needsLease := ev.Kind == events.KindOffboarding || ev.Kind == events.KindRehire
-	waitUntil := time.Now().Add(leaseWait)
-	backoff := 20 * time.Millisecond
-
-	for attempt := 0; attempt < maxAttempts; attempt++ {
-		r, err := e.load(ctx, key)
-		if err != nil {
-			return Outcome{}, err
-		}
-		if r.isNew && attempt == 0 && !needsLease {
-			// An account created by a recovery belongs to the case of the
-			// mailbox it received: one read, only for unknown users.
-			if k, ierr := e.d.Store.LookupIndex(ctx, "objectId", objectID); ierr == nil && k != key {
-				key = k
-				if r, err = e.load(ctx, key); err != nil {
-					return Outcome{}, err
-				}
-			}
-		}
-		if r.seen(ev.ID) {
-			return Outcome{Result: "duplicate", CaseKey: key, State: string(r.Case.State)}, nil
-		}
-		now = e.d.Clock.Now()
-		t := &tx{e: e, now: now, actor: "event:" + ev.Type, event: ev.ID}
-		if r.isNew {
-			r.Case = retention.Case{Key: key, TenantID: e.d.TenantID, ObjectID: objectID, State: retention.StateTracking, OpenedAt: now}
-			if loc.seed != nil {
-				loc.seed(&r.Case)
-			}
-		}
+	// decide applies the event to the case, through eng's ports.
+	decide := func(ctx context.Context, eng *Engine, r *record, t *tx) (verdict, error) {
 		if loc.where != PlaceActive {
 			t.log("locate", "ok", "user found in "+string(loc.where)+" by "+loc.how)
 		}
-		if needsLease {
-			if r.leasedByOther(e.d.Instance, now) && !r.takesOver(m) {
-				if time.Now().After(waitUntil) {
-					return Outcome{}, fmt.Errorf("case %s: %w", key, errLeased)
-				}
-				select {
-				case <-time.After(backoff):
-				case <-ctx.Done():
-					return Outcome{}, ctx.Err()
-				}
-				backoff = min(2*backoff, time.Second)
-				attempt--
-				continue
-			}
-			until := now.Add(leaseFor)
-			r.lease = lease{LeaseOwner: e.d.Instance, LeaseUntil: &until, LeaseMessage: m.MessageID, LeaseDelivery: m.DeliveryCount}
-			if err := e.save(ctx, r, &tx{e: e, now: now, actor: "lease"}); err != nil {
-				if errors.Is(err, store.ErrConflict) {
-					continue
-				}
-				return Outcome{}, fmt.Errorf("lease case %s: %w", key, err)
-			}
-			r.lease = lease{} // released by the commit below
-		}
-		open, err := e.apply(ctx, r, ev, t)
+		open, err := eng.apply(ctx, r, ev, t)
 		if planned, _ := e.observed(r, t, eventStep(ev.Kind), err); planned {
 			open, err = true, nil
 		}
 		e.reviewPlanned(r, t)
 		if err != nil {
-			if needsLease {
-				e.unlease(ctx, key)
-			}
-			return Outcome{}, err
+			return skipCommit, err
 		}
 		if !open {
-			if needsLease {
-				e.unlease(ctx, key)
-			}
-			log.Info().Str("caseKey", key).Msg("event needs no case")
-			return Outcome{Result: "ignored", CaseKey: key, Reason: "nothing at risk for this user"}, nil
+			return skipCommit, nil
 		}
-		if err := e.schedule(ctx, r, now); err != nil {
-			return Outcome{}, err
-		}
-		if err := e.kick(ctx, r, now); err != nil {
-			return Outcome{}, err
-		}
-		if err := e.index(ctx, r); err != nil {
-			return Outcome{}, err
-		}
-		err = e.save(ctx, r, t)
-		switch {
-		case errors.Is(err, store.ErrConflict):
-			log.Debug().Str("caseKey", key).Int("attempt", attempt).Msg("case changed underneath; retrying")
-			continue
-		case errors.Is(err, store.ErrDuplicateEvent):
-			return Outcome{Result: "duplicate", CaseKey: key, State: string(r.Case.State)}, nil
-		case err != nil:
-			return Outcome{}, fmt.Errorf("commit case %s: %w", key, err)
-		}
-		e.flush(ctx, r, now)
-		log.Info().Str("caseKey", key).Str("state", string(r.Case.State)).Msg("event applied")
-		return Outcome{Result: "applied", CaseKey: key, State: string(r.Case.State), Reason: r.Case.Reason}, nil
+		return commitCase, nil
 	}
-	return Outcome{}, fmt.Errorf("case %s: %w after %d attempts", key, store.ErrConflict, maxAttempts)
+	u := &unit{
+		key: retention.CaseKey(e.d.TenantID, objectID), actor: "event:" + ev.Type, event: ev.ID, msg: m, kick: true,
+		open: true, objectID: objectID, seed: loc.seed,
+		decide: func(ctx context.Context, r *record, t *tx) (verdict, error) { return decide(ctx, e, r, t) },
+		onConflict: func(attempt int) {
+			log.Debug().Int("attempt", attempt).Msg("case changed underneath; retrying")
+		},
+	}
+	switch {
+	case ev.Kind == events.KindOffboarding && !plansWrites(e.d.Exchange):
+		// The hold is sent once the case is committed (deferred.go): the
+		// commit is the lease, and a new case is inserted without a read.
+		// A user found anywhere but among the active ones (holdfast's own
+		// index, the recycle bin, a mailbox) most likely has a case: read.
+		holds := &deferredHolds{Exchange: e.d.Exchange}
+		u.lease, u.insertFirst = leaseRespect, loc.where == PlaceActive
+		u.decide = func(ctx context.Context, r *record, t *tx) (verdict, error) {
+			holds.reqs = nil
+			from := len(t.audit)
+			v, err := decide(ctx, e.with(holds), r, t)
+			deferredAudit(t, from)
+			return v, err
+		}
+		u.after = func(ctx context.Context, r, before *record) (*record, error) {
+			return e.sendHolds(ctx, holds, r, before, u.actor, decide)
+		}
+	case ev.Kind == events.KindOffboarding || ev.Kind == events.KindRehire:
+		// A rehire acts on the tenant (restore, recovery) before its case
+		// is committed (so does an offboarding in observe-only mode, where
+		// its hold is planned at once): a lease makes sure only one
+		// instance acts on a case at a time, so a message delivered to two
+		// instances at once has one effect. Directory events only read the
+		// tenant: the final compare-and-swap is enough for them.
+		u.lease = leaseAndWait
+	}
+	// An account created by a recovery belongs to the case of the mailbox
+	// it received: its case key is an alias of that case (pointAt), which
+	// the read of the case follows.
+	r, err := e.transact(ctx, u)
+	switch {
+	case errors.Is(err, errDuplicate):
+		return Outcome{Result: "duplicate", CaseKey: r.Case.Key, State: string(r.Case.State)}, nil
+	case errors.Is(err, errSkipped):
+		log.Info().Str("caseKey", r.Case.Key).Msg("event needs no case")
+		return Outcome{Result: "ignored", CaseKey: r.Case.Key, Reason: "nothing at risk for this user"}, nil
+	case err != nil:
+		return Outcome{}, err
+	}
+	log.Info().Str("caseKey", r.Case.Key).Str("state", string(r.Case.State)).Msg("event applied")
+	return Outcome{Result: "applied", CaseKey: r.Case.Key, State: string(r.Case.State), Reason: r.Case.Reason}, nil
+}
+
+// pointAt makes events about objectID, an account a recovery created,
+// find the case caseKey: the account's own case key becomes an alias of
+// it, so the read every event makes anyway leads there. Should that key
+// already hold a case (an event for the new account came first), the
+// object id index row is written instead, which the locator consults.
+func (e *Engine) pointAt(ctx context.Context, objectID, caseKey string) error {
+	err := e.d.Store.PutAlias(ctx, retention.CaseKey(e.d.TenantID, objectID), caseKey)
+	if errors.Is(err, store.ErrConflict) {
+		return e.d.Store.PutIndex(ctx, ledger.IndexObjectID, objectID, caseKey)
+	}
+	return err
 }
 
 // index records the case's user references so later events that name a
 // deleted user still find the case. Written before the commit, once per
-// value, and only once something is at risk or the hold is in effect:
-// while the user is active the directory resolves UPNs and employee ids
-// itself. A protected mailbox is indexed (by the sweep that confirms the
+// value: the ExchangeGuid once something is at risk or decided, the UPN and
+// employee id once the user left the directory or the hold is in effect
+// (while the user is active the directory resolves them itself). Index
+// rows live in partitions of their own (one per value, so that a lookup is
+// one read): they are the one write an event may add to its case's
+// transaction, and only the first time a value is indexed. A protected mailbox is indexed (by the sweep that confirms the
 // hold, not by the offboarding event) because, should its user be deleted
 // and purged with the notifications lost, only its ExchangeGuid leads
 // reconciliation back to the case.
@@ -468,8 +463,13 @@ func (e *Engine) index(ctx context.Context, r *record) error {
 	}
 	refs := []ref{{ledger.IndexExchangeGUID, c.ExchangeGUID}}
 	switch {
-	case c.DeletedAt != nil || c.UserPurgedAt != nil || c.Deadline != nil || c.MailboxInactive || c.MailboxPurgedAt != nil || c.State == retention.StateProtected:
+	case c.DeletedAt != nil || c.UserPurgedAt != nil || c.MailboxInactive || c.MailboxPurgedAt != nil || c.State == retention.StateProtected:
 		refs = append(refs, ref{ledger.IndexUPN, c.UPN}, ref{ledger.IndexEmployeeID, c.EmployeeID})
+	case c.Deadline != nil:
+		// At risk while the user is still in the directory (a licence
+		// removed): the directory resolves the UPN and employee id until
+		// the user is deleted, and the deletion, by event or Reconcile,
+		// writes them. The mailbox is owned at once (see below).
 	case c.State == retention.StateReleased || c.State == retention.StateBlocked:
 		// A decided case must own its mailbox at once: if the user is then
 		// deleted and purged unannounced, Reconcile finds only the mailbox,

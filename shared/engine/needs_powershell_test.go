@@ -8,7 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/holdfast/holdfast/shared/testbed/localstack"
+	"github.com/holdfast/holdfast/shared/testbed/enginebed"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
 
@@ -20,7 +20,7 @@ func TestUndoWithoutKeyBlocksWithPowerShell(t *testing.T) {
 	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	mem := newMemory()
 	ctx := context.Background()
-	s, err := localstack.Start(ctx, localstack.Options{Start: start, Ledger: mem.store, Counter: mem.counter,
+	s, err := enginebed.Start(ctx, enginebed.Options{Start: start, Ledger: mem.store, Counter: mem.counter,
 		Log: zerolog.Nop(), Settings: map[string]string{"HOLDFAST_EXO_SECURESTRING_KEY": " "}})
 	if err != nil {
 		t.Fatal(err)
@@ -35,22 +35,22 @@ func TestUndoWithoutKeyBlocksWithPowerShell(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Clock.Set(start.Add(24 * time.Hour))
-	if _, err := s.App.Engine.Reconcile(ctx, nil); err != nil {
+	if _, err := s.Engine.Reconcile(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
 	s.Clock.Set(start.Add(28 * 24 * time.Hour))
-	if _, err := s.App.Engine.Sweep(ctx); err != nil {
+	if _, err := s.Engine.Sweep(ctx); err != nil {
 		t.Fatal(err)
 	}
 	want := "Undo-SoftDeletedMailbox -SoftDeletedObject '" + guid + "' -WindowsLiveID 'o''neil@contoso.test' -Password (Read-Host 'New password' -AsSecureString)"
 	found := false
-	for _, a := range s.App.Recorder.Alerts() {
+	for _, a := range s.Recorder.Alerts() {
 		if a.Kind == "blocker" && strings.Contains(a.Remedy, want) {
 			found = true
 		}
 	}
 	if !found {
-		t.Fatalf("no blocker with %q; alerts: %+v", want, s.App.Recorder.Alerts())
+		t.Fatalf("no blocker with %q; alerts: %+v", want, s.Recorder.Alerts())
 	}
 	if n := s.Sim.Stats().Requests["exchange:Undo-SoftDeletedMailbox"]; n != 0 {
 		t.Errorf("Undo-SoftDeletedMailbox was sent %d times without a key", n)

@@ -133,14 +133,13 @@ func (e *Engine) observed(r *record, t *tx, step string, err error) (planned, re
 
 // snapshot is a case as it was before a sweep's actions.
 type snapshot struct {
-	c        retention.Case
-	restores []retention.RestoreJob
-	audit    int
-	outbox   int
+	c      retention.Case
+	audit  int
+	outbox int
 }
 
 func (r *record) snapshot(t *tx) snapshot {
-	return snapshot{c: r.Case, restores: append([]retention.RestoreJob(nil), r.Case.Restores...), audit: len(t.audit), outbox: len(r.Outbox)}
+	return snapshot{c: r.Case.Clone(), audit: len(t.audit), outbox: len(r.Outbox)}
 }
 
 // rollback undoes what a pass did to the case before it reached a write
@@ -149,7 +148,6 @@ func (r *record) snapshot(t *tx) snapshot {
 // hour and would otherwise fill the audit trail.
 func (r *record) rollback(s snapshot, t *tx) {
 	r.Case = s.c
-	r.Case.Restores = s.restores
 	t.audit = t.audit[:s.audit]
 	r.Outbox = r.Outbox[:s.outbox]
 }

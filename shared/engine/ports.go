@@ -66,6 +66,7 @@ type Store interface {
 	DeleteTimer(ctx context.Context, t ledger.Timer) error
 	Reject(ctx context.Context, r ledger.RejectedEvent) error
 	PutIndex(ctx context.Context, kind ledger.IndexKind, value, caseKey string) error
+	PutAlias(ctx context.Context, alias, caseKey string) error
 	LookupIndex(ctx context.Context, kind ledger.IndexKind, value string) (string, error)
 	MarkOnce(ctx context.Context, kind ledger.OnceKind, id string) (bool, error)
 }

@@ -34,7 +34,7 @@ func TestSettlePurgedReadsTypedConflict(t *testing.T) {
 			}
 			r.Case.UpgradeLegacy() // as load does
 			e := &Engine{}
-			e.settle(&r, nil, &tx{e: e, now: now})
+			e.settle(&r, &tx{e: e, now: now})
 			if r.Case.State != retention.StatePurged || r.Case.Reason != tc.wantReason {
 				t.Fatalf("state %s reason %q, want purged %q", r.Case.State, r.Case.Reason, tc.wantReason)
 			}

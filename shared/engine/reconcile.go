@@ -11,7 +11,6 @@ import (
 	"github.com/holdfast/holdfast/shared/events"
 	"github.com/holdfast/holdfast/shared/notify"
 	"github.com/holdfast/holdfast/shared/retention"
-	"github.com/holdfast/holdfast/shared/store"
 	"github.com/holdfast/holdfast/shared/tenant"
 )
 
@@ -169,68 +168,53 @@ func (e *Engine) Observe(ctx context.Context, objectID, actor string) (string, e
 // observe is Observe with seed filling in what a new case knows up front
 // (a mailbox-only case knows its ExchangeGuid).
 func (e *Engine) observe(ctx context.Context, objectID, actor string, seed func(*retention.Case)) (string, error) {
-	key := retention.CaseKey(e.d.TenantID, objectID)
-	for attempt := 0; attempt < maxAttempts; attempt++ {
-		r, err := e.load(ctx, key)
-		if err != nil {
-			return "", err
-		}
-		now := e.d.Clock.Now()
-		isNew := r.isNew
-		if isNew {
-			r.Case = retention.Case{Key: key, TenantID: e.d.TenantID, ObjectID: strings.ToLower(objectID), State: retention.StateTracking, OpenedAt: now}
-			if seed != nil {
-				seed(&r.Case)
+	isNew := false
+	_, err := e.transact(ctx, &unit{
+		key: retention.CaseKey(e.d.TenantID, objectID), actor: actor, kick: true,
+		open: true, objectID: strings.ToLower(objectID), seed: seed,
+		decide: func(ctx context.Context, r *record, t *tx) (verdict, error) {
+			isNew = r.isNew
+			before := r.Case
+			open, err := e.apply(ctx, r, events.Event{Kind: events.KindUserChanged}, t)
+			if err != nil {
+				return skipCommit, err
 			}
-		}
-		before := r.Case
-		t := &tx{e: e, now: now, actor: actor}
-		open, err := e.apply(ctx, r, events.Event{Kind: events.KindUserChanged}, t)
-		if err != nil {
-			return "", err
-		}
-		if !open {
-			return "none", nil
-		}
-		if isNew && actor == "reconcile" {
-			// A leaver no event announced: the notification pipe lost it.
-			// Queued on the case, so the alert survives a crash between the
-			// commit and its delivery.
-			e.alert(r, notify.Alert{ID: key + ":notificationGap", Kind: notify.KindNotificationGap, Severity: notify.SeverityWarning, At: now,
-				Action: "Reconcile opened the case; it is protected like any other",
-				Remedy: "no Graph notification announced this leaver: if no gap in the subscription is known (holdfast status) and holdfast was not just installed, check the Event Grid partner topic and its event subscription"})
-		}
-		// Any learned fact counts (a deletion that keeps the same deadline
-		// is still news the case must keep).
-		before.UpdatedAt = r.Case.UpdatedAt
-		changed := isNew || !reflect.DeepEqual(before, r.Case)
-		if !changed {
-			return "unchanged", nil
-		}
-		if err := e.schedule(ctx, r, now); err != nil {
-			return "", err
-		}
-		if err := e.kick(ctx, r, now); err != nil {
-			return "", err
-		}
-		if err := e.index(ctx, r); err != nil {
-			return "", err
-		}
-		err = e.save(ctx, r, t)
-		if errors.Is(err, store.ErrConflict) {
-			continue
-		}
-		if err != nil {
-			return "", err
-		}
-		e.flush(ctx, r, now)
-		if isNew {
-			return "new", nil
-		}
-		return "changed", nil
+			if !open {
+				return skipCommit, nil
+			}
+			if isNew && actor == "reconcile" {
+				// A leaver no event announced: the notification pipe lost it.
+				// Queued on the case, so the alert survives a crash between the
+				// commit and its delivery.
+				e.alert(r, notify.Alert{ID: r.Case.Key + ":notificationGap", Kind: notify.KindNotificationGap, Severity: notify.SeverityWarning, At: t.now,
+					Action: "Reconcile opened the case; it is protected like any other",
+					Remedy: "no Graph notification announced this leaver: if no gap in the subscription is known (holdfast status) and holdfast was not just installed, check the Event Grid partner topic and its event subscription"})
+			}
+			// Any learned fact counts (a deletion that keeps the same deadline
+			// is still news the case must keep).
+			before.UpdatedAt = r.Case.UpdatedAt
+			if !isNew && reflect.DeepEqual(before, r.Case) {
+				return skipCommit, errUnchanged
+			}
+			return commitCase, nil
+		},
+	})
+	switch {
+	case errors.Is(err, errUnchanged):
+		return "unchanged", nil
+	case errors.Is(err, errSkipped):
+		return "none", nil
+	case err != nil:
+		return "", err
 	}
-	return "", fmt.Errorf("case %s: %w", key, store.ErrConflict)
+	if isNew {
+		return "new", nil
+	}
+	return "changed", nil
 }
+
+// errUnchanged ends an observation that learned nothing new.
+var errUnchanged = errors.New("unchanged")
 
 func sameTime(a, b *time.Time) bool {
 	if a == nil || b == nil {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/holdfast/holdfast/shared/testbed/localstack"
+	"github.com/holdfast/holdfast/shared/testbed/enginebed"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
 
@@ -34,7 +34,7 @@ func TestReconcileDelta(t *testing.T) {
 	}
 	mem := newMemory()
 	ctx := context.Background()
-	st, err := localstack.Start(ctx, localstack.Options{Start: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC),
+	st, err := enginebed.Start(ctx, enginebed.Options{Start: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC),
 		Ledger: mem.store, Counter: mem.counter, Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
@@ -44,14 +44,14 @@ func TestReconcileDelta(t *testing.T) {
 		t.Fatal(err)
 	}
 	pass := func(name string) (int64, int64, time.Duration, int, int, string) {
-		g0, x0 := st.App.Graph.Calls(), st.App.Exchange.Calls()
+		g0, x0 := st.Directory.Calls(), st.Exchange.Calls()
 		wall := time.Now()
-		res, err := st.App.Engine.Reconcile(ctx, nil)
+		res, err := st.Engine.Reconcile(ctx, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		el := time.Since(wall)
-		g, x := st.App.Graph.Calls()-g0, st.App.Exchange.Calls()-x0
+		g, x := st.Directory.Calls()-g0, st.Exchange.Calls()-x0
 		t.Logf("%s pass over %d users: %d Graph calls, %d Exchange calls, %s; %s", name, users, g, x, el.Round(time.Millisecond), res)
 		if res.Errors != 0 {
 			t.Errorf("%s: %d errors", name, res.Errors)

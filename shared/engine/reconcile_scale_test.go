@@ -10,11 +10,11 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/holdfast/holdfast/shared/testbed/localstack"
+	"github.com/holdfast/holdfast/shared/testbed/enginebed"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
 
-// TestReconcileScale reconciles a simulated tenant on the local stack and
+// TestReconcileScale reconciles a simulated tenant on the engine bed and
 // reports the Graph and Exchange calls it made and how long it took. By
 // default 1,000 users of which 100 are deleted; HOLDFAST_SCALE_USERS=10000
 // measures the figure quoted in docs/restore.md. Deleted users are a mix:
@@ -50,7 +50,7 @@ func TestReconcileScale(t *testing.T) {
 	}
 	mem := newMemory()
 	ctx := context.Background()
-	st, err := localstack.Start(ctx, localstack.Options{Start: start, Ledger: mem.store, Counter: mem.counter,
+	st, err := enginebed.Start(ctx, enginebed.Options{Start: start, Ledger: mem.store, Counter: mem.counter,
 		Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
@@ -59,14 +59,14 @@ func TestReconcileScale(t *testing.T) {
 	if err := st.Sim.Load(spec); err != nil {
 		t.Fatal(err)
 	}
-	g0, x0, s0 := st.App.Graph.Calls(), st.App.Exchange.Calls(), st.App.Counter.Total()
+	g0, x0, s0 := st.Directory.Calls(), st.Exchange.Calls(), st.Counter.Total()
 	wall := time.Now()
-	res, err := st.App.Engine.Reconcile(ctx, nil)
+	res, err := st.Engine.Reconcile(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	elapsed := time.Since(wall)
-	g, x, s := st.App.Graph.Calls()-g0, st.App.Exchange.Calls()-x0, st.App.Counter.Total()-s0
+	g, x, s := st.Directory.Calls()-g0, st.Exchange.Calls()-x0, st.Counter.Total()-s0
 	t.Logf("reconcile of %d users (%d deleted: %v): %d Graph calls, %d Exchange calls, %d table operations, %s; %s",
 		users, deleted, want, g, x, s, elapsed.Round(time.Millisecond), res)
 	if res.Errors != 0 {
@@ -79,7 +79,7 @@ func TestReconcileScale(t *testing.T) {
 		t.Errorf("%d deleted users listed, want %d", res.DeletedUsers, want["softDeleted"])
 	}
 	// A second pass finds nothing new and corrects nothing.
-	again, err := st.App.Engine.Reconcile(ctx, nil)
+	again, err := st.Engine.Reconcile(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

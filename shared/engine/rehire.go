@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
-	"github.com/holdfast/holdfast/shared/notify"
 	"github.com/holdfast/holdfast/shared/retention"
 	"github.com/holdfast/holdfast/shared/tenant"
 )
@@ -20,7 +18,7 @@ import (
 func (e *Engine) recoverInactive(ctx context.Context, r *record, upn string, t *tx) error {
 	c := &r.Case
 	if c.AutoExpandingArchive {
-		e.block(r, t, "autoExpandingArchive", "rehired, but the inactive mailbox has an auto-expanding archive and cannot be recovered",
+		e.block(r, t, retention.BlockAutoExpandingArchive, "rehired, but the inactive mailbox has an auto-expanding archive and cannot be recovered",
 			"export the inactive mailbox with a Purview content search and import it into the new account")
 		return nil
 	}
@@ -29,7 +27,7 @@ func (e *Engine) recoverInactive(ctx context.Context, r *record, upn string, t *
 		id = c.DistinguishedName
 	}
 	if id == "" || upn == "" {
-		e.block(r, t, "noMailboxIdentity", "rehired, but holdfast does not know the inactive mailbox's ExchangeGuid or the new UPN",
+		e.block(r, t, retention.BlockNoMailboxIdentity, "rehired, but holdfast does not know the inactive mailbox's ExchangeGuid or the new UPN",
 			"run New-Mailbox -InactiveMailbox <ExchangeGuid> -MicrosoftOnlineServicesID <upn> and license the account within 30 days")
 		return nil
 	}
@@ -38,15 +36,15 @@ func (e *Engine) recoverInactive(ctx context.Context, r *record, upn string, t *
 	mb, err := e.d.Exchange.NewMailboxFromInactive(ctx, id, name, upn)
 	switch {
 	case errors.Is(err, tenant.ErrNoSecureStringKey):
-		e.block(r, t, "needsPowerShell", "rehired, but New-Mailbox -InactiveMailbox "+noKeyWhy,
+		e.block(r, t, retention.BlockNeedsPowerShell, "rehired, but New-Mailbox -InactiveMailbox "+noKeyWhy,
 			"run in Exchange Online PowerShell: "+newInactiveMailboxCommand(id, name, upn)+" ; then license the new account within 30 days")
 		return nil
 	case errors.Is(err, tenant.ErrConflict):
-		e.block(r, t, "upnInUse", "rehired, but "+upn+" (or the mailbox name "+name+") is already in use",
+		e.block(r, t, retention.BlockUPNInUse, "rehired, but "+upn+" (or the mailbox name "+name+") is already in use",
 			"free the UPN or recover the mailbox by hand with New-Mailbox -InactiveMailbox "+id)
 		return nil
 	case errors.Is(err, tenant.ErrRefused):
-		e.block(r, t, "recoveryRefused", "Exchange refused to recover the inactive mailbox: "+err.Error(),
+		e.block(r, t, retention.BlockRecoveryRefused, "Exchange refused to recover the inactive mailbox: "+err.Error(),
 			"if the old account is still in the recycle bin, restore it instead; otherwise recover by hand")
 		return nil
 	case err != nil:
@@ -61,25 +59,11 @@ func (e *Engine) recoverInactive(ctx context.Context, r *record, upn string, t *
 		newID = strings.ToLower(u.ID)
 	}
 	// Events for the new account carry its object id: point it here.
-	if err := e.d.Store.PutIndex(ctx, "objectId", newID, c.Key); err != nil {
+	if err := e.pointAt(ctx, newID, c.Key); err != nil {
 		return err
 	}
-	now := t.now
 	t.log("recoverMailbox", "ok", fmt.Sprintf("New-Mailbox -InactiveMailbox %s -Name %s -MicrosoftOnlineServicesID %s: new account %s", id, name, upn, newID))
-	c.PreviousObjectID, c.ObjectID, c.UPN = c.ObjectID, newID, upn
-	c.RecoveredAt = &now
-	c.DeletedAt, c.UserPurgedAt, c.DeletionSource, c.MailboxInactive = nil, nil, "", false
-	c.HoldEnabled, c.HoldEffectiveAt, c.HoldVerifiedAt = false, nil, nil // recovery removes Litigation Hold
-	c.Licensed, c.LicenceRemovedAt = false, &now
-	c.ExchangeGUID, c.DistinguishedName, c.LegacyExchangeDN = mb.ExchangeGUID, mb.DistinguishedName, mb.LegacyExchangeDN
-	c.ClearDeadline()
-	c.SetDeadline(retention.ClockRecoveredLicence, now)
-	prev := c.State
-	c.State = retention.StateAtRisk
-	c.Explain(retention.ReasonUnspecified, "rehired: mailbox recovered into "+upn+"; license it before "+c.Deadline.Format(time.RFC3339))
-	t.log("transition", "ok", fmt.Sprintf("%s -> %s: %s", prev, c.State, c.Reason))
-	e.alert(r, notify.Alert{ID: c.Key + ":recovered", Kind: "recovered", Severity: "warning",
-		Action: "inactive mailbox recovered into the new account " + upn,
-		Remedy: "set the account's usage location and assign a licence before " + c.Deadline.Format(time.RFC3339) + "; holdfast warns until then", At: now})
+	e.step(r, t, retention.Fact{Kind: retention.FactRecovered, Recovery: retention.Recovery{ObjectID: newID, UPN: upn,
+		ExchangeGUID: mb.ExchangeGUID, DistinguishedName: mb.DistinguishedName, LegacyExchangeDN: mb.LegacyExchangeDN}})
 	return nil
 }

@@ -21,13 +21,13 @@ const archiveHoldComment = "holdfast archive target: restored leaver mailboxes"
 func (e *Engine) startRestore(ctx context.Context, r *record, t *tx) error {
 	c := &r.Case
 	if c.AutoExpandingArchive {
-		e.block(r, t, "autoExpandingArchive",
+		e.block(r, t, retention.BlockAutoExpandingArchive,
 			"the mailbox has an auto-expanding archive: Exchange cannot restore it",
-			"export the mailbox with a Purview content search (eDiscovery export) before "+deadlineText(c))
+			"export the mailbox with a Purview content search (eDiscovery export) before "+retention.DeadlineText(c))
 		return nil
 	}
 	if c.ArchiveTarget == "" {
-		remedy := "send the HR decision again with an archiveTarget, set HOLDFAST_ARCHIVE_TARGET to a licensed mailbox, or run `holdfast restore " + c.UPN + " --to TARGET`, before " + deadlineText(c)
+		remedy := "send the HR decision again with an archiveTarget, set HOLDFAST_ARCHIVE_TARGET to a licensed mailbox, or run `holdfast restore " + c.UPN + " --to TARGET`, before " + retention.DeadlineText(c)
 		if c.DeletionSource == retention.DeletedInExchange && c.ExchangeGUID != "" {
 			// Same source: a mailbox removed with Remove-Mailbox whose
 			// account is gone comes back with a new account, which needs a
@@ -35,7 +35,7 @@ func (e *Engine) startRestore(ctx context.Context, r *record, t *tx) error {
 			remedy += "; or bring it back where it was removed: Undo-SoftDeletedMailbox -SoftDeletedObject " + c.ExchangeGUID +
 				" -WindowsLiveID " + psQuote(c.UPN) + " -Password (Read-Host \"Enter password\" -AsSecureString), then license the account and place Litigation Hold"
 		}
-		e.block(r, t, "noArchiveTarget", "the mailbox can only be saved by copying it into an archive mailbox, and none is configured",
+		e.block(r, t, retention.BlockNoArchiveTarget, "the mailbox can only be saved by copying it into an archive mailbox, and none is configured",
 			remedy)
 		return nil
 	}
@@ -44,8 +44,8 @@ func (e *Engine) startRestore(ctx context.Context, r *record, t *tx) error {
 		source = c.DistinguishedName
 	}
 	if source == "" {
-		e.block(r, t, "noMailboxIdentity", "holdfast never learned the mailbox's ExchangeGuid or DistinguishedName",
-			"find it with Get-Mailbox -SoftDeletedMailbox and run New-MailboxRestoreRequest by hand before "+deadlineText(c))
+		e.block(r, t, retention.BlockNoMailboxIdentity, "holdfast never learned the mailbox's ExchangeGuid or DistinguishedName",
+			"find it with Get-Mailbox -SoftDeletedMailbox and run New-MailboxRestoreRequest by hand before "+retention.DeadlineText(c))
 		return nil
 	}
 	target, ok, err := e.prepareTarget(ctx, r, t, c.ArchiveTarget)
@@ -67,13 +67,7 @@ func (e *Engine) startRestore(ctx context.Context, r *record, t *tx) error {
 			return err
 		}
 	}
-	c.Restores = jobs
-	prev := c.State
-	c.State = retention.StateRescuing
-	c.Explain(retention.ReasonUnspecified, "copying the mailbox into "+c.ArchiveTarget+" before "+deadlineText(c))
-	t.log("transition", "ok", fmt.Sprintf("%s -> %s", prev, c.State))
-	e.alert(r, notify.Alert{ID: fmt.Sprintf("%s:restoreStarted:%d", c.Key, t.now.Unix()), Kind: "restoreStarted", Severity: "info",
-		Action: fmt.Sprintf("copying %d part(s) of the mailbox into %s with New-MailboxRestoreRequest", len(jobs), c.ArchiveTarget), At: t.now})
+	e.step(r, t, retention.Fact{Kind: retention.FactRestoreStarted, Restores: jobs})
 	return nil
 }
 
@@ -114,8 +108,8 @@ func (e *Engine) prepareTarget(ctx context.Context, r *record, t *tx, target str
 	c := &r.Case
 	mb, err := e.d.Exchange.GetMailbox(ctx, target, tenant.ScopeActive)
 	if errors.Is(err, tenant.ErrNotFound) {
-		e.block(r, t, "restoreTargetMissing", "the archive target "+target+" has no active mailbox",
-			"create or license the mailbox "+target+", or point HOLDFAST_ARCHIVE_TARGET at another, before "+deadlineText(c))
+		e.block(r, t, retention.BlockRestoreTargetMissing, "the archive target "+target+" has no active mailbox",
+			"create or license the mailbox "+target+", or point HOLDFAST_ARCHIVE_TARGET at another, before "+retention.DeadlineText(c))
 		return mb, false, nil
 	}
 	if err != nil {
@@ -128,8 +122,8 @@ func (e *Engine) prepareTarget(ctx context.Context, r *record, t *tx, target str
 	err = e.d.Exchange.SetLitigationHold(ctx, tenant.HoldRequest{Identity: mb.ExchangeGUID, Enabled: true, Comment: archiveHoldComment})
 	switch {
 	case errors.Is(err, tenant.ErrHoldNotAllowed):
-		e.block(r, t, "restoreTargetNoHold", "the archive target "+target+" cannot be placed on Litigation Hold (its licence does not include it)",
-			"assign Exchange Online Plan 2 to "+target+" before "+deadlineText(c))
+		e.block(r, t, retention.BlockRestoreTargetNoHold, "the archive target "+target+" cannot be placed on Litigation Hold (its licence does not include it)",
+			"assign Exchange Online Plan 2 to "+target+" before "+retention.DeadlineText(c))
 		return mb, false, nil
 	case err != nil:
 		return mb, false, fmt.Errorf("place hold on archive target: %w", err)
@@ -291,34 +285,9 @@ func (e *Engine) monitorRestore(ctx context.Context, r *record, t *tx) error {
 		}
 	}
 	if retention.RestoresDone(c) {
-		e.finishRestore(r, t)
+		e.step(r, t, retention.Fact{Kind: retention.FactRestoreFinished})
 	}
 	return nil
-}
-
-func (e *Engine) finishRestore(r *record, t *tx) {
-	c := &r.Case
-	now := t.now
-	c.RestoredAt, c.RescuedAt = &now, &now
-	prev := c.State
-	c.State = retention.StateRestored
-	c.Explain(retention.ReasonUnspecified, "content copied into "+c.ArchiveTarget+" (on hold); the source mailbox may be purged")
-	c.ClearDeadline()
-	t.log("rescue", "ok", "copy-to-archive completed into "+c.ArchiveTarget)
-	t.log("transition", "ok", fmt.Sprintf("%s -> %s", prev, c.State))
-	e.alert(r, notify.Alert{ID: c.Key + ":restored", Kind: "restored", Severity: "info",
-		Action: "mailbox content copied into " + c.ArchiveTarget + " under \"" + rootFolders(c) + "\"", At: now})
-}
-
-func rootFolders(c *retention.Case) string {
-	s := ""
-	for i, j := range c.Restores {
-		if i > 0 {
-			s += "\", \""
-		}
-		s += j.TargetRootFolder
-	}
-	return s
 }
 
 // psQuote renders s as a single-quoted PowerShell literal for a remedy an

@@ -117,51 +117,65 @@ var errLeased = errors.New("case leased by another instance")
 
 // work runs the due plan of one case under a lease.
 func (e *Engine) work(ctx context.Context, key string) error {
-	r, err := e.load(ctx, key)
-	if err != nil {
+	var (
+		acts       []retention.Action
+		replayHold bool
+		actErr     error
+	)
+	_, err := e.transact(ctx, &unit{
+		key: key, actor: "sweep", lease: leaseOrSkip, once: true,
+		prepare: func(ctx context.Context, r *record, lt *tx) (verdict, error) {
+			now := lt.now
+			acts = acts[:0] // prepare runs once per attempt
+			pl := retention.PlanCase(&r.Case, e.d.Policy, now, len(r.Outbox))
+			replayHold = r.pending(StepHold) && !r.Case.State.Terminal()
+			if len(pl.Actions) == 0 && r.Rescue == nil && !replayHold {
+				return skipCommit, e.schedule(ctx, r, now)
+			}
+			// What needs no call to the tenant is decided in the lease's
+			// write, so a crash after it loses neither a warning (queued in
+			// the outbox) nor the fact that a rescue was under way.
+			for _, a := range pl.Actions {
+				switch a.Kind {
+				case retention.ActWarn:
+					if err := e.act(ctx, r, a, lt); err != nil {
+						return skipCommit, err
+					}
+					continue
+				case retention.ActRescue:
+					if r.Rescue == nil && r.Case.Deadline != nil {
+						r.Rescue = &rescueIntent{At: now, Deadline: *r.Case.Deadline}
+					}
+				}
+				acts = append(acts, a)
+			}
+			return commitCase, nil
+		},
+		decide: func(ctx context.Context, r *record, t *tx) (verdict, error) {
+			actErr = e.sweepActs(ctx, r, t, acts, replayHold)
+			if actErr != nil {
+				// Make sure a retry is scheduled even if the plan has no wake.
+				if err := e.d.Store.PutTimer(ctx, store.Timer{CaseKey: key, Kind: "wake", DueAt: t.now.Add(retention.RetryInterval)}); err != nil {
+					return skipCommit, err
+				}
+			}
+			return commitCase, nil
+		},
+	})
+	switch {
+	case errors.Is(err, errSkipped), errors.Is(err, errNoCase):
+		return nil // nothing due (rescheduled), or a timer for a case that was never committed
+	case err != nil:
 		return err
 	}
-	if r.isNew {
-		return nil // a timer for a case that was never committed
-	}
-	now := e.d.Clock.Now()
-	pl := retention.PlanCase(&r.Case, e.d.Policy, now, len(r.Outbox))
-	replayHold := r.pending(StepHold) && !r.Case.State.Terminal()
-	if len(pl.Actions) == 0 && r.Rescue == nil && !replayHold {
-		return e.schedule(ctx, r, now)
-	}
-	if r.leasedByOther(e.d.Instance, now) {
-		return errLeased
-	}
-	// Take the lease: a compare-and-swap, so of two sweepers one wins. What
-	// needs no call to the tenant is decided in the same write, so a crash
-	// after it loses neither a warning (queued in the outbox) nor the fact
-	// that a rescue was under way.
-	lt := &tx{e: e, now: now, actor: "sweep"}
-	var acts []retention.Action
-	for _, a := range pl.Actions {
-		switch a.Kind {
-		case retention.ActWarn:
-			if err := e.act(ctx, r, a, lt); err != nil {
-				return err
-			}
-			continue
-		case retention.ActRescue:
-			if r.Rescue == nil && r.Case.Deadline != nil {
-				r.Rescue = &rescueIntent{At: now, Deadline: *r.Case.Deadline}
-			}
-		}
-		acts = append(acts, a)
-	}
-	until := now.Add(leaseFor)
-	r.lease = lease{LeaseOwner: e.d.Instance, LeaseUntil: &until}
-	if err := e.save(ctx, r, lt); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return errLeased
-		}
-		return err
-	}
-	t := &tx{e: e, now: now, actor: "sweep"}
+	return actErr
+}
+
+// sweepActs performs a sweep's due actions on a leased case and records
+// the outcome: a failure is counted (and alerted once the case is
+// failing), an observe-only write is planned rather than failed. It
+// returns the failure, which the sweep commits and then reports.
+func (e *Engine) sweepActs(ctx context.Context, r *record, t *tx, acts []retention.Action, replayHold bool) error {
 	var actErr error
 	step, snap := StepRescue, r.snapshot(t)
 	if r.Rescue != nil && !slices.ContainsFunc(acts, func(a retention.Action) bool { return a.Kind == retention.ActRescue }) {
@@ -209,29 +223,12 @@ func (e *Engine) work(ctx context.Context, key string) error {
 			t.log("transition", "ok", fmt.Sprintf("%s -> failing after %d failures", c.State, c.Failures))
 			e.alert(r, notify.Alert{ID: fmt.Sprintf("%s:failing:%d", c.Key, c.Failures), Kind: notify.KindCaseFailing, Severity: "critical",
 				Action: "holdfast keeps retrying every " + retention.RetryInterval.String(),
-				Remedy: "check the audit trail of the case: " + actErr.Error(), At: now})
+				Remedy: "check the audit trail of the case: " + actErr.Error(), At: t.now})
 		}
 	} else {
 		c.Failures, c.LastError = 0, ""
 		r.Rescue = nil
 	}
-	r.lease = lease{}
-	if err := e.schedule(ctx, r, now); err != nil {
-		return err
-	}
-	if err := e.index(ctx, r); err != nil {
-		return err
-	}
-	if actErr != nil {
-		// Make sure a retry is scheduled even if the plan has no wake.
-		if err := e.d.Store.PutTimer(ctx, store.Timer{CaseKey: key, Kind: "wake", DueAt: now.Add(retention.RetryInterval)}); err != nil {
-			return err
-		}
-	}
-	if err := e.save(ctx, r, t); err != nil {
-		return fmt.Errorf("commit case %s: %w", key, err)
-	}
-	e.flush(ctx, r, now)
 	return actErr
 }
 
@@ -243,34 +240,19 @@ func (e *Engine) act(ctx context.Context, r *record, a retention.Action, t *tx) 
 	case retention.ActConfirmHold:
 		return e.confirmHold(ctx, r, t)
 	case retention.ActWarn:
-		action := "mailbox will be purged: policy releases it"
-		switch {
-		case c.DeadlineKind == retention.ClockRecoveredLicence:
-			action = "the recovered account " + c.UPN + " is disabled unless licensed: assign it a licence"
-		case c.Retained():
-			at, _ := retention.RescueAt(c, e.d.Policy)
-			action = "holdfast will rescue it automatically at " + at.Format(time.RFC3339)
-		}
-		e.alert(r, notify.Alert{ID: a.AlertID, Kind: notify.KindWarning, Severity: severityFor(a.Threshold),
-			Action: action, At: t.now, Details: map[string]string{"threshold": retention.ThresholdLabel(a.Threshold), "clock": c.DeadlineKind}})
-		for _, id := range a.Covers {
-			c.MarkAlertSent(id)
-		}
-		t.log("warn", "queued", fmt.Sprintf("%s before purge (%s)", retention.ThresholdLabel(a.Threshold), c.DeadlineKind))
+		e.step(r, t, retention.Fact{Kind: retention.FactWarned, Action: a})
 		return nil
 	case retention.ActRescue:
 		return e.rescue(ctx, r, t)
 	case retention.ActMonitorRestore:
 		return e.monitorRestore(ctx, r, t)
 	case retention.ActRecheck:
-		before := *c
 		if err := e.refresh(ctx, r, t); err != nil {
 			return err
 		}
-		e.settle(r, &before, t)
+		e.settle(r, t)
 		return nil
 	case retention.ActCheckDeadline:
-		before := *c
 		if err := e.refresh(ctx, r, t); err != nil {
 			return err
 		}
@@ -281,17 +263,10 @@ func (e *Engine) act(ctx context.Context, r *record, a retention.Action, t *tx) 
 			d := t.now.Add(time.Hour)
 			return e.d.Store.PutTimer(ctx, store.Timer{CaseKey: c.Key, Kind: "wake", DueAt: d})
 		}
-		e.settle(r, &before, t)
+		e.settle(r, t)
 		return nil
 	}
 	return fmt.Errorf("unknown action %q", a.Kind)
-}
-
-func severityFor(d time.Duration) string {
-	if d <= 3*24*time.Hour {
-		return "critical"
-	}
-	return "warning"
 }
 
 func (e *Engine) confirmHold(ctx context.Context, r *record, t *tx) error {
@@ -302,30 +277,20 @@ func (e *Engine) confirmHold(ctx context.Context, r *record, t *tx) error {
 	}
 	mb, err := e.d.Exchange.GetMailbox(ctx, id, tenant.ScopeIncludeInactive)
 	if errors.Is(err, tenant.ErrNotFound) {
-		before := *c
 		if err := e.refresh(ctx, r, t); err != nil {
 			return err
 		}
-		e.settle(r, &before, t)
+		e.settle(r, t)
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("confirm hold: %w", err)
 	}
 	if !mb.LitigationHoldEnabled {
-		t.log("confirmHold", "missing", "Litigation Hold was removed before it took effect; placing it again")
-		c.HoldEnabled, c.HoldEffectiveAt = false, nil
+		e.step(r, t, retention.Fact{Kind: retention.FactHoldMissing})
 		return e.protect(ctx, r, t)
 	}
-	prev := c.State
-	if c.HoldVerifiedAt == nil {
-		now := t.now
-		c.HoldVerifiedAt = &now
-	}
-	c.State = retention.StateProtected
-	c.Explain(retention.ReasonUnspecified, "Litigation Hold in effect: safe to delete")
-	t.log("confirmHold", "ok", "hold in effect since "+c.HoldEffectiveAt.Format(time.RFC3339))
-	t.log("transition", "ok", fmt.Sprintf("%s -> %s", prev, c.State))
+	e.step(r, t, retention.Fact{Kind: retention.FactHoldInEffect})
 	return nil
 }
 
@@ -334,7 +299,7 @@ func (e *Engine) confirmHold(ctx context.Context, r *record, t *tx) error {
 // includes Litigation Hold if it has none, then place the hold.
 func (e *Engine) rescue(ctx context.Context, r *record, t *tx) error {
 	c := &r.Case
-	c.RescueAttempts++
+	e.step(r, t, retention.Fact{Kind: retention.FactRescueBegun})
 	// Act on what is true now, not on what the case last heard: a lost
 	// notification may hide a deletion or a restore.
 	if err := e.refresh(ctx, r, t); err != nil {
@@ -344,7 +309,7 @@ func (e *Engine) rescue(ctx context.Context, r *record, t *tx) error {
 		if err := e.finishRescue(ctx, r, t); err != nil {
 			return err
 		}
-		e.settle(r, nil, t)
+		e.settle(r, t)
 		return nil
 	}
 	undoer, canUndo := e.d.Exchange.(AccountUndoer)
@@ -353,19 +318,19 @@ func (e *Engine) rescue(ctx context.Context, r *record, t *tx) error {
 		// Same source, account gone: Exchange creates a new one.
 		id, err := undoer.UndoSoftDeletedMailboxWithAccount(ctx, c.ExchangeGUID, c.UPN)
 		if errors.Is(err, tenant.ErrNoSecureStringKey) {
-			e.block(r, t, "needsPowerShell", "the mailbox was removed in Exchange and its account is gone; only Undo-SoftDeletedMailbox with a new account brings it back, and it "+noKeyWhy,
-				"before "+deadlineText(c)+", run in Exchange Online PowerShell: "+undoCommand(c.ExchangeGUID, c.UPN)+" ; then license the account, place Litigation Hold and reset its password")
+			e.block(r, t, retention.BlockNeedsPowerShell, "the mailbox was removed in Exchange and its account is gone; only Undo-SoftDeletedMailbox with a new account brings it back, and it "+noKeyWhy,
+				"before "+retention.DeadlineText(c)+", run in Exchange Online PowerShell: "+undoCommand(c.ExchangeGUID, c.UPN)+" ; then license the account, place Litigation Hold and reset its password")
 			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("rescue: Undo-SoftDeletedMailbox -WindowsLiveID: %w", err)
 		}
 		id = strings.ToLower(id)
-		if err := e.d.Store.PutIndex(ctx, "objectId", id, c.Key); err != nil {
+		if err := e.pointAt(ctx, id, c.Key); err != nil {
 			return err
 		}
 		t.log("undoSoftDelete", "ok", "Undo-SoftDeletedMailbox -WindowsLiveID: mailbox removed in Exchange brought back into new account "+id)
-		c.PreviousObjectID, c.ObjectID, c.UserPurgedAt = c.ObjectID, id, nil
+		e.step(r, t, retention.Fact{Kind: retention.FactAccountRecreated, Account: id})
 	case retention.CopyToArchive(c) && c.UnconfirmedSince != nil && t.now.Sub(*c.UnconfirmedSince) <= e.d.Policy.Lag():
 		// Exchange does not show the mailbox as deleted yet (in no scope,
 		// or still active): a copy needs it in the soft-deleted or
@@ -384,8 +349,8 @@ func (e *Engine) rescue(ctx context.Context, r *record, t *tx) error {
 			err = e.d.Exchange.UndoSoftDeletedMailbox(ctx, c.ExchangeGUID, c.UPN)
 		}
 		if errors.Is(err, tenant.ErrNoSecureStringKey) {
-			e.block(r, t, "needsPowerShell", "the mailbox was removed in Exchange and only Undo-SoftDeletedMailbox brings it back; it "+noKeyWhy,
-				"before "+deadlineText(c)+", run in Exchange Online PowerShell: "+undoCommand(c.ExchangeGUID, c.UPN)+" ; then reset the account's password in Entra")
+			e.block(r, t, retention.BlockNeedsPowerShell, "the mailbox was removed in Exchange and only Undo-SoftDeletedMailbox brings it back; it "+noKeyWhy,
+				"before "+retention.DeadlineText(c)+", run in Exchange Online PowerShell: "+undoCommand(c.ExchangeGUID, c.UPN)+" ; then reset the account's password in Entra")
 			return nil
 		}
 		if err != nil {
@@ -406,8 +371,7 @@ func (e *Engine) rescue(ctx context.Context, r *record, t *tx) error {
 	default:
 		return fmt.Errorf("rescue: no rescue path for case in state %s", c.State)
 	}
-	c.DeletedAt, c.DeletionSource = nil, ""
-	c.ClearDeadline()
+	e.step(r, t, retention.Fact{Kind: retention.FactAccountBack})
 	if err := e.refresh(ctx, r, t); err != nil {
 		return err
 	}
@@ -419,7 +383,7 @@ func (e *Engine) rescue(ctx context.Context, r *record, t *tx) error {
 				return err
 			}
 			if sku == "" {
-				e.block(r, t, "noLicenceUnits", "holdfast never saw which licence was removed and no licence that includes Litigation Hold has a free unit",
+				e.block(r, t, retention.BlockNoLicenceUnits, "holdfast never saw which licence was removed and no licence that includes Litigation Hold has a free unit",
 					"assign a licence that includes Exchange Online Plan 2 to the user")
 				return nil
 			}
@@ -427,13 +391,13 @@ func (e *Engine) rescue(ctx context.Context, r *record, t *tx) error {
 		}
 		if err := e.d.Directory.AssignLicenses(ctx, c.ObjectID, skus, nil); err != nil {
 			if errors.Is(err, tenant.ErrNoLicenceUnits) {
-				e.block(r, t, "noLicenceUnits", "no free licence unit to re-assign", "free or buy a licence unit; holdfast retries when the case is refreshed")
+				e.block(r, t, retention.BlockNoLicenceUnits, "no free licence unit to re-assign", "free or buy a licence unit; holdfast retries when the case is refreshed")
 				return nil
 			}
 			return fmt.Errorf("rescue: re-assign licence: %w", err)
 		}
 		t.log("assignLicence", "ok", fmt.Sprintf("re-assigned %d licence(s)", len(skus)))
-		c.ClearDeadline()
+		e.step(r, t, retention.Fact{Kind: retention.FactLicenceAssigned})
 		if err := e.refresh(ctx, r, t); err != nil {
 			return err
 		}
@@ -441,8 +405,7 @@ func (e *Engine) rescue(ctx context.Context, r *record, t *tx) error {
 			return errors.New("rescue: licence assigned but the user still shows none")
 		}
 	}
-	c.HoldEnabled, c.HoldEffectiveAt = false, nil // place it again and start the window
-	return e.rescued(ctx, r, t)
+	return e.rescued(ctx, r, t, true)
 }
 
 // finishRescue completes the record of a rescue that an interrupted
@@ -456,46 +419,28 @@ func (e *Engine) finishRescue(ctx context.Context, r *record, t *tx) error {
 		return nil
 	}
 	t.log("rescueFound", "ok", "account found restored and licensed: completing the rescue started at "+r.Rescue.At.Format(time.RFC3339))
-	if err := e.rescued(ctx, r, t); err != nil {
+	if err := e.rescued(ctx, r, t, false); err != nil {
 		return err
 	}
-	e.settle(r, nil, t)
+	e.settle(r, t)
 	return nil
 }
 
-// rescued places the hold on a rescued account and records the rescue.
-// The alert id names the episode by the deadline it beat, so a retried
-// rescue cannot alert twice.
-func (e *Engine) rescued(ctx context.Context, r *record, t *tx) error {
-	c := &r.Case
-	now := t.now
-	episode := now
+// rescued places the hold on a rescued account and records the rescue;
+// again says this attempt brought the account back, so the hold is placed
+// anew. The alert id names the episode by the deadline it beat, so a
+// retried rescue cannot alert twice.
+func (e *Engine) rescued(ctx context.Context, r *record, t *tx, again bool) error {
+	at, episode := t.now, t.now
 	if r.Rescue != nil {
-		now, episode = r.Rescue.At, r.Rescue.Deadline
+		at, episode = r.Rescue.At, r.Rescue.Deadline
 	}
-	c.RescuedAt = &now
-	c.ClearDeadline()
+	e.step(r, t, retention.Fact{Kind: retention.FactRescued, At: at, AccountBack: again})
 	if err := e.protect(ctx, r, t); err != nil {
 		return err
 	}
-	t.log("rescue", "ok", "mailbox rescued before its deadline; hold placed again")
-	e.alert(r, notify.Alert{ID: fmt.Sprintf("%s:rescued:%d", c.Key, episode.Unix()), Kind: notify.KindRescued, Severity: "info",
-		Action: "mailbox rescued and placed on Litigation Hold; the user can be deleted again once the hold is in effect at " + effText(c), At: t.now})
+	e.step(r, t, retention.Fact{Kind: retention.FactRescueRecorded, Episode: episode})
 	return nil
-}
-
-func deadlineText(c *retention.Case) string {
-	if c.Deadline == nil {
-		return "it is purged"
-	}
-	return c.Deadline.Format(time.RFC3339)
-}
-
-func effText(c *retention.Case) string {
-	if c.HoldEffectiveAt == nil {
-		return "(unknown)"
-	}
-	return c.HoldEffectiveAt.Format(time.RFC3339)
 }
 
 // pickHoldSKU chooses a licence that includes Litigation Hold and has a free

@@ -3,12 +3,11 @@ package graph
 import (
 	"errors"
 	"fmt"
-	"net/http"
-	"strings"
 
 	abs "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 
+	"github.com/holdfast/holdfast/shared/graph/odata"
 	"github.com/holdfast/holdfast/shared/tenant"
 )
 
@@ -34,36 +33,5 @@ func translate(op string, err error) error {
 	default:
 		return fmt.Errorf("graph: %s: %w", op, err)
 	}
-	if msg == "" {
-		msg = http.StatusText(status)
-	}
-	return &tenant.ServiceError{Service: "graph", Status: status, Code: code, Message: msg, Kind: classify(status, code, msg)}
-}
-
-// classify maps a Graph failure onto a tenant sentinel. Graph reports most
-// refusals as 400 Request_BadRequest, so the message text decides; the
-// phrases are those Graph returns for the cases holdfast acts on.
-func classify(status int, code, msg string) error {
-	lc := strings.ToLower(code)
-	lm := strings.ToLower(msg)
-	switch {
-	// An expired delta token: 400 syncStateNotFound for directory objects
-	// (Microsoft 365 Dev Blog, 2020-07-03), 410 Gone with syncStateNotFound or
-	// resyncRequired elsewhere (Learn: delta query overview). Checked before
-	// 404 so a 410 is never read as "no such object".
-	case lc == "syncstatenotfound" || lc == "resyncrequired" || lc == "syncstateinvalid" || status == http.StatusGone:
-		return tenant.ErrDeltaExpired
-	case status == http.StatusNotFound || lc == "request_resourcenotfound" || lc == "resourcenotfound":
-		return tenant.ErrNotFound
-	case status == http.StatusTooManyRequests:
-		return tenant.ErrThrottled
-	case strings.Contains(lm, "does not have any available licenses") ||
-		strings.Contains(lm, "no available licenses") ||
-		strings.Contains(lm, "not enough licenses") || lc == "countviolation":
-		return tenant.ErrNoLicenceUnits
-	case status == http.StatusConflict || lc == "request_objectconflict" || lc == "objectconflict" ||
-		strings.Contains(lm, "already exists") || strings.Contains(lm, "conflicting object"):
-		return tenant.ErrConflict
-	}
-	return nil
+	return odata.Error(status, code, msg)
 }

@@ -35,6 +35,7 @@ import (
 	kjson "github.com/microsoft/kiota-serialization-json-go"
 	core "github.com/microsoftgraph/msgraph-sdk-go-core"
 
+	"github.com/holdfast/holdfast/shared/graph/odata"
 	"github.com/holdfast/holdfast/shared/pacing"
 )
 
@@ -47,9 +48,8 @@ const DefaultBaseURL = "https://graph.microsoft.com/v1.0"
 const (
 	defaultMaxRetries = 5
 	// kiota-http-go caps retries at 10 whatever it is told.
-	maxRetriesCap = 10
-	// pageSize is the largest $top Graph accepts for users and deletedItems.
-	pageSize int32 = 999
+	maxRetriesCap       = 10
+	pageSize      int32 = odata.PageSize
 )
 
 // Options configures a Client.

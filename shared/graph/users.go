@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 
 	"github.com/google/uuid"
@@ -16,20 +15,15 @@ import (
 	"github.com/microsoftgraph/msgraph-sdk-go/subscribedskus"
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
 
+	"github.com/holdfast/holdfast/shared/graph/odata"
 	"github.com/holdfast/holdfast/shared/tenant"
 )
 
-// userFields is the $select list: only what tenant.User carries.
-var userFields = []string{
-	"id", "userPrincipalName", "mail", "displayName", "accountEnabled",
-	"employeeId", "department", "usageLocation", "assignedLicenses",
-	"onPremisesSyncEnabled",
-}
-
-// deletedUserFields adds the recycle-bin timestamp and the proxy
-// addresses: a deleted user's UPN is rewritten (object id in front), so
-// finding one by the address HR knows needs mail and proxyAddresses.
-var deletedUserFields = append(append([]string(nil), userFields...), "deletedDateTime", "proxyAddresses")
+// userFields and deletedUserFields are the $select lists (package odata).
+var (
+	userFields        = odata.UserFields()
+	deletedUserFields = odata.DeletedUserFields()
+)
 
 func (c *Client) pathParams() map[string]string {
 	return map[string]string{"baseurl": c.adapter.GetBaseUrl()}
@@ -71,7 +65,7 @@ func (c *Client) GetUser(ctx context.Context, idOrUPN string) (tenant.User, erro
 //
 // Graph: GET /users
 func (c *Client) FindUserByEmployeeID(ctx context.Context, employeeID string) (tenant.User, error) {
-	lit, err := odataString(employeeID)
+	lit, err := odata.EmployeeIDLiteral(employeeID)
 	if err != nil {
 		return tenant.User{}, err
 	}
@@ -86,34 +80,12 @@ func (c *Client) FindUserByEmployeeID(ctx context.Context, employeeID string) (t
 	found := page.GetValue()
 	switch len(found) {
 	case 0:
-		return tenant.User{}, &tenant.ServiceError{Service: "graph", Status: http.StatusOK, Code: "NoMatch",
-			Message: "no user has this employeeId", Kind: tenant.ErrNotFound}
+		return tenant.User{}, odata.NoMatch()
 	case 1:
 		return toUser(found[0]), nil
 	default:
-		return tenant.User{}, &tenant.ServiceError{Service: "graph", Status: http.StatusOK, Code: "AmbiguousMatch",
-			Message: "several users have this employeeId", Kind: tenant.ErrConflict}
+		return tenant.User{}, odata.AmbiguousMatch()
 	}
-}
-
-// maxEmployeeID is generous: Entra limits employeeId to 16 characters.
-const maxEmployeeID = 64
-
-// odataString validates s and renders it as an OData string literal. The
-// charset check keeps odd input out of the filter altogether; doubling the
-// quote is what makes the literal safe even so.
-func odataString(s string) (string, error) {
-	if s == "" || len(s) > maxEmployeeID {
-		return "", fmt.Errorf("graph: employeeId must be 1-%d characters", maxEmployeeID)
-	}
-	for _, r := range s {
-		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
-			strings.ContainsRune(" ._-@/'", r)
-		if !ok {
-			return "", fmt.Errorf("graph: employeeId contains %q, which is not allowed", r)
-		}
-	}
-	return "'" + strings.ReplaceAll(s, "'", "''") + "'", nil
 }
 
 // ListUsers calls fn for every user, following @odata.nextLink. An error

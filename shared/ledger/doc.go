@@ -1,5 +1,5 @@
 // Package ledger holds the records holdfast keeps (cases with their audit
-// trail, timers, rejected events, index rows, state rows, runs) and Store,
+// trail, timers, rejected events, index rows, case aliases, state rows, runs) and Store,
 // the port every storage implementation provides. It is neutral: nothing
 // here knows about Azure Table Storage, so the stored JSON of a case is
 // shaped by the engine, never by an adapter.

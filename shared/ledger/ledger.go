@@ -40,6 +40,13 @@ type Store interface {
 	// PutIndex records that value of kind belongs to caseKey ("" value:
 	// nothing to record). Writing it again is harmless.
 	PutIndex(ctx context.Context, kind IndexKind, value, caseKey string) error
+	// PutAlias makes alias, a case key no case uses, lead to the case
+	// caseKey: LoadCase(alias) reads that case (its Key is caseKey; two
+	// round trips), ListCases does not list the alias, and a Commit that
+	// inserts a case under alias fails with ErrConflict. Writing the same
+	// alias again is harmless; ErrConflict if alias is a case or leads
+	// elsewhere.
+	PutAlias(ctx context.Context, alias, caseKey string) error
 	// LookupIndex returns the case key recorded for value; ErrNotFound if none.
 	LookupIndex(ctx context.Context, kind IndexKind, value string) (string, error)
 	// MarkOnce records id under kind and reports whether this call was the

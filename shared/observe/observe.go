@@ -48,6 +48,10 @@ type Exchange struct {
 	engine.Exchange
 }
 
+// PlansWrites tells the engine that writes are planned here, not
+// performed, so it need not defer them until its commit.
+func (x Exchange) PlansWrites() bool { return true }
+
 // SetLitigationHold is planned, not performed.
 func (x Exchange) SetLitigationHold(_ context.Context, h tenant.HoldRequest) error {
 	dur := "Unlimited"

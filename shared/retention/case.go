@@ -1,12 +1,14 @@
 // Package retention is holdfast's pure domain core: the case a leaver's
 // mailbox is tracked by, the policy that decides whether it must be kept,
-// and the planner that says, for a case at a given moment, what must be
-// done now and when to look again. It does no I/O and reads no clock: time
-// is always an argument.
+// the case machine (Step) that takes every decision from one fact at a
+// time, and the planner (PlanCase) that says what must be done now and
+// when to look again. It does no I/O and reads no clock: time is always an
+// argument.
 package retention
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -163,6 +165,17 @@ type Case struct {
 
 	OpenedAt  time.Time `json:"openedAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// Clone returns a copy of c that shares no slice with it (restore jobs
+// are updated in place while they run).
+func (c Case) Clone() Case {
+	n := c
+	n.SKUs = slices.Clone(c.SKUs)
+	n.RemovedSKUs = slices.Clone(c.RemovedSKUs)
+	n.Restores = slices.Clone(c.Restores)
+	n.AlertsSent = slices.Clone(c.AlertsSent)
+	return n
 }
 
 // CaseKey builds the case key from tenant and Entra object id.

@@ -1,6 +1,8 @@
 package retention
 
 import (
+	"fmt"
+	"go/ast"
 	"go/parser"
 	"go/token"
 	"os"
@@ -96,6 +98,199 @@ func TestForeignImportsCatchesViolations(t *testing.T) {
 		"net.go: net/http (I/O)",
 		"sdk.go: github.com/microsoftgraph/msgraph-sdk-go",
 	}, "\n")
+	if got != want {
+		t.Fatalf("reported:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// decisionFields are the case fields only the case machine (Step, Decide
+// and the evidence rule) may write: the state, its reason, the decision,
+// the rescue's record, what the readings of the tenant record and the
+// clocks they start. The engine still writes the mailbox identity seeds of
+// a new case (locate, reconcile), a sweep's failure count and an alert's
+// delivery record.
+var decisionFields = map[string]bool{
+	"State": true, "Reason": true, "ReasonKind": true,
+	"Retention": true, "Policy": true, "DecisionSource": true, "Ticket": true, "LastWorkingDay": true,
+	"HoldDurationDays": true, "ArchiveTarget": true, "RescueMode": true,
+	"RescueNowFor": true, "RescueAttempts": true, "RescuedAt": true, "Restores": true, "RestoredAt": true,
+	"RecoveredAt": true, "PreviousObjectID": true, "ObjectID": true, "MailboxPurgedAt": true,
+	"HoldRequestedAt": true, "HoldVerifiedAt": true,
+	// What the readings record and the clocks they start.
+	"Licensed": true, "SKUs": true, "RemovedSKUs": true, "LicenceRemovedAt": true,
+	"HoldEnabled": true, "HoldEffectiveAt": true, "DeletedAt": true, "DeletionSource": true,
+	"UserPurgedAt": true, "MailboxInactive": true, "UnconfirmedSince": true, "LastSighting": true,
+	"RecheckAt": true, "Deadline": true, "DeadlineKind": true,
+}
+
+// decisionCalls are the Case methods and retention functions that take a
+// decision; only the machine calls them. (MarkAlertSent is not one: the
+// engine records a delivery with it.)
+var decisionCalls = map[string]bool{"Explain": true, "Decide": true, "SetDeadline": true, "ClearDeadline": true, "LearnMailbox": true}
+
+// caseWrites returns "file:line: what" for every write of a decision field
+// of a case in the non-test Go files of dir, and every decision call. A
+// case is any .Case field (r.Case.State), and any name declared as a
+// retention.Case or a pointer to one, or set from a .Case field (c :=
+// &r.Case): names are resolved per function, without type checking.
+func caseWrites(t *testing.T, dir string) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bad []string
+	fset := token.NewFileSet()
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		af, err := parser.ParseFile(fset, f, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		report := func(n ast.Node, what string) {
+			p := fset.Position(n.Pos())
+			bad = append(bad, fmt.Sprintf("%s:%d: %s", filepath.Base(p.Filename), p.Line, what))
+		}
+		for _, d := range af.Decls {
+			fn, ok := d.(*ast.FuncDecl)
+			if !ok || fn.Body == nil {
+				continue
+			}
+			cases := caseNames(fn)
+			var isCase func(x ast.Expr) bool
+			isCase = func(x ast.Expr) bool {
+				switch x := x.(type) {
+				case *ast.Ident:
+					return cases[x.Name]
+				case *ast.SelectorExpr:
+					return x.Sel.Name == "Case"
+				case *ast.StarExpr:
+					return isCase(x.X)
+				case *ast.ParenExpr:
+					return isCase(x.X)
+				}
+				return false
+			}
+			lhs := func(x ast.Expr) {
+				if s, ok := x.(*ast.SelectorExpr); ok && decisionFields[s.Sel.Name] && isCase(s.X) {
+					report(x, "writes "+s.Sel.Name)
+				}
+			}
+			ast.Inspect(fn.Body, func(n ast.Node) bool {
+				switch n := n.(type) {
+				case *ast.AssignStmt:
+					for _, x := range n.Lhs {
+						lhs(x)
+					}
+				case *ast.IncDecStmt:
+					lhs(n.X)
+				case *ast.UnaryExpr: // &c.State handed to something that writes it
+					if n.Op == token.AND {
+						lhs(n.X)
+					}
+				case *ast.CallExpr:
+					if s, ok := n.Fun.(*ast.SelectorExpr); ok && decisionCalls[s.Sel.Name] {
+						report(n, "calls "+s.Sel.Name)
+					}
+				}
+				return true
+			})
+		}
+	}
+	sort.Strings(bad)
+	return bad
+}
+
+// caseNames returns the names that hold a case in fn: parameters and
+// variables typed retention.Case or *retention.Case, and names assigned
+// from a .Case field.
+func caseNames(fn *ast.FuncDecl) map[string]bool {
+	names := map[string]bool{}
+	isCaseType := func(x ast.Expr) bool {
+		if st, ok := x.(*ast.StarExpr); ok {
+			x = st.X
+		}
+		s, ok := x.(*ast.SelectorExpr)
+		return ok && s.Sel.Name == "Case"
+	}
+	fromCase := func(x ast.Expr) bool {
+		if u, ok := x.(*ast.UnaryExpr); ok && u.Op == token.AND {
+			x = u.X
+		}
+		s, ok := x.(*ast.SelectorExpr)
+		return ok && s.Sel.Name == "Case"
+	}
+	if fn.Type.Params != nil {
+		for _, fld := range fn.Type.Params.List {
+			if isCaseType(fld.Type) {
+				for _, n := range fld.Names {
+					names[n.Name] = true
+				}
+			}
+		}
+	}
+	ast.Inspect(fn.Body, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.ValueSpec:
+			for i, id := range n.Names {
+				if n.Type != nil && isCaseType(n.Type) || i < len(n.Values) && fromCase(n.Values[i]) {
+					names[id.Name] = true
+				}
+			}
+		case *ast.AssignStmt:
+			for i, x := range n.Lhs {
+				if id, ok := x.(*ast.Ident); ok && i < len(n.Rhs) && fromCase(n.Rhs[i]) {
+					names[id.Name] = true
+				}
+			}
+		}
+		return true
+	})
+	return names
+}
+
+// TestEngineTakesNoDecision: the engine fetches facts, executes actions and
+// commits; every state and decision is retention.Step's.
+func TestEngineTakesNoDecision(t *testing.T) {
+	if bad := caseWrites(t, filepath.Join("..", "engine")); len(bad) > 0 {
+		t.Fatalf("shared/engine decides what retention.Step should:\n%s", strings.Join(bad, "\n"))
+	}
+}
+
+// TestCaseWritesCatchesViolations shows the check can fail.
+func TestCaseWritesCatchesViolations(t *testing.T) {
+	dir := t.TempDir()
+	src := `package x
+func f(r *record, a *alert) {
+	c := &r.Case
+	c.State = "x"
+	r.Case.Reason, c.UPN = "y", "u"
+	c.RescueAttempts++
+	c.Explain("", "z")
+	retention.Decide(c, d, p)
+	a.State = "fine: not a case"
+	c.EmployeeID = "fine: not a decision"
+}
+func g(kase *retention.Case, other *thing) {
+	kase.Retention = "retain"
+	other.State = "fine"
+	var v retention.Case
+	v.MailboxPurgedAt = nil
+	w := r.Case
+	w.State = "y"
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "x.go"), []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "x_test.go"), []byte("package x\nfunc g(c *C) { c.State = 1 }\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(caseWrites(t, dir), "\n")
+	want := strings.Join([]string{"x.go:13: writes Retention", "x.go:16: writes MailboxPurgedAt", "x.go:18: writes State",
+		"x.go:4: writes State", "x.go:5: writes Reason", "x.go:6: writes RescueAttempts", "x.go:7: calls Explain", "x.go:8: calls Decide"}, "\n")
 	if got != want {
 		t.Fatalf("reported:\n%s\nwant:\n%s", got, want)
 	}

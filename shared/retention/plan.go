@@ -9,8 +9,9 @@ import (
 type ActionKind string
 
 const (
-	// ActConfirmHold: the propagation window has passed; re-read the
-	// mailbox and, if the hold is still on, the case is protected.
+	// ActConfirmHold: the propagation window has passed (or a read found
+	// the hold gone); re-read the mailbox and, if the hold is still on,
+	// the case is protected, else place it again.
 	ActConfirmHold ActionKind = "confirmHold"
 	// ActWarn: send the warning for Threshold.
 	ActWarn ActionKind = "warn"
@@ -98,12 +99,16 @@ func PlanCase(c *Case, p Policy, now time.Time, outboxLen int) Plan {
 	if outboxLen > 0 {
 		pl.Actions = append(pl.Actions, Action{Kind: ActFlushAlerts})
 	}
-	if c.State == StateProtecting && c.HoldEffectiveAt != nil {
+	switch {
+	case c.State == StateProtecting && c.HoldEffectiveAt != nil:
 		if !now.Before(*c.HoldEffectiveAt) {
 			pl.Actions = append(pl.Actions, Action{Kind: ActConfirmHold})
 		} else {
 			pl.Wake = append(pl.Wake, *c.HoldEffectiveAt)
 		}
+	case c.State == StateProtecting && !c.HoldEnabled:
+		// The hold was found gone (settle): read again and place it.
+		pl.Actions = append(pl.Actions, Action{Kind: ActConfirmHold})
 	}
 	if c.State == StateRescuing && len(c.Restores) > 0 && !RestoresDone(c) && c.MailboxPurgedAt == nil {
 		if at, ok := NextRestoreCheck(c); ok {

@@ -24,29 +24,82 @@ const (
 	keyTimeWidth = len(keyTimeFmt)
 )
 
-// LoadCase reads a case; ErrNotFound if there is none.
+// PutAlias makes alias, a case key no case uses, lead to the case caseKey:
+// LoadCase(alias) reads that case, and a Commit that inserts a case under
+// alias fails with ErrConflict. holdfast gives the account a recovery
+// creates an alias to the case of the mailbox it received, so an event
+// about the new account finds the case with the read it makes anyway.
+// Writing the same alias again is harmless; ErrConflict if alias is a case
+// or leads elsewhere.
+func (s *Store) PutAlias(ctx context.Context, alias, caseKey string) error {
+	if err := validKey("case key", caseKey); err != nil {
+		return err
+	}
+	e := &entity{pk: alias, rk: caseRowKey}
+	e.str("AliasOf", caseKey)
+	if err := e.validate(); err != nil {
+		return err
+	}
+	b, err := e.marshal()
+	if err != nil {
+		return fmt.Errorf("store: encode alias: %w", err)
+	}
+	err = s.withTable(ctx, s.cases, func() error {
+		_, err := s.cases.AddEntity(withOp(ctx, "PutAlias"), b, nil)
+		return err
+	})
+	if isCode(err, aztables.EntityAlreadyExists) {
+		_, to, lerr := s.loadCase(ctx, alias)
+		if lerr == nil && to == caseKey {
+			return nil
+		}
+		return fmt.Errorf("alias %s for case %s: the key is taken: %w", alias, caseKey, ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("store: put alias: %w", err)
+	}
+	return nil
+}
+
+// LoadCase reads a case; ErrNotFound if there is none. A key that is an
+// alias (PutAlias) reads the case it names, whose Key is then that case's.
 func (s *Store) LoadCase(ctx context.Context, key string) (CaseRecord, error) {
+	rec, to, err := s.loadCase(ctx, key)
+	if err == nil && to != "" {
+		if rec, to, err = s.loadCase(ctx, to); err == nil && to != "" {
+			return CaseRecord{}, fmt.Errorf("case %s: alias of an alias: %w", key, ErrNotFound)
+		}
+	}
+	return rec, err
+}
+
+// loadCase reads the case row under key: a case, or an alias (to names
+// the case it leads to).
+func (s *Store) loadCase(ctx context.Context, key string) (rec CaseRecord, to string, err error) {
 	if err := validKey("case key", key); err != nil {
-		return CaseRecord{}, err
+		return CaseRecord{}, "", err
 	}
 	var resp aztables.GetEntityResponse
-	err := s.withTable(ctx, s.cases, func() (err error) {
+	err = s.withTable(ctx, s.cases, func() (err error) {
 		resp, err = s.cases.GetEntity(withOp(ctx, "LoadCase"), key, caseRowKey, nil)
 		return err
 	})
 	if isCode(err, aztables.ResourceNotFound) {
-		return CaseRecord{}, fmt.Errorf("case %s: %w", key, ErrNotFound)
+		return CaseRecord{}, "", fmt.Errorf("case %s: %w", key, ErrNotFound)
 	}
 	if err != nil {
-		return CaseRecord{}, fmt.Errorf("store: load case %s: %w", key, err)
+		return CaseRecord{}, "", fmt.Errorf("store: load case %s: %w", key, err)
 	}
 	r, err := parseRow(resp.Value)
 	if err != nil {
-		return CaseRecord{}, err
+		return CaseRecord{}, "", err
 	}
-	rec, err := caseFromRow(r)
+	if to = r.str("AliasOf"); to != "" {
+		return CaseRecord{}, to, nil
+	}
+	rec, err = caseFromRow(r)
 	rec.ETag = string(resp.ETag)
-	return rec, err
+	return rec, "", err
 }
 
 func caseFromRow(r row) (CaseRecord, error) {
@@ -300,6 +353,9 @@ func (s *Store) commitError(ctx context.Context, c Commit, err error, markerAt, 
 // not hot paths.
 func (s *Store) ListCases(ctx context.Context, fn func(CaseRecord) error) error {
 	return s.query(withOp(ctx, "ListCases"), s.cases, "RowKey eq '"+caseRowKey+"'", 0, func(r row) error {
+		if r.str("AliasOf") != "" {
+			return nil // another key of a case listed under its own
+		}
 		rec, err := caseFromRow(r)
 		if err != nil {
 			return err

@@ -39,8 +39,20 @@
 // hash. The compare-and-swap makes that head current, so chains never fork.
 // Callers pass the AuditHead they loaded with the ETag.
 //
+// A case key's partition may instead hold an alias (PutAlias): RowKey
+// "case" with the one property AliasOf, the key of the case it leads to.
+// LoadCase follows it (one more read, for the rare alias only), ListCases
+// skips it, and an insert of a case under the alias key fails with
+// ErrConflict. holdfast aliases the key of an account a recovery created
+// to the case of the mailbox it received, so an event about the new
+// account reaches that case through the read it makes anyway.
+//
 // Partitions "idx_…" hold index rows (index.go), "run_<name>" the last run
-// of a timer function (runs.go); ListCases reads only RowKey "case".
+// of a timer function (runs.go); ListCases reads only RowKey "case". An
+// index row maps a value (a UPN, an employee id, an ExchangeGuid) to a
+// case: a lookup across cases, so it has a partition of its own, keyed by
+// the value, and is written in a request of its own (not in the case's
+// transaction), once per value.
 //
 // <prefix>timers: one entity per pending wake-up.
 //

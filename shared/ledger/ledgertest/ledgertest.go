@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) Fixture) {
 		{"DueTimersPaging", testDueTimersPaging},
 		{"DeleteTimerVersions", testDeleteTimer},
 		{"Index", testIndex},
+		{"Alias", testAlias},
 		{"MarkOnce", testMarkOnce},
 		{"State", testState},
 		{"Runs", testRuns},
@@ -604,6 +605,52 @@ func testIndex(t *testing.T, f Fixture) {
 	}
 }
 
+// testAlias: an alias key reads its case (two round trips), is not
+// listed, cannot be inserted or replaced over, and cannot be put over a
+// case or another alias (the same alias again is harmless).
+func testAlias(t *testing.T, f Fixture) {
+	s := f.Store
+	const alias = "11111111-1111-1111-1111-111111111111_cccccccc-cccc-cccc-cccc-cccccccccccc"
+	_, err := s.Commit(ctx, ledger.Commit{Case: ledger.CaseRecord{Key: keyA, Data: []byte(`{"v":1}`), State: "inactive"}})
+	must(t, err)
+	_, err = s.Commit(ctx, ledger.Commit{Case: ledger.CaseRecord{Key: keyB, Data: []byte(`{"v":2}`), State: "tracking"}})
+	must(t, err)
+	must(t, s.PutAlias(ctx, alias, keyA))
+	if err := s.PutAlias(ctx, alias, keyA); err != nil {
+		t.Fatalf("the same alias again: %v", err)
+	}
+	for _, tc := range []struct{ alias, to string }{{alias, keyB}, {keyB, keyA}} {
+		if err := s.PutAlias(ctx, tc.alias, tc.to); !errors.Is(err, ledger.ErrConflict) {
+			t.Errorf("alias %s to %s over an existing row: %v, want ErrConflict", tc.alias, tc.to, err)
+		}
+	}
+	f.Counter.Reset()
+	rec, err := s.LoadCase(ctx, alias)
+	must(t, err)
+	if rec.Key != keyA || string(rec.Data) != `{"v":1}` || rec.ETag == "" {
+		t.Errorf("LoadCase(alias) = %+v, want the case %s", rec, keyA)
+	}
+	if n := f.Counter.Total(); n != 2 {
+		t.Errorf("LoadCase through an alias: %d round trips (%v), want 2", n, f.Counter.Snapshot())
+	}
+	_, err = s.Commit(ctx, ledger.Commit{Case: ledger.CaseRecord{Key: alias, Data: []byte(`{"v":3}`)}, EventID: "e1"})
+	if !errors.Is(err, ledger.ErrConflict) {
+		t.Errorf("insert over an alias: %v, want ErrConflict", err)
+	}
+	_, err = s.Commit(ctx, ledger.Commit{Case: ledger.CaseRecord{Key: alias, Data: []byte(`{"v":4}`), ETag: rec.ETag}})
+	if !errors.Is(err, ledger.ErrConflict) {
+		t.Errorf("replace over an alias with its case's ETag: %v, want ErrConflict", err)
+	}
+	if rec := mustLoad(t, s, keyA); string(rec.Data) != `{"v":1}` {
+		t.Errorf("the case behind the alias changed: %s", rec.Data)
+	}
+	var keys []string
+	must(t, s.ListCases(ctx, func(r ledger.CaseRecord) error { keys = append(keys, r.Key); return nil }))
+	if strings.Join(keys, ",") != keyA+","+keyB {
+		t.Errorf("ListCases = %v, want the two cases and not the alias", keys)
+	}
+}
+
 func testMarkOnce(t *testing.T, f Fixture) {
 	s := f.Store
 	for i, tc := range []struct {
@@ -803,6 +850,7 @@ func testRoundTrips(t *testing.T, f Fixture) {
 			_, err := s.LookupIndex(ctx, ledger.IndexUPN, "none")
 			return ignore(err, ledger.ErrNotFound)
 		}},
+		{"PutAlias", func() error { return s.PutAlias(ctx, keyB, keyA) }},
 		{"MarkOnce", func() error { _, err := s.MarkOnce(ctx, ledger.OnceRejectedAlert, "x"); return err }},
 		{"MarkOnce", func() error { _, err := s.MarkOnce(ctx, ledger.OnceRejectedAlert, "x"); return err }},
 		{"Reject", func() error { return s.Reject(ctx, ledger.RejectedEvent{Queue: "q", ReceivedAt: t0}) }},

@@ -55,6 +55,7 @@ type Store struct {
 	timers   map[string]timerRow // by row key: due time, case key, kind
 	rejected map[rejectedKey]ledger.RejectedEvent
 	index    map[string]string // "kind\x00value" -> case key
+	aliases  map[string]string // alias key -> case key (PutAlias)
 	once     map[string]bool
 	state    map[string]ledger.StateRecord
 	runs     map[string]ledger.Run
@@ -71,6 +72,7 @@ func New(opts Options) *Store {
 		timers:   map[string]timerRow{},
 		rejected: map[rejectedKey]ledger.RejectedEvent{},
 		index:    map[string]string{},
+		aliases:  map[string]string{},
 		once:     map[string]bool{},
 		state:    map[string]ledger.StateRecord{},
 		runs:     map[string]ledger.Run{},
@@ -158,12 +160,49 @@ func (s *Store) LoadCase(ctx context.Context, key string) (ledger.CaseRecord, er
 		return ledger.CaseRecord{}, err
 	}
 	s.mu.Lock()
+	to, alias := s.aliases[key]
+	s.mu.Unlock()
+	if alias {
+		// The alias row is read first, then the case it names: two reads,
+		// as on Table Storage.
+		if err := s.trip(ctx, "LoadCase"); err != nil {
+			return ledger.CaseRecord{}, err
+		}
+		key = to
+	}
+	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := s.cases[key]
 	if p == nil || p.rec.ETag == "" {
 		return ledger.CaseRecord{}, fmt.Errorf("case %s: %w", key, ledger.ErrNotFound)
 	}
 	return copyCase(p.rec), nil
+}
+
+// PutAlias implements ledger.Store.
+func (s *Store) PutAlias(ctx context.Context, alias, caseKey string) error {
+	if err := ledger.ValidKey("case key", caseKey); err != nil {
+		return err
+	}
+	if err := ledger.ValidKey("alias", alias); err != nil {
+		return err
+	}
+	if err := s.trip(ctx, "PutAlias"); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if to, ok := s.aliases[alias]; ok {
+		if to == caseKey {
+			return nil
+		}
+		return fmt.Errorf("alias %s for case %s: the key is taken: %w", alias, caseKey, ledger.ErrConflict)
+	}
+	if p := s.cases[alias]; p != nil && p.rec.ETag != "" {
+		return fmt.Errorf("alias %s for case %s: the key is taken: %w", alias, caseKey, ledger.ErrConflict)
+	}
+	s.aliases[alias] = caseKey
+	return nil
 }
 
 func copyCase(r ledger.CaseRecord) ledger.CaseRecord {
@@ -260,9 +299,12 @@ func (s *Store) Commit(ctx context.Context, c ledger.Commit) (string, error) {
 			return "", fmt.Errorf("case %s event %q: %w", key, c.EventID, ledger.ErrDuplicateEvent)
 		}
 	}
+	_, alias := s.aliases[key]
 	switch {
-	case c.Case.ETag == "" && p.rec.ETag != "":
-		return "", fmt.Errorf("case %s (insert of an existing case): %w", key, ledger.ErrConflict)
+	case c.Case.ETag == "" && (p.rec.ETag != "" || alias):
+		return "", fmt.Errorf("case %s (insert of an existing case or alias): %w", key, ledger.ErrConflict)
+	case c.Case.ETag != "" && alias:
+		return "", fmt.Errorf("case %s (replace of an alias): %w", key, ledger.ErrConflict)
 	case c.Case.ETag != "" && p.rec.ETag != c.Case.ETag:
 		return "", fmt.Errorf("case %s (stale ETag): %w", key, ledger.ErrConflict)
 	}

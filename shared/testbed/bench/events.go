@@ -300,8 +300,14 @@ func (r *run) events(ctx context.Context) error {
 		done()
 		return err
 	}
-	// Deletion after the hold is in effect: the common, correct order.
+	// Deletion after the hold is in effect: the common, correct order. The
+	// hold is in effect once the sweep at the end of the propagation window
+	// has confirmed it (and indexed the case); not counted.
 	st.Clock.Advance(2 * time.Hour)
+	if _, err := st.FireTimer(ctx, app.FnExpirySweep); err != nil {
+		done()
+		return err
+	}
 	dirEvents := func(action string, users []string) ([]*delivery, error) {
 		var ds []*delivery
 		for _, u := range users {
