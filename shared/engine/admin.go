@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/holdfast/holdfast/shared/ledger"
 	"github.com/holdfast/holdfast/shared/retention"
-	"github.com/holdfast/holdfast/shared/store"
 	"github.com/holdfast/holdfast/shared/tenant"
 )
 
@@ -25,7 +25,7 @@ func (e *Engine) FindCase(ctx context.Context, ref string) (string, error) {
 	if !strings.Contains(ref, "@") {
 		if _, err := e.d.Store.LoadCase(ctx, ref); err == nil {
 			return ref, nil
-		} else if !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrInvalidKey) {
+		} else if !errors.Is(err, ledger.ErrNotFound) && !errors.Is(err, ledger.ErrInvalidKey) {
 			return "", err
 		}
 		return "", fmt.Errorf("no case %s: %w", ref, tenant.ErrNotFound)
@@ -34,7 +34,7 @@ func (e *Engine) FindCase(ctx context.Context, ref string) (string, error) {
 	if err == nil {
 		return key, nil
 	}
-	if !errors.Is(err, store.ErrNotFound) {
+	if !errors.Is(err, ledger.ErrNotFound) {
 		return "", err
 	}
 	u, err := e.d.Directory.GetUser(ctx, ref)

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/holdfast/holdfast/shared/alert"
 	"github.com/holdfast/holdfast/shared/events"
-	"github.com/holdfast/holdfast/shared/notify"
 	"github.com/holdfast/holdfast/shared/retention"
 	"github.com/holdfast/holdfast/shared/tenant"
 )
@@ -79,7 +79,7 @@ func (e *Engine) step(r *record, t *tx, f retention.Fact) retention.Outcome {
 		t.log(a.Action, a.Result, a.Detail)
 	}
 	for _, a := range out.Alerts {
-		e.alert(r, notify.Alert{ID: a.ID, Kind: string(a.Kind), Severity: string(a.Severity), Action: a.Action,
+		e.alert(r, alert.Alert{ID: a.ID, Kind: string(a.Kind), Severity: string(a.Severity), Action: a.Action,
 			Remedy: a.Remedy, At: t.now, Details: a.Details})
 	}
 	return out

@@ -12,12 +12,11 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/holdfast/holdfast/shared/alert"
 	"github.com/holdfast/holdfast/shared/clock"
 	"github.com/holdfast/holdfast/shared/events"
 	"github.com/holdfast/holdfast/shared/ledger"
-	"github.com/holdfast/holdfast/shared/notify"
 	"github.com/holdfast/holdfast/shared/retention"
-	"github.com/holdfast/holdfast/shared/store"
 	"github.com/holdfast/holdfast/shared/tenant"
 )
 
@@ -87,7 +86,7 @@ const seenEvents = 32
 type record struct {
 	Case       retention.Case `json:"case"`
 	SeenEvents []string       `json:"seenEvents,omitempty"`
-	Outbox     []notify.Alert `json:"outbox,omitempty"`
+	Outbox     []alert.Alert  `json:"outbox,omitempty"`
 	lease
 	// Rescue is the write-ahead intent of a rescue (see rescueIntent).
 	Rescue *rescueIntent `json:"rescue,omitempty"`
@@ -102,7 +101,7 @@ type record struct {
 	etag    string
 	isNew   bool
 	// auditHead is the case's audit chain head, carried from load to
-	// save so new audit rows extend the chain (store.CaseRecord.AuditHead).
+	// save so new audit rows extend the chain (ledger.CaseRecord.AuditHead).
 	auditHead string
 }
 
@@ -174,7 +173,7 @@ func (r *record) remember(id string) {
 
 func (e *Engine) load(ctx context.Context, key string) (*record, error) {
 	rec, err := e.d.Store.LoadCase(ctx, key)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, ledger.ErrNotFound) {
 		return &record{isNew: true}, nil
 	}
 	if err != nil {
@@ -193,7 +192,7 @@ func (e *Engine) load(ctx context.Context, key string) (*record, error) {
 type tx struct {
 	e     *Engine
 	now   time.Time
-	audit []store.AuditRecord
+	audit []ledger.AuditRecord
 	actor string
 	event string
 }
@@ -206,7 +205,7 @@ func (t *tx) log(action, result, detail string) {
 	if len(detail) > maxDetail {
 		detail = detail[:maxDetail] + "…"
 	}
-	t.audit = append(t.audit, store.AuditRecord{
+	t.audit = append(t.audit, ledger.AuditRecord{
 		At: t.now, Seq: len(t.audit), Actor: t.actor, Action: action, Detail: detail, EventID: t.event, Result: result,
 	})
 }
@@ -232,8 +231,8 @@ func (e *Engine) save(ctx context.Context, r *record, t *tx) error {
 	if r.isNew {
 		etag = ""
 	}
-	newTag, err := e.d.Store.Commit(ctx, store.Commit{
-		Case:    store.CaseRecord{Key: c.Key, Data: data, State: string(c.State), UPN: c.UPN, Deadline: dl, ETag: etag, AuditHead: r.auditHead},
+	newTag, err := e.d.Store.Commit(ctx, ledger.Commit{
+		Case:    ledger.CaseRecord{Key: c.Key, Data: data, State: string(c.State), UPN: c.UPN, Deadline: dl, ETag: etag, AuditHead: r.auditHead},
 		Audit:   t.audit,
 		EventID: t.event,
 	})
@@ -280,7 +279,7 @@ func (e *Engine) schedule(ctx context.Context, r *record, now time.Time) error {
 		// slack (clock skew between instances) exists.
 		return nil
 	}
-	if err := e.d.Store.PutTimer(ctx, store.Timer{CaseKey: r.Case.Key, Kind: "wake", DueAt: next}); err != nil {
+	if err := e.d.Store.PutTimer(ctx, ledger.Timer{CaseKey: r.Case.Key, Kind: "wake", DueAt: next}); err != nil {
 		return fmt.Errorf("schedule %s: %w", r.Case.Key, err)
 	}
 	r.TimerAt = &next
@@ -298,7 +297,7 @@ const timerSlack = time.Minute
 func (e *Engine) kick(ctx context.Context, r *record, now time.Time) error {
 	for _, a := range retention.PlanCase(&r.Case, e.d.Policy, now, 0).Actions {
 		if a.Kind == retention.ActRescue || a.Kind == retention.ActMonitorRestore || a.Kind == retention.ActConfirmHold || a.Kind == retention.ActWarn {
-			return e.d.Store.PutTimer(ctx, store.Timer{CaseKey: r.Case.Key, Kind: "wake", DueAt: now})
+			return e.d.Store.PutTimer(ctx, ledger.Timer{CaseKey: r.Case.Key, Kind: "wake", DueAt: now})
 		}
 	}
 	return nil
@@ -438,7 +437,7 @@ func (e *Engine) HandleMessage(ctx context.Context, m Message) (Outcome, error) 
 // object id index row is written instead, which the locator consults.
 func (e *Engine) pointAt(ctx context.Context, objectID, caseKey string) error {
 	err := e.d.Store.PutAlias(ctx, retention.CaseKey(e.d.TenantID, objectID), caseKey)
-	if errors.Is(err, store.ErrConflict) {
+	if errors.Is(err, ledger.ErrConflict) {
 		return e.d.Store.PutIndex(ctx, ledger.IndexObjectID, objectID, caseKey)
 	}
 	return err
@@ -501,7 +500,7 @@ func (e *Engine) index(ctx context.Context, r *record) error {
 }
 
 func (e *Engine) reject(ctx context.Context, m Message, code, reason, field string, now time.Time) (Outcome, error) {
-	err := e.d.Store.Reject(ctx, store.RejectedEvent{
+	err := e.d.Store.Reject(ctx, ledger.RejectedEvent{
 		Queue: string(m.Queue), Code: code, Reason: reason, Field: field, MessageID: m.MessageID, ReceivedAt: now, Body: m.Body,
 	})
 	if err != nil {
@@ -509,8 +508,8 @@ func (e *Engine) reject(ctx context.Context, m Message, code, reason, field stri
 		return Outcome{}, fmt.Errorf("keep rejected event: %w", err)
 	}
 	zerolog.Ctx(ctx).Warn().Str("code", code).Str("reason", reason).Str("messageId", m.MessageID).Msg("event rejected")
-	a := notify.Alert{
-		ID: "rejected:" + m.MessageID + ":" + code, Kind: notify.KindRejectedEvent, Severity: "warning",
+	a := alert.Alert{
+		ID: "rejected:" + m.MessageID + ":" + code, Kind: alert.KindRejectedEvent, Severity: "warning",
 		State: "rejected", Action: "kept in the rejected-events table; no case changed",
 		Remedy: "fix the publisher: " + reason, At: now,
 		Details: map[string]string{"queue": string(m.Queue), "code": code, "field": field, "messageId": m.MessageID},
@@ -533,7 +532,7 @@ func (e *Engine) flush(ctx context.Context, r *record, now time.Time) {
 	if len(r.Outbox) == 0 {
 		return
 	}
-	var left []notify.Alert
+	var left []alert.Alert
 	for _, a := range r.Outbox {
 		if err := e.d.Alerts.Send(ctx, a); err != nil {
 			zerolog.Ctx(ctx).Warn().Err(err).Str("alertId", a.ID).Msg("alert delivery failed; will retry")
@@ -557,7 +556,7 @@ func (e *Engine) flush(ctx context.Context, r *record, now time.Time) {
 }
 
 // alert queues an alert on the case unless it was already sent.
-func (e *Engine) alert(r *record, a notify.Alert) {
+func (e *Engine) alert(r *record, a alert.Alert) {
 	if r.Case.AlertSent(a.ID) {
 		return
 	}

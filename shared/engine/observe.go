@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/holdfast/holdfast/shared/alert"
 	"github.com/holdfast/holdfast/shared/events"
-	"github.com/holdfast/holdfast/shared/notify"
 	"github.com/holdfast/holdfast/shared/retention"
 	"github.com/holdfast/holdfast/shared/tenant"
 )
@@ -60,7 +60,7 @@ type PlannedAction struct {
 }
 
 // PlannedActions decodes the planned actions from a case's stored data
-// (store.CaseRecord.Data).
+// (ledger.CaseRecord.Data).
 func PlannedActions(data []byte) ([]PlannedAction, error) {
 	var r struct {
 		Planned []PlannedAction `json:"planned"`
@@ -125,7 +125,7 @@ func (e *Engine) observed(r *record, t *tx, step string, err error) (planned, re
 		if c.Deadline != nil {
 			remedy += ", or act by hand, before " + c.Deadline.Format(time.RFC3339)
 		}
-		e.alert(r, notify.Alert{ID: fmt.Sprintf("%s:planned:%s:%d", c.Key, step, t.now.Unix()), Kind: "planned", Severity: "warning",
+		e.alert(r, alert.Alert{ID: fmt.Sprintf("%s:planned:%s:%d", c.Key, step, t.now.Unix()), Kind: "planned", Severity: "warning",
 			Action: action, Remedy: remedy, At: t.now, Details: map[string]string{"step": step}})
 	}
 	return true, false

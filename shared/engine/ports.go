@@ -9,8 +9,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/holdfast/holdfast/shared/alert"
 	"github.com/holdfast/holdfast/shared/ledger"
-	"github.com/holdfast/holdfast/shared/notify"
 	"github.com/holdfast/holdfast/shared/tenant"
 )
 
@@ -73,5 +73,5 @@ type Store interface {
 
 // Alerter delivers an alert to every configured channel.
 type Alerter interface {
-	Send(ctx context.Context, a notify.Alert) error
+	Send(ctx context.Context, a alert.Alert) error
 }

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/holdfast/holdfast/shared/alert"
 	"github.com/holdfast/holdfast/shared/events"
-	"github.com/holdfast/holdfast/shared/notify"
 	"github.com/holdfast/holdfast/shared/retention"
 	"github.com/holdfast/holdfast/shared/tenant"
 )
@@ -186,7 +186,7 @@ func (e *Engine) observe(ctx context.Context, objectID, actor string, seed func(
 				// A leaver no event announced: the notification pipe lost it.
 				// Queued on the case, so the alert survives a crash between the
 				// commit and its delivery.
-				e.alert(r, notify.Alert{ID: r.Case.Key + ":notificationGap", Kind: notify.KindNotificationGap, Severity: notify.SeverityWarning, At: t.now,
+				e.alert(r, alert.Alert{ID: r.Case.Key + ":notificationGap", Kind: alert.KindNotificationGap, Severity: alert.SeverityWarning, At: t.now,
 					Action: "Reconcile opened the case; it is protected like any other",
 					Remedy: "no Graph notification announced this leaver: if no gap in the subscription is known (holdfast status) and holdfast was not just installed, check the Event Grid partner topic and its event subscription"})
 			}

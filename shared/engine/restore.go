@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/holdfast/holdfast/shared/notify"
+	"github.com/holdfast/holdfast/shared/alert"
 	"github.com/holdfast/holdfast/shared/retention"
 	"github.com/holdfast/holdfast/shared/tenant"
 )
@@ -233,7 +233,7 @@ func (e *Engine) monitorRestore(ctx context.Context, r *record, t *tx) error {
 			j.PercentComplete = 100
 			if j.Status == retention.RestoreWarning {
 				// Done, but some items were skipped: the copy is not whole.
-				e.alert(r, notify.Alert{ID: fmt.Sprintf("%s:restoreWarning:%s", c.Key, j.Name), Kind: "restoreCompletedWithWarning", Severity: "warning",
+				e.alert(r, alert.Alert{ID: fmt.Sprintf("%s:restoreWarning:%s", c.Key, j.Name), Kind: "restoreCompletedWithWarning", Severity: "warning",
 					Action: "the copy finished but Exchange skipped some items", At: now,
 					Remedy:  "review the skipped items with Get-MailboxRestoreRequestStatistics " + id + " -IncludeReport -IncludeSkippedItems before the source is purged",
 					Details: map[string]string{"request": j.Name, "statusDetail": j.StatusDetail}})
@@ -242,7 +242,7 @@ func (e *Engine) monitorRestore(ctx context.Context, r *record, t *tx) error {
 		t.log("restoreStatus", "ok", fmt.Sprintf("%s: %s %d%% (%s)", j.Name, j.Status, j.PercentComplete, j.StatusDetail))
 		switch retention.JudgeRestore(*j, c.Deadline, now) {
 		case retention.VerdictRetry:
-			e.alert(r, notify.Alert{ID: fmt.Sprintf("%s:restoreFailed:%s", c.Key, j.Name), Kind: "restoreFailed", Severity: "warning",
+			e.alert(r, alert.Alert{ID: fmt.Sprintf("%s:restoreFailed:%s", c.Key, j.Name), Kind: "restoreFailed", Severity: "warning",
 				Action: "holdfast starts a new attempt now", At: now, Details: map[string]string{"request": j.Name, "statusDetail": j.StatusDetail}})
 			j.Attempt++
 			j.Name = retention.RestoreName(c, j.Part, j.Attempt)
@@ -250,7 +250,7 @@ func (e *Engine) monitorRestore(ctx context.Context, r *record, t *tx) error {
 				return err
 			}
 		case retention.VerdictTooLate:
-			e.alert(r, notify.Alert{ID: fmt.Sprintf("%s:restoreCannotFinish:%s", c.Key, j.Name), Kind: "restoreCannotFinish", Severity: "critical",
+			e.alert(r, alert.Alert{ID: fmt.Sprintf("%s:restoreCannotFinish:%s", c.Key, j.Name), Kind: "restoreCannotFinish", Severity: "critical",
 				Action: "holdfast cannot finish the copy before the mailbox is purged", At: now,
 				Remedy:  "export the mailbox with a Purview content search now, or check the request with Get-MailboxRestoreRequestStatistics " + id,
 				Details: map[string]string{"request": j.Name, "status": j.Status, "percentComplete": fmt.Sprint(j.PercentComplete)}})
@@ -270,14 +270,14 @@ func (e *Engine) monitorRestore(ctx context.Context, r *record, t *tx) error {
 				if retention.PhaseOf(j.Status) == retention.PhaseUnknown {
 					remedy = "Exchange reports a status holdfast does not know; check Get-MailboxRestoreRequestStatistics " + id + " -IncludeReport"
 				}
-				e.alert(r, notify.Alert{ID: fmt.Sprintf("%s:restoreStatus:%s:%s", c.Key, j.Name, j.Status), Kind: "restoreNeedsAttention", Severity: "warning",
+				e.alert(r, alert.Alert{ID: fmt.Sprintf("%s:restoreStatus:%s:%s", c.Key, j.Name, j.Status), Kind: "restoreNeedsAttention", Severity: "warning",
 					Action: "holdfast keeps watching the request; it is reported as unable to finish if it is not done before the deadline", At: now,
 					Remedy: remedy, Details: map[string]string{"request": j.Name, "status": j.Status, "statusDetail": j.StatusDetail}})
 			}
 		case retention.VerdictStalled:
 			if !j.StallAlerted {
 				j.StallAlerted = true
-				e.alert(r, notify.Alert{ID: fmt.Sprintf("%s:restoreStalled:%s", c.Key, j.Name), Kind: "restoreStalled", Severity: "warning",
+				e.alert(r, alert.Alert{ID: fmt.Sprintf("%s:restoreStalled:%s", c.Key, j.Name), Kind: "restoreStalled", Severity: "warning",
 					Action: "holdfast keeps watching the request", At: now,
 					Remedy:  fmt.Sprintf("no progress for %s at %d%%: check Get-MailboxRestoreRequestStatistics %s -IncludeReport", retention.RestoreStallAfter, j.PercentComplete, id),
 					Details: map[string]string{"request": j.Name, "status": j.Status}})

@@ -11,9 +11,8 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/holdfast/holdfast/shared/notify"
+	"github.com/holdfast/holdfast/shared/ledger"
 	"github.com/holdfast/holdfast/shared/retention"
-	"github.com/holdfast/holdfast/shared/store"
 	"github.com/holdfast/holdfast/shared/tenant"
 )
 
@@ -48,8 +47,8 @@ const sweepWorkers = 16
 func (e *Engine) Sweep(ctx context.Context) (SweepResult, error) {
 	var res SweepResult
 	now := e.d.Clock.Now()
-	var due []store.Timer
-	err := e.d.Store.DueTimers(ctx, now, maxPerSweep, func(t store.Timer) error {
+	var due []ledger.Timer
+	err := e.d.Store.DueTimers(ctx, now, maxPerSweep, func(t ledger.Timer) error {
 		due = append(due, t)
 		return nil
 	})
@@ -61,7 +60,7 @@ func (e *Engine) Sweep(ctx context.Context) (SweepResult, error) {
 	// of thousands of hold confirmations (a layoff) runs far below the
 	// Exchange budget the pacer allows. Timers of one case stay with one
 	// worker, in due order.
-	byCase := map[string][]store.Timer{}
+	byCase := map[string][]ledger.Timer{}
 	var order []string
 	for _, t := range due {
 		if _, seen := byCase[t.CaseKey]; !seen {
@@ -95,7 +94,7 @@ func (e *Engine) Sweep(ctx context.Context) (SweepResult, error) {
 					continue // keep the timers: the owner may crash, or the next sweep retries
 				}
 				for _, t := range byCase[key] {
-					if err := e.d.Store.DeleteTimer(ctx, t); err != nil && !errors.Is(err, store.ErrConflict) {
+					if err := e.d.Store.DeleteTimer(ctx, t); err != nil && !errors.Is(err, ledger.ErrConflict) {
 						zerolog.Ctx(ctx).Warn().Err(err).Msg("sweep: delete timer")
 					}
 				}
@@ -155,7 +154,7 @@ func (e *Engine) work(ctx context.Context, key string) error {
 			actErr = e.sweepActs(ctx, r, t, acts, replayHold)
 			if actErr != nil {
 				// Make sure a retry is scheduled even if the plan has no wake.
-				if err := e.d.Store.PutTimer(ctx, store.Timer{CaseKey: key, Kind: "wake", DueAt: t.now.Add(retention.RetryInterval)}); err != nil {
+				if err := e.d.Store.PutTimer(ctx, ledger.Timer{CaseKey: key, Kind: "wake", DueAt: t.now.Add(retention.RetryInterval)}); err != nil {
 					return skipCommit, err
 				}
 			}
@@ -206,7 +205,6 @@ func (e *Engine) sweepActs(ctx context.Context, r *record, t *tx, acts []retenti
 			}
 		}
 	}
-	c := &r.Case
 	if planned, repeat := e.observed(r, t, step, actErr); planned {
 		// Planned, not failed: no failure count, no retry storm; the
 		// case is looked at again every observeRecheck.
@@ -216,17 +214,9 @@ func (e *Engine) sweepActs(ctx context.Context, r *record, t *tx, acts []retenti
 	}
 	e.reviewPlanned(r, t)
 	if actErr != nil {
-		c.Failures++
-		c.LastError = actErr.Error()
-		t.log("sweep", "failed", actErr.Error())
-		if c.Failures >= e.d.Policy.MaxFailures && c.State != retention.StateFailing {
-			t.log("transition", "ok", fmt.Sprintf("%s -> failing after %d failures", c.State, c.Failures))
-			e.alert(r, notify.Alert{ID: fmt.Sprintf("%s:failing:%d", c.Key, c.Failures), Kind: notify.KindCaseFailing, Severity: "critical",
-				Action: "holdfast keeps retrying every " + retention.RetryInterval.String(),
-				Remedy: "check the audit trail of the case: " + actErr.Error(), At: t.now})
-		}
+		e.step(r, t, retention.Fact{Kind: retention.FactSweepFailed, Words: actErr.Error()})
 	} else {
-		c.Failures, c.LastError = 0, ""
+		e.step(r, t, retention.Fact{Kind: retention.FactSweepSucceeded})
 		r.Rescue = nil
 	}
 	return actErr
@@ -261,7 +251,7 @@ func (e *Engine) act(ctx context.Context, r *record, a retention.Action, t *tx) 
 			// lazily; look again soon.
 			t.log("checkDeadline", "pending", "deadline passed; mailbox still present")
 			d := t.now.Add(time.Hour)
-			return e.d.Store.PutTimer(ctx, store.Timer{CaseKey: c.Key, Kind: "wake", DueAt: d})
+			return e.d.Store.PutTimer(ctx, ledger.Timer{CaseKey: c.Key, Kind: "wake", DueAt: d})
 		}
 		e.settle(r, t)
 		return nil

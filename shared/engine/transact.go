@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/holdfast/holdfast/shared/ledger"
 	"github.com/holdfast/holdfast/shared/retention"
-	"github.com/holdfast/holdfast/shared/store"
 )
 
 // transact is the one commit pipeline every entry point goes through
@@ -174,7 +174,7 @@ func (e *Engine) transact(ctx context.Context, u *unit) (*record, error) {
 			r.lease = lease{LeaseOwner: e.d.Instance, LeaseUntil: &until, LeaseMessage: u.msg.MessageID, LeaseDelivery: u.msg.DeliveryCount}
 			lt.actor = "lease"
 			if err := e.save(ctx, r, lt); err != nil {
-				if errors.Is(err, store.ErrConflict) {
+				if errors.Is(err, ledger.ErrConflict) {
 					continue
 				}
 				return r, fmt.Errorf("lease case %s: %w", key, err)
@@ -188,7 +188,7 @@ func (e *Engine) transact(ctx context.Context, u *unit) (*record, error) {
 			until := now.Add(leaseFor)
 			r.lease = lease{LeaseOwner: e.d.Instance, LeaseUntil: &until}
 			if err := e.save(ctx, r, lt); err != nil {
-				if errors.Is(err, store.ErrConflict) {
+				if errors.Is(err, ledger.ErrConflict) {
 					return r, errLeased
 				}
 				return r, err
@@ -234,17 +234,17 @@ func (e *Engine) transact(ctx context.Context, u *unit) (*record, error) {
 		}
 		err = e.save(ctx, r, t)
 		switch {
-		case guessNew && (errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrDuplicateEvent)):
+		case guessNew && (errors.Is(err, ledger.ErrConflict) || errors.Is(err, ledger.ErrDuplicateEvent)):
 			// The case exists: read it, without using an attempt.
 			guessNew = false
 			attempt--
 			continue
-		case errors.Is(err, store.ErrConflict) && !u.once:
+		case errors.Is(err, ledger.ErrConflict) && !u.once:
 			if u.onConflict != nil {
 				u.onConflict(attempt)
 			}
 			continue
-		case errors.Is(err, store.ErrDuplicateEvent):
+		case errors.Is(err, ledger.ErrDuplicateEvent):
 			return r, errDuplicate
 		case err != nil:
 			return r, fmt.Errorf("commit case %s: %w", key, err)
@@ -257,7 +257,7 @@ func (e *Engine) transact(ctx context.Context, u *unit) (*record, error) {
 		e.flush(ctx, r, now)
 		return r, nil
 	}
-	return nil, fmt.Errorf("case %s: %w after %d attempts", key, store.ErrConflict, maxAttempts)
+	return nil, fmt.Errorf("case %s: %w after %d attempts", key, ledger.ErrConflict, maxAttempts)
 }
 
 // clone returns a deep copy of r (through its stored form).

@@ -14,53 +14,34 @@ import (
 	"errors"
 	"strconv"
 	"time"
+
+	"github.com/holdfast/holdfast/shared/alert"
 )
 
-// Alert kinds the engine raises. Kind is an open set: channels render an
-// unknown kind with a generic title.
+// The alert record and its kinds are holdfast's vocabulary (package
+// alert), kept on a case until sent; notify renders and delivers them.
+type Alert = alert.Alert
+
+// Alert kinds, as package alert names them. Kind is an open set: channels
+// render an unknown kind with a generic title.
 const (
-	KindWarning       = "warning"       // a purge deadline is approaching (one per threshold)
-	KindBlocker       = "blocker"       // holdfast cannot protect the mailbox by itself
-	KindRescued       = "rescued"       // a rescue succeeded
-	KindRescueFailed  = "rescueFailed"  // a rescue failed; a human is needed
-	KindPurged        = "purged"        // the mailbox is gone
-	KindRejectedEvent = "rejectedEvent" // an event was refused and kept for an admin
-	KindCaseFailing   = "caseFailing"   // a case keeps failing in the sweep
-	// KindNotificationGap: Reconcile opened a case no event announced
-	// (the Graph notification pipe lost it, or holdfast was just installed).
-	KindNotificationGap = "notificationGap"
-	// KindRetryBudgetSpent: a message failed transiently for the whole
-	// retry budget and goes to the dead-letter queue.
-	KindRetryBudgetSpent = "retryBudgetSpent"
+	KindWarning          = alert.KindWarning
+	KindBlocker          = alert.KindBlocker
+	KindRescued          = alert.KindRescued
+	KindRescueFailed     = alert.KindRescueFailed
+	KindPurged           = alert.KindPurged
+	KindRejectedEvent    = alert.KindRejectedEvent
+	KindCaseFailing      = alert.KindCaseFailing
+	KindNotificationGap  = alert.KindNotificationGap
+	KindRetryBudgetSpent = alert.KindRetryBudgetSpent
 )
 
 // Severities, in increasing order of urgency.
 const (
-	SeverityInfo     = "info"
-	SeverityWarning  = "warning"
-	SeverityCritical = "critical"
+	SeverityInfo     = alert.SeverityInfo
+	SeverityWarning  = alert.SeverityWarning
+	SeverityCritical = alert.SeverityCritical
 )
-
-// Alert is one thing an administrator should know about.
-type Alert struct {
-	// ID is deterministic (case key + kind + threshold, or similar), so a
-	// repeat of the same alert is recognisable downstream.
-	ID       string `json:"id"`
-	Kind     string `json:"kind"`
-	Severity string `json:"severity"`
-	CaseKey  string `json:"caseKey,omitempty"`
-	UPN      string `json:"upn,omitempty"`
-	// State is the case state in words.
-	State string `json:"state,omitempty"`
-	// Deadline is the purge deadline; zero if none.
-	Deadline time.Time `json:"deadline,omitzero"`
-	// Action is what holdfast will do, or did.
-	Action string `json:"action,omitempty"`
-	// Remedy is what an administrator should do, when a human is needed.
-	Remedy  string            `json:"remedy,omitempty"`
-	At      time.Time         `json:"at"`
-	Details map[string]string `json:"details,omitempty"`
-}
 
 // Channel delivers alerts somewhere. Send must be safe for concurrent use.
 // An error wrapped with Permanent is not retried by the Dispatcher within

@@ -28,16 +28,15 @@ var ioPackages = map[string]bool{
 // the policy file at start-up (an impurity issue 14 still has to move out).
 var ioExceptions = map[string]bool{"policyfile.go": true}
 
-// foreignImports returns "file: import" for every import in the non-test
-// Go files of dir that is outside the standard library and the holdfast
-// vocabulary, or an I/O package in a file not excepted.
-func foreignImports(t *testing.T, dir string) []string {
+// importsOf returns, per non-test Go file of dir (by base name), the
+// packages it imports.
+func importsOf(t *testing.T, dir string) map[string][]string {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var bad []string
+	out := map[string][]string{}
 	fset := token.NewFileSet()
 	for _, f := range files {
 		if strings.HasSuffix(f, "_test.go") {
@@ -47,12 +46,25 @@ func foreignImports(t *testing.T, dir string) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		name := filepath.Base(f)
 		for _, imp := range af.Imports {
 			p, err := strconv.Unquote(imp.Path.Value)
 			if err != nil {
 				t.Fatal(err)
 			}
+			out[filepath.Base(f)] = append(out[filepath.Base(f)], p)
+		}
+	}
+	return out
+}
+
+// foreignImports returns "file: import" for every import in the non-test
+// Go files of dir that is outside the standard library and the holdfast
+// vocabulary, or an I/O package in a file not excepted.
+func foreignImports(t *testing.T, dir string) []string {
+	t.Helper()
+	var bad []string
+	for name, imps := range importsOf(t, dir) {
+		for _, p := range imps {
 			// The standard library's first path element has no dot.
 			std := !strings.Contains(strings.Split(p, "/")[0], ".")
 			switch {
@@ -106,9 +118,9 @@ func TestForeignImportsCatchesViolations(t *testing.T) {
 // decisionFields are the case fields only the case machine (Step, Decide
 // and the evidence rule) may write: the state, its reason, the decision,
 // the rescue's record, what the readings of the tenant record and the
-// clocks they start. The engine still writes the mailbox identity seeds of
-// a new case (locate, reconcile), a sweep's failure count and an alert's
-// delivery record.
+// clocks they start, and the sweep's failure count. The engine still
+// writes the mailbox identity seeds of a new case (locate, reconcile) and
+// an alert's delivery record.
 var decisionFields = map[string]bool{
 	"State": true, "Reason": true, "ReasonKind": true,
 	"Retention": true, "Policy": true, "DecisionSource": true, "Ticket": true, "LastWorkingDay": true,
@@ -121,6 +133,8 @@ var decisionFields = map[string]bool{
 	"HoldEnabled": true, "HoldEffectiveAt": true, "DeletedAt": true, "DeletionSource": true,
 	"UserPurgedAt": true, "MailboxInactive": true, "UnconfirmedSince": true, "LastSighting": true,
 	"RecheckAt": true, "Deadline": true, "DeadlineKind": true,
+	// The sweep's failure count, which raises the caseFailing alert.
+	"Failures": true, "LastError": true,
 }
 
 // decisionCalls are the Case methods and retention functions that take a
@@ -293,5 +307,60 @@ func g(kase *retention.Case, other *thing) {
 		"x.go:4: writes State", "x.go:5: writes Reason", "x.go:6: writes RescueAttempts", "x.go:7: calls Explain", "x.go:8: calls Decide"}, "\n")
 	if got != want {
 		t.Fatalf("reported:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// adapterImport reports whether p is an adapter, an SDK or the test bed:
+// what the engine must reach only through the ports it declares.
+func adapterImport(p string) bool {
+	for _, a := range []string{
+		"github.com/holdfast/holdfast/shared/store", "github.com/holdfast/holdfast/shared/graph",
+		"github.com/holdfast/holdfast/shared/exo", "github.com/holdfast/holdfast/shared/servicebus",
+		"github.com/holdfast/holdfast/shared/notify",
+		"github.com/holdfast/holdfast/shared/app", "github.com/holdfast/holdfast/shared/testbed",
+		"github.com/Azure/", "github.com/microsoftgraph/", "github.com/microsoft/kiota",
+	} {
+		// A trailing slash names a whole module tree; otherwise the
+		// package and its subpackages.
+		if strings.HasSuffix(a, "/") && strings.HasPrefix(p, a) || p == a || strings.HasPrefix(p, a+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// engineAdapterImports lists "file: import" for each adapter import in the
+// non-test Go files of dir.
+func engineAdapterImports(t *testing.T, dir string) []string {
+	t.Helper()
+	var bad []string
+	for name, imps := range importsOf(t, dir) {
+		for _, p := range imps {
+			if adapterImport(p) {
+				bad = append(bad, name+": "+p)
+			}
+		}
+	}
+	sort.Strings(bad)
+	return bad
+}
+
+// TestEngineReachesAdaptersOnlyThroughPorts: the engine imports no storage,
+// Graph, Exchange, Service Bus or alert-channel adapter, SDK, wiring or test
+// bed package; it is typed with the ledger port's records, the alert
+// vocabulary and its own interfaces.
+func TestEngineReachesAdaptersOnlyThroughPorts(t *testing.T) {
+	if bad := engineAdapterImports(t, "../engine"); len(bad) > 0 {
+		t.Fatalf("shared/engine imports adapters directly:\n%s", strings.Join(bad, "\n"))
+	}
+	dir := t.TempDir()
+	src := "package x\nimport (\n\t\"github.com/holdfast/holdfast/shared/store\"\n\t\"github.com/holdfast/holdfast/shared/ledger\"\n\t\"github.com/Azure/azure-sdk-for-go/sdk/data/aztables\"\n\t\"github.com/holdfast/holdfast/shared/storeish\"\n)\n"
+	if err := os.WriteFile(filepath.Join(dir, "x.go"), []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(engineAdapterImports(t, dir), "\n")
+	want := "x.go: github.com/Azure/azure-sdk-for-go/sdk/data/aztables\nx.go: github.com/holdfast/holdfast/shared/store"
+	if got != want {
+		t.Fatalf("the check reported:\n%s\nwant:\n%s", got, want)
 	}
 }

@@ -117,6 +117,12 @@ const (
 	// FactRescueRecorded: the rescued account's hold was placed; the
 	// rescue alert names the episode by the deadline it beat (Fact.Episode).
 	FactRescueRecorded FactKind = "rescueRecorded"
+	// FactSweepFailed: the sweep's work on the case failed (Fact.Words,
+	// the error); Policy.MaxFailures in a row raise the caseFailing alert.
+	FactSweepFailed FactKind = "sweepFailed"
+	// FactSweepSucceeded: the sweep's work on the case went through; the
+	// failure count starts again.
+	FactSweepSucceeded FactKind = "sweepSucceeded"
 )
 
 // Fact is one fact with what its kind needs; other fields are zero.
@@ -137,7 +143,7 @@ type Fact struct {
 	// archive target.
 	Account   string
 	Actor     string          // FactReleasedByAdmin, FactRestoreRequested
-	Words     string          // FactReleasedByAdmin: the admin's reason
+	Words     string          // FactReleasedByAdmin: the admin's reason; FactSweepFailed: the error
 	User      UserReading     // FactUserActive, FactUserLicences, FactUserDeleted
 	Mailbox   *MailboxReading // FactUserLicences, FactMailboxInactive, FactMailboxSoftDeleted, FactHoldShown
 	Inventory bool            // FactUserLicences
@@ -200,6 +206,7 @@ const (
 	AlertRestoreStarted AlertKind = "restoreStarted"
 	AlertRestored       AlertKind = "restored"
 	AlertRecovered      AlertKind = "recovered"
+	AlertCaseFailing    AlertKind = "caseFailing"
 )
 
 // Severity of an alert, in increasing urgency.
@@ -519,6 +526,20 @@ func Step(c *Case, f Fact, p Policy, now time.Time) Outcome {
 		}
 		o.alert(Alert{ID: fmt.Sprintf("%s:rescued:%d", c.Key, f.Episode.Unix()), Kind: AlertRescued, Severity: SeverityInfo,
 			Action: "mailbox rescued and placed on Litigation Hold; the user can be deleted again once the hold is in effect at " + eff})
+	case FactSweepFailed:
+		c.Failures++
+		c.LastError = f.Words
+		o.log("sweep", "failed", f.Words)
+		if max := p.MaxFailures; c.Failures >= max && max > 0 && c.State != StateFailing {
+			// The state stays (it says what is true of the mailbox); the
+			// failure count and this alert say a human must look.
+			o.log("transition", "ok", fmt.Sprintf("%s -> failing after %d failures", c.State, c.Failures))
+			o.alert(Alert{ID: fmt.Sprintf("%s:failing:%d", c.Key, c.Failures), Kind: AlertCaseFailing, Severity: SeverityCritical,
+				Action: "holdfast keeps retrying every " + RetryInterval.String(),
+				Remedy: "check the audit trail of the case: " + f.Words})
+		}
+	case FactSweepSucceeded:
+		c.Failures, c.LastError = 0, ""
 	default:
 		o.Err = fmt.Errorf("unknown fact %q", f.Kind)
 	}

@@ -2,6 +2,7 @@ package retention
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -142,6 +143,44 @@ func TestPlanRehire(t *testing.T) {
 	for _, tc := range cases {
 		if got := PlanRehire(&tc.c); got != tc.want {
 			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestStepSweepFailures: failures are counted in a row, the alert goes out
+// once the count reaches MaxFailures, and a success starts the count again.
+func TestStepSweepFailures(t *testing.T) {
+	p := policy()
+	p.MaxFailures = 3
+	c := &Case{Key: "t_u", UPN: "u@x", Retention: Retain, State: StateProtecting}
+	steps := []struct {
+		f        Fact
+		failures int
+		alert    bool
+	}{
+		{Fact{Kind: FactSweepFailed, Words: "read mailbox: 503"}, 1, false},
+		{Fact{Kind: FactSweepFailed, Words: "read mailbox: 503"}, 2, false},
+		{Fact{Kind: FactSweepFailed, Words: "read mailbox: 503"}, 3, true},
+		{Fact{Kind: FactSweepFailed, Words: "read mailbox: 503"}, 4, true},
+		{Fact{Kind: FactSweepSucceeded}, 0, false},
+		{Fact{Kind: FactSweepFailed, Words: "place hold: 500"}, 1, false},
+	}
+	for i, s := range steps {
+		o := Step(c, s.f, p, t0)
+		if c.Failures != s.failures {
+			t.Fatalf("step %d: failures %d, want %d", i, c.Failures, s.failures)
+		}
+		if got := len(o.Alerts) == 1 && o.Alerts[0].Kind == AlertCaseFailing; got != s.alert {
+			t.Fatalf("step %d: alerts %+v, want caseFailing %v", i, o.Alerts, s.alert)
+		}
+		if s.alert && o.Alerts[0].ID != fmt.Sprintf("t_u:failing:%d", s.failures) {
+			t.Fatalf("step %d: alert id %q", i, o.Alerts[0].ID)
+		}
+		if c.State != StateProtecting {
+			t.Fatalf("step %d: state %s; failures change no state", i, c.State)
+		}
+		if s.f.Kind == FactSweepFailed && c.LastError != s.f.Words || s.f.Kind == FactSweepSucceeded && c.LastError != "" {
+			t.Fatalf("step %d: last error %q", i, c.LastError)
 		}
 	}
 }
