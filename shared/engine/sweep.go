@@ -32,9 +32,14 @@ const maxPerSweep = 2000
 // single case's work, shorter than the sweep interval.
 const leaseFor = 2 * time.Minute
 
-// sweepWorkers is how many cases one sweep works at once (as many as the
-// host's default maxConcurrentCalls gives events).
-const sweepWorkers = 8
+// sweepWorkers is how many cases one sweep works at once. A confirmation
+// is one Exchange request between six or so table round trips, so it
+// waits on the store far more than on Exchange: at 8 a layoff's sweep
+// confirmed about 90-135 holds/s against a 100/s budget on a 2-core
+// machine, at 16 about 190/s, keeping up with the budget with room for a
+// loaded machine (docs/performance.md). The Exchange pacer, not this
+// number, keeps the sweep within the budget.
+const sweepWorkers = 16
 
 // Sweep processes every due timer: confirms holds, sends warnings, starts
 // rescues and checks deadlines. Two instances may sweep at once: a lease on

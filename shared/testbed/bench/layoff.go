@@ -38,6 +38,7 @@ type layoffFigures struct {
 	outHR, outDir       outcome
 	peakRSS             float64 // MiB, this process (handler + simulator + driver)
 	paceWait            time.Duration
+	sweepRoundTrips     string // table round trips of the sweeps, per confirmation
 }
 
 // layoff measures figure 9: a mass layoff against the tenant's budgets,
@@ -79,10 +80,10 @@ func (r *run) addLayoff(f layoffFigures, suffix string) {
 		Ceiling: ptr(f.floor.Seconds()), CeilingName: "floor s",
 		Note: fmt.Sprintf("%d retain events at concurrency %d: every hold set after %s, confirmed in effect by %d sweeps after %s; "+
 			"floor = (windows for %d Exchange requests served at %s/s, scaled budget %d per %s, less the last) = %s; Graph identity writes %d (3,000 per 150 s); "+
-			"HR events %s; time requests spent waiting in the pacers, summed %s",
+			"HR events %s; time requests spent waiting in the pacers, summed %s; sweeps' table round trips %s",
 			f.n, r.o.Concurrency, f.held.Round(time.Millisecond), f.sweeps, f.inEffect.Round(time.Millisecond),
 			f.exServed, trim(rate), int(math.Round(rate*r.o.LayoffWindow.Seconds())), r.o.LayoffWindow, f.floor.Round(time.Millisecond),
-			f.graphWrites, f.outHR, f.paceWait.Round(time.Millisecond))}, strings.TrimSpace(tgt), met))
+			f.graphWrites, f.outHR, f.paceWait.Round(time.Millisecond), f.sweepRoundTrips)}, strings.TrimSpace(tgt), met))
 	share := 100 * float64(f.throttled) / float64(max(f.requests, 1))
 	tgtS, metS := "< 1 %", ptr(share < 1)
 	r.add(res(Result{Name: "layoff: requests wasted on 429" + suffix, Value: share, Unit: "%",
@@ -148,7 +149,7 @@ func (r *run) layoffRun(ctx context.Context, unpaced bool) (layoffFigures, error
 	// In effect: past the propagation window the sweeps confirm each hold
 	// (one Get-Mailbox per case, under the same budget).
 	st.Clock.Advance(st.App.Config.Policy.HoldPropagation + time.Minute)
-	sw0, sr0 := st.App.Pacers.Exchange.Stats(), st.Sim.Stats()
+	sw0, sr0, cs0 := st.App.Pacers.Exchange.Stats(), st.Sim.Stats(), st.App.Counter.Snapshot()
 	for f.sweeps = 0; f.sweeps < f.n/1000+5; f.sweeps++ {
 		due := 0
 		if err := st.App.Store.DueTimers(ctx, st.Clock.Now(), 1, func(store.Timer) error { due++; return nil }); err != nil {
@@ -163,8 +164,13 @@ func (r *run) layoffRun(ctx context.Context, unpaced bool) (layoffFigures, error
 	}
 	f.inEffect = time.Since(start)
 	sw1, sr1 := st.App.Pacers.Exchange.Stats(), st.Sim.Stats()
-	fmt.Fprintf(r.o.Progress, "   holds set in %s; sweeps %s: %d Exchange requests, %s waiting in the pacer (summed), %d simulator requests\n",
-		f.held.Round(time.Millisecond), (f.inEffect - f.held).Round(time.Millisecond), sw1.Requests-sw0.Requests, (sw1.Waited - sw0.Waited).Round(time.Millisecond), sr1.Total-sr0.Total)
+	// The sweeps' table round trips (the timer reads included), per
+	// confirmation: what bounds the sweep when Azurite, not the budget,
+	// is the limit.
+	sweepOps, sweepTotal := opsDelta(cs0, st.App.Counter.Snapshot())
+	f.sweepRoundTrips = fmt.Sprintf("%s per confirmation (%s)", trim(float64(sweepTotal)/float64(f.n)), perEvent(sweepOps, f.n))
+	fmt.Fprintf(r.o.Progress, "   holds set in %s; sweeps %s: %d Exchange requests, %s waiting in the pacer (summed), %d simulator requests, table round trips %s\n",
+		f.held.Round(time.Millisecond), (f.inEffect - f.held).Round(time.Millisecond), sw1.Requests-sw0.Requests, (sw1.Waited - sw0.Waited).Round(time.Millisecond), sr1.Total-sr0.Total, f.sweepRoundTrips)
 	s1 := st.Sim.Stats()
 	ex1, th1 := exchangeRequests(s1)
 	ex0, th0 := exchangeRequests(s0)

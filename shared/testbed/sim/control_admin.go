@@ -210,7 +210,7 @@ func (s *Sim) resync(a AdminAction, k *sku, fail func(string, ...any) error) err
 			u.Licenses = append(u.Licenses, assigned{SKU: x, DisabledPlans: []string{}})
 		}
 	}
-	s.users = append(s.users, u)
+	s.addUser(u)
 	s.emit(u, "updated", now) // creations arrive as updated
 	if !u.hasExchange() {
 		return nil
@@ -222,6 +222,7 @@ func (s *Sim) resync(a AdminAction, k *sku, fail func(string, ...any) error) err
 		s.purgeMailbox(orig, now, "a re-synced user with the same ExchangeGuid was licensed")
 		m := s.provision(u, now)
 		m.ExchangeGuid, m.ArchiveGuid, m.hasArchive = orig.ExchangeGuid, orig.ArchiveGuid, orig.hasArchive
+		s.indexMailbox(m)
 	default:
 		s.log.Warn().Str("upn", a.UPN).Msg("sim: ExchangeGuid validation conflict; no mailbox provisioned for the re-synced user")
 	}

@@ -45,8 +45,9 @@ func identityMatches(m *mailbox, id string) bool {
 }
 
 func (s *Sim) resolve(id string, sc scope) (*mailbox, *exError) {
+	id = strings.TrimSpace(id)
 	var in []*mailbox
-	for _, m := range s.mailbox {
+	for _, m := range s.mailboxCandidates(id) {
 		if s.inScope(m, sc) {
 			in = append(in, m)
 		}

@@ -51,15 +51,24 @@ func (s *Sim) xGetMailbox(p params) ([]map[string]any, []string, *exError) {
 	}
 	// Get-Mailbox shows what Exchange knows, which may lag behind the
 	// directory (Realism.ExchangeLag); other cmdlets act on the truth.
+	id, hasID, err := p.str("Identity")
+	if err != nil {
+		return nil, nil, err
+	}
+	all := s.mailbox
+	if hasID {
+		// Lag views change state and holds, never identities: the
+		// mailboxes id names are the only ones whose view can match.
+		id = strings.TrimSpace(id)
+		all = s.mailboxCandidates(id)
+	}
 	var shown []*mailbox
-	for _, m := range s.mailbox {
+	for _, m := range all {
 		if v := s.shown(m); v != nil && s.inScope(v, sc) {
 			shown = append(shown, v)
 		}
 	}
-	if id, ok, err := p.str("Identity"); err != nil {
-		return nil, nil, err
-	} else if ok {
+	if hasID {
 		m, xerr := resolveIn(shown, id)
 		if xerr != nil {
 			return nil, nil, xerr
@@ -294,7 +303,7 @@ func (s *Sim) xUndoSoftDeleted(p params) ([]map[string]any, []string, *exError) 
 			return nil, nil, &exError{status: 400, category: catResourceExists, class: clsExists, target: upn, msg: fmt.Sprintf("The WindowsLiveID '%s' is already in use.", upn)}
 		}
 		nu := s.newUser(upn, m.DisplayName, now)
-		s.users = append(s.users, nu)
+		s.addUser(nu)
 		s.adopt(m, nu)
 		m.unlicensedSince = tp(now)
 		s.touch(m)
@@ -308,6 +317,7 @@ func (s *Sim) adopt(m *mailbox, nu *user) {
 	nu.mailbox = m
 	m.user, m.userID = nu, nu.ID
 	m.UPN, m.PrimarySMTP = nu.UPN, nu.UPN
+	s.indexMailbox(m)
 	m.state = mbActive
 	m.softDeletedAt, m.purgeAt = nil, nil
 	m.byRemove, m.byDisable = false, false
@@ -367,13 +377,14 @@ func (s *Sim) xNewMailbox(p params) ([]map[string]any, []string, *exError) {
 	nu := s.newUser(upn, display, now)
 	// New accounts get no usage location: assigning a licence needs one.
 	nu.disableAt = tp(now.Add(retentionWindow))
-	s.users = append(s.users, nu)
+	s.addUser(nu)
 	s.adopt(m, nu)
 	alias, ok, _ := p.str("Alias")
 	if !ok {
 		alias, _, _ = strings.Cut(upn, "@")
 	}
 	m.Name, m.Alias, m.DisplayName = name, alias, display
+	s.indexMailbox(m)
 	m.holdEnabled, m.holdSetAt = false, time.Time{}        // recovery removes Litigation Hold...
 	m.retentionHold, m.retainDeleted = true, "30.00:00:00" // ...and sets a 30-day RetentionHold
 	m.recoveredTo = upn

@@ -455,7 +455,7 @@ func (s *Sim) consumed(k *sku) int {
 }
 
 func (s *Sim) activeUserByUPN(upn string) *user {
-	for _, u := range s.users {
+	for _, u := range s.userCandidates(upn) {
 		if u.state == userActive && strings.EqualFold(u.UPN, upn) {
 			return u
 		}
@@ -517,7 +517,7 @@ func (s *Sim) seedUser(us UserSpec, now time.Time, active map[string]bool) error
 			m.holdOwner = "admin@" + s.opts.Domain
 		}
 	}
-	s.users = append(s.users, u)
+	s.addUser(u)
 	switch us.Deleted {
 	case "unlicensed":
 		u.lastRemoved = nil
@@ -580,6 +580,7 @@ func (s *Sim) provision(u *user, created time.Time) *mailbox {
 		strings.ReplaceAll(s.newGUID(), "-", "") + "-" + alias
 	u.mailbox = m
 	s.mailbox = append(s.mailbox, m)
+	s.indexMailbox(m)
 	return m
 }
 

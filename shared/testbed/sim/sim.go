@@ -86,18 +86,21 @@ type Sim struct {
 	skus     []*sku
 	users    []*user    // every user ever created, in creation order
 	mailbox  []*mailbox // every mailbox ever provisioned, in order
-	requests []*restoreReq
-	sched    schedule
-	events   []json.RawMessage
-	seq      int64
-	mail     []CapturedMail
-	faults   Faults
-	budgets  map[string]*budgetState
-	budget   *budgetRun // Faults.Budgets in force (budget.go)
-	stats    Stats
-	holdReqs map[*mailbox]int
-	hooks    []func(RequestInfo)
-	subID    string
+	// mbIndex and userIndex find mailboxes and users by identity (index.go).
+	mbIndex   idIndex[*mailbox]
+	userIndex idIndex[*user]
+	requests  []*restoreReq
+	sched     schedule
+	events    []json.RawMessage
+	seq       int64
+	mail      []CapturedMail
+	faults    Faults
+	budgets   map[string]*budgetState
+	budget    *budgetRun // Faults.Budgets in force (budget.go)
+	stats     Stats
+	holdReqs  map[*mailbox]int
+	hooks     []func(RequestInfo)
+	subID     string
 	// Graph subscriptions created through the API (subscriptions.go); once
 	// there is one, only live subscriptions notify.
 	subs      []*subscription

@@ -71,7 +71,7 @@ func (s *Sim) userJSON(u *user, sel []string, extra ...string) map[string]any {
 
 // findUser resolves an id or UPN among active users.
 func (s *Sim) findUser(key string) *user {
-	for _, u := range s.users {
+	for _, u := range s.userCandidates(key) {
 		if u.state == userActive && (strings.EqualFold(u.ID, key) || strings.EqualFold(u.UPN, key)) {
 			return u
 		}
@@ -80,7 +80,7 @@ func (s *Sim) findUser(key string) *user {
 }
 
 func (s *Sim) findDeleted(id string) *user {
-	for _, u := range s.users {
+	for _, u := range s.userCandidates(id) {
 		if u.state == userDeleted && strings.EqualFold(u.ID, id) {
 			return u
 		}
