@@ -461,7 +461,7 @@ func (db *Dashboard) run(r *request, key string) customhandler.HTTPOutput {
 		status := http.StatusBadGateway
 		if errors.Is(err, tenant.ErrNotFound) {
 			status = http.StatusNotFound
-		} else if strings.Contains(err.Error(), "bad request") {
+		} else if isBadRequest(err) {
 			status = http.StatusBadRequest
 		}
 		return db.errorPage(r, status, op.Title+" failed: "+err.Error())
@@ -469,6 +469,13 @@ func (db *Dashboard) run(r *request, key string) customhandler.HTTPOutput {
 	o := out(http.StatusSeeOther, "text/plain; charset=utf-8", "done")
 	o.Headers["Location"] = r.Link("ui/case/"+key, "done", op.Name)
 	return o
+}
+
+// isBadRequest reports whether err says the operation was refused as
+// asked (the engine's ErrBadRequest), not failed.
+func isBadRequest(err error) bool {
+	var br interface{ BadRequest() bool }
+	return errors.As(err, &br) && br.BadRequest()
 }
 
 // RejectedRow is one rejected event on its page.

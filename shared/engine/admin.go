@@ -12,7 +12,14 @@ import (
 )
 
 // ErrBadRequest marks an admin operation the case does not allow.
-var ErrBadRequest = errors.New("bad request")
+// Callers that do not import the engine (the dashboard) recognise it by
+// its BadRequest method.
+var ErrBadRequest error = badRequest{}
+
+type badRequest struct{}
+
+func (badRequest) Error() string    { return "bad request" }
+func (badRequest) BadRequest() bool { return true }
 
 // FindCase resolves an admin's reference, a case key or a UPN, to a case
 // key: the key itself, holdfast's UPN index (deleted users' UPNs are
