@@ -29,6 +29,7 @@ func benchCmd(ctx context.Context, args []string) error {
 	fs.Float64Var(&o.LayoffRate, "layoff-rate", 100, "Exchange requests per second of the layoff's scaled budget")
 	fs.DurationVar(&o.LayoffWindow, "layoff-window", 10*time.Second, "the layoff budget's fixed window")
 	fs.BoolVar(&o.LayoffCompare, "layoff-compare", false, "run the layoff a second time without pacing, for comparison")
+	fs.BoolVar(&o.PlainLookups, "azurite-plain-lookups", false, "run Azurite without the test bed's selective-lookup preload (shows its row-scan cost)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run (handler, simulator and driver; not Azurite) to this file")
 	only := fs.String("only", "", "comma-separated phases to run: store, events, sweep, throttling, layoff, footprint, build (default all)")
 	fs.StringVar(&o.Binary, "binary", "", "holdfast binary for start-up and footprint (default: this executable)")

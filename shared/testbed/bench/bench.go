@@ -56,6 +56,9 @@ type Options struct {
 	SkipColdBuild bool
 	SkipTests     bool
 	SkipFootprint bool
+	// PlainLookups runs Azurite without the test bed's selective-lookup
+	// preload (package azurite), to show what its row scans cost.
+	PlainLookups bool
 	// Progress receives one line per phase (nil: discarded).
 	Progress io.Writer
 }
@@ -132,6 +135,14 @@ func trim(f float64) string {
 	return fmt.Sprintf("%.3f", f)
 }
 
+// storeNote says which Azurite lookups a figure was measured with.
+func (o *Options) storeNote() string {
+	if o.PlainLookups {
+		return "Azurite with plain lookups (--azurite-plain-lookups: each point read scans the rows sharing its RowKey)"
+	}
+	return "Azurite with the test bed's selective lookups (same answers, no scan of rows sharing a RowKey, as Table Storage's index)"
+}
+
 // run is the state shared by the phases of one Run.
 type run struct {
 	o       Options
@@ -178,7 +189,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		r.results = append(r.results, Result{Name: name + " (failed)", Unit: "", Note: err.Error()})
 		fmt.Fprintf(o.Progress, "  FAILED %s: %v\n", name, err)
 	}
-	az, err := azurite.Start(ctx, azurite.Options{Dir: o.RepoDir})
+	az, err := azurite.Start(ctx, azurite.Options{Dir: o.RepoDir, PlainLookups: o.PlainLookups})
 	if err != nil {
 		return nil, fmt.Errorf("azurite: %w", err)
 	}

@@ -80,10 +80,10 @@ func (r *run) addLayoff(f layoffFigures, suffix string) {
 		Ceiling: ptr(f.floor.Seconds()), CeilingName: "floor s",
 		Note: fmt.Sprintf("%d retain events at concurrency %d: every hold set after %s, confirmed in effect by %d sweeps after %s; "+
 			"floor = (windows for %d Exchange requests served at %s/s, scaled budget %d per %s, less the last) = %s; Graph identity writes %d (3,000 per 150 s); "+
-			"HR events %s; time requests spent waiting in the pacers, summed %s; sweeps' table round trips %s",
+			"HR events %s; time requests spent waiting in the pacers, summed %s; sweeps' table round trips %s; %s",
 			f.n, r.o.Concurrency, f.held.Round(time.Millisecond), f.sweeps, f.inEffect.Round(time.Millisecond),
 			f.exServed, trim(rate), int(math.Round(rate*r.o.LayoffWindow.Seconds())), r.o.LayoffWindow, f.floor.Round(time.Millisecond),
-			f.graphWrites, f.outHR, f.paceWait.Round(time.Millisecond), f.sweepRoundTrips)}, strings.TrimSpace(tgt), met))
+			f.graphWrites, f.outHR, f.paceWait.Round(time.Millisecond), f.sweepRoundTrips, r.o.storeNote())}, strings.TrimSpace(tgt), met))
 	share := 100 * float64(f.throttled) / float64(max(f.requests, 1))
 	tgtS, metS := "< 1 %", ptr(share < 1)
 	r.add(res(Result{Name: "layoff: requests wasted on 429" + suffix, Value: share, Unit: "%",
