@@ -22,6 +22,7 @@ func benchCmd(ctx context.Context, args []string) error {
 	fs.BoolVar(&o.SkipTests, "skip-tests", false, "skip the warm go test ./...")
 	fs.BoolVar(&o.SkipFootprint, "skip-footprint", false, "skip start-up and footprint of the binary")
 	fs.IntVar(&o.Concurrency, "concurrency", 8, "handler concurrency (host.json maxConcurrentCalls)")
+	fs.IntVar(&o.ThroughputN, "throughput-events", 2000, "events for the throughput figure")
 	fs.IntVar(&o.LatencyN, "latency-events", 1000, "events for the receipt-to-hold latency")
 	fs.IntVar(&o.SweepCases, "sweep-timers", 100000, "tracked timers for the sweep cost")
 	fs.IntVar(&o.FootprintEvents, "footprint-events", 10000, "events sent to the child process")

@@ -260,6 +260,14 @@ func (e *Engine) protect(ctx context.Context, r *record, t *tx) error {
 		return fmt.Errorf("place hold: %w", err)
 	}
 	e.step(r, t, retention.Fact{Kind: retention.FactHoldPlaced})
+	if _, deferred := e.d.Exchange.(*deferredHolds); deferred {
+		// The request is only recorded: it goes out after the commit, so a
+		// read now cannot show it and would spend one of Exchange's budget
+		// (a third of an offboarding's requests). The read at the end of
+		// the propagation window confirms it.
+		e.step(r, t, retention.Fact{Kind: retention.FactHoldNotShown})
+		return nil
+	}
 	mb, err := e.d.Exchange.GetMailbox(ctx, id, tenant.ScopeActive)
 	if err != nil && !errors.Is(err, tenant.ErrNotFound) {
 		return fmt.Errorf("verify hold: %w", err)

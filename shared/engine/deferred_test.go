@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,5 +97,77 @@ func TestHoldSentAfterCommitFails(t *testing.T) {
 	}
 	if s := state(); s != "protected" {
 		t.Errorf("case %s after the confirming sweeps, want protected", s)
+	}
+}
+
+// TestOffboardingSpendsTwoExchangeRequests: a retain decision reads the
+// mailbox and sends the hold, nothing more. A read after the request
+// while it is still deferred could not show it; the sweep at the end of
+// the propagation window is the read that counts.
+func TestOffboardingSpendsTwoExchangeRequests(t *testing.T) {
+	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	mem := newMemory()
+	ctx := context.Background()
+	st, err := enginebed.Start(ctx, enginebed.Options{Start: start, Ledger: mem.store, Counter: mem.counter, Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	const upn = "bo@contoso.test"
+	if err := st.Sim.Load(sim.TenantSpec{Users: []sim.UserSpec{{UPN: upn, Licenses: []string{"ENTERPRISEPACK"}, MailboxItems: 10}}}); err != nil {
+		t.Fatal(err)
+	}
+	exchange := func() map[string]int64 {
+		out := map[string]int64{}
+		for op, n := range st.Sim.Stats().Requests {
+			if strings.HasPrefix(op, "exchange:") {
+				out[strings.TrimPrefix(op, "exchange:")] += n
+			}
+		}
+		return out
+	}
+	before := exchange()
+	body := fmt.Appendf(nil, `{"specversion":"1.0","id":"hr-2","type":"io.holdfast.hr.offboarding","source":"/hr/test","time":%q,"data":{"upn":%q,"lastWorkingDay":"2026-03-02","retention":"retain"}}`,
+		start.Format(time.RFC3339), upn)
+	if _, err := st.Engine.HandleMessage(ctx, engine.Message{Queue: events.QueueHR, Body: body, MessageID: "m-2", DeliveryCount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	after := exchange()
+	for cmdlet, want := range map[string]int64{"Get-Mailbox": 1, "Set-Mailbox": 1} {
+		if got := after[cmdlet] - before[cmdlet]; got != want {
+			t.Errorf("%s sent %d times, want %d (all: %v)", cmdlet, got, want, after)
+		}
+	}
+	var total int64
+	for cmdlet, n := range after {
+		total += n - before[cmdlet]
+	}
+	if total != 2 {
+		t.Errorf("%d Exchange requests for one offboarding, want 2 (%v)", total, after)
+	}
+	if !st.Sim.Mailboxes()[upn].LitigationHold {
+		t.Fatal("no hold placed")
+	}
+	// Still protecting, never safe before the confirming read.
+	key, err := st.Engine.FindCase(ctx, upn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := st.Store.LoadCase(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.State != "protecting" {
+		t.Fatalf("state %s, want protecting until the read at the end of the propagation window", rec.State)
+	}
+	st.Clock.Set(start.Add(time.Hour + time.Minute))
+	if _, err := st.Engine.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rec, err = st.Store.LoadCase(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if rec.State != "protected" {
+		t.Fatalf("state %s after the confirming sweep, want protected", rec.State)
 	}
 }
