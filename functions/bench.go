@@ -32,6 +32,7 @@ func benchCmd(ctx context.Context, args []string) error {
 	fs.BoolVar(&o.LayoffCompare, "layoff-compare", false, "run the layoff a second time without pacing, for comparison")
 	fs.BoolVar(&o.PlainLookups, "azurite-plain-lookups", false, "run Azurite without the test bed's selective-lookup preload (shows its row-scan cost)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run (handler, simulator and driver; not Azurite) to this file")
+	memProfile := fs.String("memprofile", "", "write an allocation profile of the run (alloc_space, alloc_objects; same process as -cpuprofile) to this file")
 	only := fs.String("only", "", "comma-separated phases to run: store, events, sweep, throttling, layoff, footprint, build (default all)")
 	fs.StringVar(&o.Binary, "binary", "", "holdfast binary for start-up and footprint (default: this executable)")
 	if err := fs.Parse(args); err != nil {
@@ -60,6 +61,16 @@ func benchCmd(ctx context.Context, args []string) error {
 		defer pprof.StopCPUProfile()
 	}
 	rep, runErr := bench.Run(ctx, o)
+	if *memProfile != "" {
+		f, err := os.Create(*memProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+			return err
+		}
+	}
 	if rep == nil {
 		return runErr
 	}
