@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
+	"github.com/holdfast/holdfast/shared/retention"
 	"github.com/holdfast/holdfast/shared/tenant"
 )
 
@@ -25,8 +27,12 @@ import (
 // taken again from the case as it was read, with Exchange's answer
 // replayed (replayHolds), and committed on top: a licence without
 // Litigation Hold blocks the case as before. A failure that leaves nothing
-// to decide (a transient one past the client's retries) is left to that
-// confirming read.
+// to decide (a transient one past the client's retries) makes the case
+// due again after retention.HoldResendDelay: that sweep reads the mailbox
+// and sends the request again if the hold is not there.
+
+// resendRecordTimeout bounds the writes that plan a lost request's resend.
+const resendRecordTimeout = 30 * time.Second
 
 // deferredHolds is the Exchange port of an offboarding decision.
 type deferredHolds struct {
@@ -108,11 +114,21 @@ func (e *Engine) sendHolds(ctx context.Context, d *deferredHolds, r, before *rec
 	v, err := decide(ctx, e.with(&replayHolds{Exchange: e.d.Exchange, results: results}), r2, t)
 	if err != nil || v == skipCommit {
 		// Nothing to decide differently (a transient failure): the case
-		// says the hold is requested and not yet shown, and the read at the
-		// end of the propagation window places it again. The audit says so.
+		// says the hold is requested and not yet shown; Step plans to send
+		// it again shortly (FactHoldSendFailed), and the wake-up is
+		// written with the audit.
 		t := &tx{e: e, now: t.now, actor: actor}
-		t.log("placeHold", "failed", why+"; the read at the end of the propagation window places it again")
-		if serr := e.save(ctx, r, t); serr != nil {
+		e.step(r, t, retention.Fact{Kind: retention.FactHoldSendFailed, Words: errors.Join(results...).Error()})
+		// The invocation may have ended (its deadline is what cut the
+		// request short); the process has not, and the resend is worth
+		// two small writes.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), resendRecordTimeout)
+		defer cancel()
+		serr := e.schedule(wctx, r, t.now)
+		if serr == nil {
+			serr = e.save(wctx, r, t)
+		}
+		if serr != nil {
 			err = errors.Join(err, serr)
 		}
 		return r, fmt.Errorf("hold for case %s failed after the commit: %w", r.Case.Key, errors.Join(err, errors.Join(results...)))

@@ -12,6 +12,7 @@ import (
 	"github.com/holdfast/holdfast/shared/engine"
 	"github.com/holdfast/holdfast/shared/events"
 	"github.com/holdfast/holdfast/shared/ledger"
+	"github.com/holdfast/holdfast/shared/retention"
 	"github.com/holdfast/holdfast/shared/testbed/enginebed"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
@@ -20,8 +21,9 @@ import (
 // commit. When it does not reach Exchange (here the instance's invocation
 // ends while Set-Mailbox is in flight, as in a crash), the event is
 // recorded (a redelivery is a duplicate) with the hold requested and not
-// yet shown, the case is never safe to delete, and the sweep at the end of
-// the propagation window places the hold and confirms it.
+// yet shown, the case is never safe to delete, the sweep after
+// retention.HoldResendDelay sends the hold again, and the one a
+// propagation window later confirms it.
 func TestHoldSentAfterCommitFails(t *testing.T) {
 	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	mem := newMemory()
@@ -84,13 +86,44 @@ func TestHoldSentAfterCommitFails(t *testing.T) {
 		t.Fatalf("redelivery: %+v, %v; want duplicate", out, err)
 	}
 
-	// The sweep at the end of the propagation window reads the mailbox,
-	// finds no hold, places it; the next one confirms it in effect.
-	for _, d := range []time.Duration{time.Hour + time.Minute, 2*time.Hour + 2*time.Minute} {
-		st.Clock.Set(start.Add(d))
-		if _, err := st.Engine.Sweep(ctx); err != nil {
-			t.Fatal(err)
-		}
+	// The case is due again after retention.HoldResendDelay, not at the
+	// end of the propagation window: a sweep before then sends nothing;
+	// the one after reads the mailbox, finds no hold and sends it again.
+	sets := func() int64 { return st.Sim.Stats().Requests["exchange:Set-Mailbox"] }
+	sent := sets()
+	st.Clock.Set(start.Add(retention.HoldResendDelay - time.Minute))
+	if _, err := st.Engine.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if sets() != sent {
+		t.Fatal("the hold was sent again before the resend delay")
+	}
+	st.Clock.Set(start.Add(retention.HoldResendDelay + time.Second))
+	if _, err := st.Engine.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if sets() != sent+1 {
+		t.Fatalf("Set-Mailbox sent %d times by the resend sweep, want 1", sets()-sent)
+	}
+	if !st.Sim.Mailboxes()[upn].LitigationHold {
+		t.Fatal("no Litigation Hold after the resend")
+	}
+	if s := state(); s != "protecting" {
+		t.Fatalf("case %s right after the resend, want protecting (in effect only a propagation window later)", s)
+	}
+	// In effect a propagation window after the resend, not after the
+	// first request: the sweep at the first request's window leaves the
+	// case protecting; the one after the resend's confirms it.
+	st.Clock.Set(start.Add(time.Hour + time.Minute))
+	if _, err := st.Engine.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := state(); s != "protecting" {
+		t.Fatalf("case %s an hour after the lost request, want protecting until an hour after the resend", s)
+	}
+	st.Clock.Set(start.Add(retention.HoldResendDelay + time.Hour + 2*time.Minute))
+	if _, err := st.Engine.Sweep(ctx); err != nil {
+		t.Fatal(err)
 	}
 	if !st.Sim.Mailboxes()[upn].LitigationHold {
 		t.Fatal("no Litigation Hold after the confirming sweeps")

@@ -280,7 +280,8 @@ func (e *Engine) confirmHold(ctx context.Context, r *record, t *tx) error {
 		e.step(r, t, retention.Fact{Kind: retention.FactHoldMissing})
 		return e.protect(ctx, r, t)
 	}
-	e.step(r, t, retention.Fact{Kind: retention.FactHoldInEffect})
+	m := reading(mb)
+	e.step(r, t, retention.Fact{Kind: retention.FactHoldInEffect, Mailbox: &m})
 	return nil
 }
 

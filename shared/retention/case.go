@@ -123,6 +123,7 @@ type Case struct {
 	AutoExpandingArchive bool       `json:"autoExpandingArchive,omitempty"`
 	HoldEnabled          bool       `json:"holdEnabled"`
 	HoldRequestedAt      *time.Time `json:"holdRequestedAt,omitempty"`
+	HoldResendAt         *time.Time `json:"holdResendAt,omitempty"` // a request lost after its commit goes out again then
 	HoldVerifiedAt       *time.Time `json:"holdVerifiedAt,omitempty"`
 	HoldEffectiveAt      *time.Time `json:"holdEffectiveAt,omitempty"`
 	LicenceRemovedAt     *time.Time `json:"licenceRemovedAt,omitempty"`

@@ -127,7 +127,7 @@ var decisionFields = map[string]bool{
 	"HoldDurationDays": true, "ArchiveTarget": true, "RescueMode": true,
 	"RescueNowFor": true, "RescueAttempts": true, "RescuedAt": true, "Restores": true, "RestoredAt": true,
 	"RecoveredAt": true, "PreviousObjectID": true, "ObjectID": true, "MailboxPurgedAt": true,
-	"HoldRequestedAt": true, "HoldVerifiedAt": true,
+	"HoldRequestedAt": true, "HoldResendAt": true, "HoldVerifiedAt": true,
 	// What the readings record and the clocks they start.
 	"Licensed": true, "SKUs": true, "RemovedSKUs": true, "LicenceRemovedAt": true,
 	"HoldEnabled": true, "HoldEffectiveAt": true, "DeletedAt": true, "DeletionSource": true,

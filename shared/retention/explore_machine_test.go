@@ -60,8 +60,12 @@ type tenantModel struct {
 	LostAt           time.Time
 	LostByAdmin      bool // purged from the recycle bin by an admin
 	// Failures injected into the next tenant write.
-	FailNext        bool // transient (throttled, 5xx)
-	RefuseHoldNext  bool // Set-Mailbox answers that the licence does not allow the hold
+	FailNext       bool // transient (throttled, 5xx)
+	RefuseHoldNext bool // Set-Mailbox answers that the licence does not allow the hold
+	// LoseSendNext: the next hold request is recorded by a committed
+	// decision and lost on its way to Exchange (an HR offboarding's,
+	// sent after the commit).
+	LoseSendNext    bool
 	Recovered       bool // the mailbox was recovered into a new account
 	RecoverAttempts int
 }
@@ -291,6 +295,15 @@ func (d driver) protect(w *mworld) error {
 		d.step(w, Fact{Kind: FactBlocked, Blocker: Blocker{Kind: BlockNoMailbox, Why: "no mailbox"}})
 		return nil
 	}
+	if w.T.LoseSendNext {
+		// engine.sendHolds: the decision recorded the request and read
+		// the mailbox without it; the send fails after the commit.
+		w.T.LoseSendNext = false
+		d.step(w, Fact{Kind: FactHoldPlaced})
+		d.step(w, Fact{Kind: FactHoldNotShown})
+		d.step(w, Fact{Kind: FactHoldSendFailed, Words: "lost"})
+		return nil
+	}
 	w.T.HoldOn, w.T.HoldAt = true, w.Now
 	w.Holds++
 	d.step(w, Fact{Kind: FactHoldPlaced})
@@ -383,7 +396,8 @@ func (d driver) sweep(w *mworld) {
 					err = d.protect(w)
 					break
 				}
-				d.step(w, Fact{Kind: FactHoldInEffect})
+				m := d.reading(w)
+				d.step(w, Fact{Kind: FactHoldInEffect, Mailbox: &m})
 			default:
 				d.observe(w)
 				d.step(w, Fact{Kind: FactSettle})
@@ -614,6 +628,13 @@ func machineFacts() []machineFact {
 			w.T.FailNext = true
 			return true
 		}},
+		{"fail:holdSendLost", func(d driver, w *mworld) bool {
+			if w.T.LoseSendNext {
+				return false
+			}
+			w.T.LoseSendNext = true
+			return true
+		}},
 		{"fail:holdNotAllowed", func(d driver, w *mworld) bool {
 			if w.T.RefuseHoldNext {
 				return false
@@ -651,6 +672,19 @@ func checkMachine(prev, next mworld, p Policy) (string, string) {
 	}
 	if len(next.Repeats) > 0 {
 		return "alertTwice", fmt.Sprintf("asked again for an alert already sent: %s (%d times)", next.Repeats[0], len(next.Repeats))
+	}
+	// 6. A hold request lost on its way to Exchange is sent again within
+	// HoldResendDelay, not at the end of the propagation window: the case
+	// is due by then.
+	if c.State == StateProtecting && !next.T.HoldOn && next.T.Mailbox == mbActive && c.HoldRequestedAt != nil && c.HoldVerifiedAt == nil {
+		pl := PlanCase(c, p, next.Now, 0)
+		due := len(pl.Actions) > 0
+		for _, t := range pl.Wake {
+			due = due || !t.After(next.Now.Add(HoldResendDelay))
+		}
+		if !due {
+			return "lostRequestWaits", fmt.Sprintf("hold requested at %s, not on the mailbox, next wake-ups %v", c.HoldRequestedAt.Format(time.RFC3339), pl.Wake)
+		}
 	}
 	// 4, 5. The case matches the truth: never written off while the
 	// mailbox exists; inactive only when it is.
@@ -874,6 +908,12 @@ func TestExploreMachineCatchesBrokenDecisions(t *testing.T) {
 			}
 			return Step(c, f, p, now)
 		}, "inactiveWhileNot"},
+		{"a lost hold request waits for the propagation window", func(c *Case, f Fact, p Policy, now time.Time) Outcome {
+			if f.Kind == FactHoldSendFailed {
+				return Outcome{From: c.State, To: c.State}
+			}
+			return Step(c, f, p, now)
+		}, "lostRequestWaits"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -47,6 +47,12 @@ const (
 	FactProtect FactKind = "protect"
 	// FactHoldPlaced: Set-Mailbox -LitigationHoldEnabled succeeded.
 	FactHoldPlaced FactKind = "holdPlaced"
+	// FactHoldSendFailed: a hold request recorded by a committed decision
+	// (an HR offboarding's, sent after the commit) did not reach Exchange
+	// (a transient failure past the client's retries). Step plans to send
+	// it again after HoldResendDelay instead of waiting for the end of the
+	// propagation window.
+	FactHoldSendFailed FactKind = "holdSendFailed"
 	// FactHoldNotShown: the read after placing does not show the hold yet.
 	FactHoldNotShown FactKind = "holdNotShown"
 	// FactHoldShown: the read after placing shows the hold (Fact.Mailbox).
@@ -54,7 +60,9 @@ const (
 	// FactHoldMissing: at the end of the propagation window the hold is
 	// not on the mailbox (removed before it took effect).
 	FactHoldMissing FactKind = "holdMissing"
-	// FactHoldInEffect: at the end of the propagation window the hold is on.
+	// FactHoldInEffect: at the end of the propagation window the hold is on
+	// (Fact.Mailbox, the reading, when there is one). A reading before the
+	// end, taken to send a lost request again, only shows the hold.
 	FactHoldInEffect FactKind = "holdInEffect"
 	// FactBlocked: an action found something only a human can fix
 	// (Fact.Blocker).
@@ -369,7 +377,7 @@ func Step(c *Case, f Fact, p Policy, now time.Time) Outcome {
 		}
 	case FactHoldPlaced:
 		at := now
-		c.HoldRequestedAt = &at
+		c.HoldRequestedAt, c.HoldResendAt = &at, nil
 		o.log("placeHold", "ok", fmt.Sprintf("Set-Mailbox -LitigationHoldEnabled $true duration=%s comment=%q", DurationLabel(c.HoldDurationDays), c.RetentionComment()))
 	case FactHoldNotShown:
 		// Exchange may show a new hold, or a mailbox it has just brought
@@ -397,11 +405,40 @@ func Step(c *Case, f Fact, p Policy, now time.Time) Outcome {
 			c.ClearDeadline()
 		}
 		o.log("transition", "ok", fmt.Sprintf("%s -> %s", o.From, c.State))
+	case FactHoldSendFailed:
+		if c.State != StateProtecting || c.HoldRequestedAt == nil || c.HoldVerifiedAt != nil {
+			break // superseded: the hold was shown, or the case moved on
+		}
+		at := now.Add(HoldResendDelay)
+		c.HoldResendAt = &at
+		o.log("placeHold", "failed", "Set-Mailbox did not reach Exchange after the commit ("+f.Words+"); sending it again at "+at.Format(time.RFC3339))
 	case FactHoldMissing:
-		o.log("confirmHold", "missing", "Litigation Hold was removed before it took effect; placing it again")
-		c.HoldEnabled, c.HoldEffectiveAt = false, nil
+		if c.HoldResendAt != nil {
+			o.log("confirmHold", "missing", "the hold request lost after the commit is not on the mailbox; sending it again")
+		} else {
+			o.log("confirmHold", "missing", "Litigation Hold was removed before it took effect; placing it again")
+		}
+		c.HoldEnabled, c.HoldEffectiveAt, c.HoldResendAt = false, nil, nil
 		o.Next = NextProtect
 	case FactHoldInEffect:
+		if c.HoldEffectiveAt != nil && now.Before(*c.HoldEffectiveAt) {
+			// Read early to send a lost request again, and the hold is
+			// there (the request got through, its answer did not). It is
+			// in effect a propagation window after it was placed: when
+			// Exchange says, or else from now.
+			eff := now.Add(p.HoldPropagation)
+			if f.Mailbox != nil && f.Mailbox.LitigationHoldDate != nil {
+				eff = f.Mailbox.LitigationHoldDate.Add(p.HoldPropagation)
+			}
+			if eff.Before(*c.HoldEffectiveAt) {
+				eff = *c.HoldEffectiveAt
+			}
+			at := now
+			c.HoldVerifiedAt, c.HoldEffectiveAt, c.HoldResendAt = &at, &eff, nil
+			o.log("verifyHold", "ok", "Get-Mailbox shows LitigationHoldEnabled; in effect at "+eff.Format(time.RFC3339))
+			c.Explain(ReasonUnspecified, "Litigation Hold placed; not yet safe to delete until "+eff.Format(time.RFC3339))
+			break
+		}
 		if c.HoldVerifiedAt == nil {
 			at := now
 			c.HoldVerifiedAt = &at

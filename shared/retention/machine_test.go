@@ -184,3 +184,83 @@ func TestStepSweepFailures(t *testing.T) {
 		}
 	}
 }
+
+// A hold request lost after its commit is planned again after
+// HoldResendDelay; the read then places a missing hold, or finds it there
+// and counts the propagation window from when Exchange placed it.
+func TestHoldSendFailedPlansResend(t *testing.T) {
+	p := policy()
+	requested := func() *Case {
+		c := &Case{Key: "t_u", UPN: "u@x", ExchangeGUID: "g", Retention: Retain, State: StateTracking, Licensed: true}
+		Step(c, Fact{Kind: FactHoldPlaced}, p, t0)
+		Step(c, Fact{Kind: FactHoldNotShown}, p, t0)
+		return c
+	}
+	resendAt := t0.Add(HoldResendDelay)
+	firstEff := t0.Add(p.HoldPropagation)
+	placedAt := t0.Add(time.Minute)
+	later := resendAt.Add(p.HoldPropagation)
+	tests := []struct {
+		name     string
+		facts    []Fact
+		at       time.Time
+		wantNext Next
+		wantEff  *time.Time // nil: no effective time
+		wantPlan ActionKind // "" : nothing due at resendAt
+		wantWake time.Time  // first wake-up seen at t0 after the facts
+		state    State
+	}{
+		{name: "planned", facts: []Fact{{Kind: FactHoldSendFailed, Words: "503"}}, at: t0,
+			wantEff: &firstEff, wantPlan: ActConfirmHold, wantWake: resendAt, state: StateProtecting},
+		{name: "missing at the resend read: place again", at: resendAt,
+			facts:    []Fact{{Kind: FactHoldSendFailed, Words: "503"}, {Kind: FactHoldMissing}},
+			wantNext: NextProtect, state: StateProtecting},
+		{name: "there at the resend read, date known", at: resendAt,
+			facts: []Fact{{Kind: FactHoldSendFailed, Words: "503"},
+				{Kind: FactHoldInEffect, Mailbox: &MailboxReading{LitigationHoldEnabled: true, LitigationHoldDate: &placedAt}}},
+			wantEff: ptrTime(placedAt.Add(p.HoldPropagation)), state: StateProtecting},
+		{name: "there at the resend read, no date: from now", at: resendAt,
+			facts:   []Fact{{Kind: FactHoldSendFailed, Words: "503"}, {Kind: FactHoldInEffect}},
+			wantEff: &later, state: StateProtecting},
+		{name: "superseded by a hold already shown", at: t0,
+			facts:   []Fact{{Kind: FactHoldShown, Mailbox: &MailboxReading{LitigationHoldEnabled: true}}, {Kind: FactHoldSendFailed, Words: "503"}},
+			wantEff: &firstEff, wantWake: firstEff, state: StateProtecting},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := requested()
+			var o Outcome
+			for _, f := range tt.facts {
+				o = Step(c, f, p, tt.at)
+			}
+			if o.Next != tt.wantNext {
+				t.Errorf("next %q, want %q", o.Next, tt.wantNext)
+			}
+			if c.State != tt.state {
+				t.Errorf("state %s, want %s", c.State, tt.state)
+			}
+			if c.SafeToDelete(tt.at) {
+				t.Error("safe to delete before any read confirmed the hold in effect")
+			}
+			switch {
+			case tt.wantEff == nil && c.HoldEffectiveAt != nil:
+				t.Errorf("effective at %v, want none", c.HoldEffectiveAt)
+			case tt.wantEff != nil && (c.HoldEffectiveAt == nil || !c.HoldEffectiveAt.Equal(*tt.wantEff)):
+				t.Errorf("effective at %v, want %v", c.HoldEffectiveAt, *tt.wantEff)
+			}
+			if !tt.wantWake.IsZero() {
+				if pl := PlanCase(c, p, t0, 0); len(pl.Wake) == 0 || !pl.Wake[0].Equal(tt.wantWake) {
+					t.Errorf("wake-ups %v, want first %v", pl.Wake, tt.wantWake)
+				}
+			}
+			if tt.wantPlan != "" {
+				pl := PlanCase(c, p, resendAt, 0)
+				if len(pl.Actions) == 0 || pl.Actions[0].Kind != tt.wantPlan {
+					t.Errorf("plan at the resend time %+v, want %s", pl.Actions, tt.wantPlan)
+				}
+			}
+		})
+	}
+}
+
+func ptrTime(t time.Time) *time.Time { return &t }

@@ -50,6 +50,11 @@ type Plan struct {
 // RetryInterval is how soon a failed rescue or alert is tried again.
 const RetryInterval = 15 * time.Minute
 
+// HoldResendDelay is how soon a hold request that failed after its
+// decision was committed is sent again (FactHoldSendFailed): past the
+// client's own retries, a short outage or a throttled minute.
+const HoldResendDelay = 5 * time.Minute
+
 // WarnID is the id of the warning for threshold t on the case's current
 // deadline: a moved deadline gets fresh warnings.
 func WarnID(c *Case, t time.Duration) string {
@@ -101,10 +106,16 @@ func PlanCase(c *Case, p Policy, now time.Time, outboxLen int) Plan {
 	}
 	switch {
 	case c.State == StateProtecting && c.HoldEffectiveAt != nil:
-		if !now.Before(*c.HoldEffectiveAt) {
+		// A request lost after its commit is sent again sooner: the read
+		// that confirms a hold also places a missing one.
+		due := *c.HoldEffectiveAt
+		if c.HoldResendAt != nil && c.HoldResendAt.Before(due) {
+			due = *c.HoldResendAt
+		}
+		if !now.Before(due) {
 			pl.Actions = append(pl.Actions, Action{Kind: ActConfirmHold})
 		} else {
-			pl.Wake = append(pl.Wake, *c.HoldEffectiveAt)
+			pl.Wake = append(pl.Wake, due)
 		}
 	case c.State == StateProtecting && !c.HoldEnabled:
 		// The hold was found gone (settle): read again and place it.
