@@ -776,60 +776,40 @@ func exploreMachine(p Policy, depth int, step stepFunc, stopAt string) machineEx
 	d := driver{p, step}
 	facts := machineFacts()
 	ex := machineExploration{byState: map[State]int{}}
-	type node struct {
-		w     mworld
-		trail []string
-	}
-	seen := map[string]bool{}
-	var frontier []node
 	starts := machineStarts(t0, p)
 	names := make([]string, 0, len(starts))
 	for n := range starts {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	var from []named[mworld]
 	for _, n := range names {
-		w := starts[n]
-		seen[w.key()] = true
-		ex.byState[w.C.State]++
-		frontier = append(frontier, node{w, []string{"start:" + n}})
+		from = append(from, named[mworld]{n, starts[n]})
 	}
-	ex.states = len(frontier)
-	for i := 0; i < depth && len(frontier) > 0; i++ {
-		var next []node
-		for _, n := range frontier {
-			for _, f := range facts {
-				w := n.w.clone()
-				if !strings.HasPrefix(f.name, "tick:") && !strings.HasPrefix(f.name, "fail:") {
-					// People act a minute apart: two risk episodes in the
-					// same instant would share their deadline.
-					w.Now = w.Now.Add(time.Minute)
-					w.T.advance(w.Now, p)
-				}
-				if !f.apply(d, &w) {
-					continue
-				}
-				ex.transitions++
-				trail := append(append([]string(nil), n.trail...), f.name)
-				if inv, detail := checkMachine(n.w, w, p); inv != "" {
-					ex.violations = append(ex.violations, violation{inv, trail, detail})
-					if inv == stopAt {
-						return ex
-					}
-					continue
-				}
-				k := w.key()
-				if seen[k] {
-					continue
-				}
-				seen[k] = true
-				ex.states++
-				ex.byState[w.C.State]++
-				next = append(next, node{w, trail})
+	moves := make([]string, len(facts))
+	for i, f := range facts {
+		moves[i] = f.name
+	}
+	res := walk[mworld]{
+		key:   mworld.key,
+		moves: moves,
+		step: func(prev mworld, i int) (mworld, bool, string, string) {
+			w := prev.clone()
+			if f := facts[i].name; !strings.HasPrefix(f, "tick:") && !strings.HasPrefix(f, "fail:") {
+				// People act a minute apart: two risk episodes in the
+				// same instant would share their deadline.
+				w.Now = w.Now.Add(time.Minute)
+				w.T.advance(w.Now, p)
 			}
-		}
-		frontier = next
-	}
+			if !facts[i].apply(d, &w) {
+				return w, false, "", ""
+			}
+			inv, detail := checkMachine(prev, w, p)
+			return w, true, inv, detail
+		},
+		visit: func(w mworld) { ex.byState[w.C.State]++ },
+	}.run(from, depth, stopAt)
+	ex.states, ex.transitions, ex.violations = res.states, res.transitions, res.violations
 	return ex
 }
 

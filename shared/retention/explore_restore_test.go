@@ -181,12 +181,7 @@ func exploreRestore(r restoreRules, depth int, stopAt string) exploration {
 	t0 := time.Date(2026, 2, 2, 9, 0, 0, 0, time.UTC)
 	p := explorePolicy()
 	var ex exploration
-	type node struct {
-		w     restoreWorld
-		trail []string
-	}
-	seen := map[string]bool{}
-	var frontier []node
+	var starts []named[restoreWorld]
 	// The last two start a copy already retried and resumed up to one
 	// short of the bounds, so the bounds are reached within the depth.
 	for _, s := range []struct {
@@ -200,44 +195,31 @@ func exploreRestore(r restoreRules, depth int, stopAt string) exploration {
 		w := restoreWorld{now: t0, c: Case{Key: "t_1", Retention: Retain, State: StateRescuing, Deadline: &dl, DeadlineKind: ClockSoftDelete,
 			Restores: []RestoreJob{{Part: PartPrimary, Status: RestorePending, Attempt: s.attempts, Resumes: s.resumes,
 				StartedAt: t0.Add(-RestorePollInterval), ProgressAt: t0.Add(-RestorePollInterval)}}}}
-		seen[w.key(t0)] = true
-		frontier = append(frontier, node{w, []string{"start:" + s.name}})
+		starts = append(starts, named[restoreWorld]{s.name, w})
 	}
-	ex.states = len(frontier)
 	facts := restoreFacts()
-	for d := 0; d < depth && len(frontier) > 0; d++ {
-		var next []node
-		for _, n := range frontier {
-			if n.w.c.State != StateRescuing {
-				continue
-			}
-			for _, f := range facts {
-				w := n.w.clone()
-				v, read, ok := f.apply(&w, r, p)
-				if !ok {
-					continue
-				}
-				ex.transitions++
-				if read {
-					ex.decisions++
-				}
-				trail := append(append([]string(nil), n.trail...), f.name)
-				if inv, detail := checkRestore(n.w, w, v, read, r, p); inv != "" {
-					ex.violations = append(ex.violations, violation{inv, trail, detail})
-					if inv == stopAt {
-						return ex
-					}
-					continue
-				}
-				if k := w.key(t0); !seen[k] {
-					seen[k] = true
-					ex.states++
-					next = append(next, node{w, trail})
-				}
-			}
-		}
-		frontier = next
+	moves := make([]string, len(facts))
+	for i, f := range facts {
+		moves[i] = f.name
 	}
+	res := walk[restoreWorld]{
+		key:        func(w restoreWorld) string { return w.key(t0) },
+		expandable: func(w restoreWorld) bool { return w.c.State == StateRescuing },
+		moves:      moves,
+		step: func(prev restoreWorld, i int) (restoreWorld, bool, string, string) {
+			w := prev.clone()
+			v, read, ok := facts[i].apply(&w, r, p)
+			if !ok {
+				return w, false, "", ""
+			}
+			if read {
+				ex.decisions++
+			}
+			inv, detail := checkRestore(prev, w, v, read, r, p)
+			return w, true, inv, detail
+		},
+	}.run(starts, depth, stopAt)
+	ex.states, ex.transitions, ex.violations = res.states, res.transitions, res.violations
 	return ex
 }
 

@@ -242,59 +242,36 @@ func explore(r rules, p Policy, depth int, stopAt string) exploration {
 	t0 := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
 	facts := exploreFacts(p)
 	var ex exploration
-	type node struct {
-		w     world
-		trail []string
-	}
-	seen := map[string]bool{}
-	var frontier []node
 	starts := startWorlds(t0, p)
 	names := make([]string, 0, len(starts))
 	for n := range starts {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	var from []named[world]
 	for _, n := range names {
-		w := starts[n]
-		if k := w.key(t0); !seen[k] {
-			seen[k] = true
-			frontier = append(frontier, node{w, []string{"start:" + n}})
-		}
+		from = append(from, named[world]{n, starts[n]})
 	}
-	ex.states = len(frontier)
-	for d := 0; d < depth && len(frontier) > 0; d++ {
-		var next []node
-		for _, n := range frontier {
-			if n.w.gone {
-				continue
-			}
-			for _, f := range facts {
-				w := n.w.clone()
-				f.apply(&w, r, p)
-				settleState(&w)
-				ex.transitions++
-				if w.gone {
-					ex.decisions++
-				}
-				trail := append(append([]string(nil), n.trail...), f.name)
-				if inv, detail := checkStep(n.w, w, p); inv != "" {
-					ex.violations = append(ex.violations, violation{inv, trail, detail})
-					if inv == stopAt {
-						return ex
-					}
-					continue
-				}
-				k := w.key(t0)
-				if seen[k] {
-					continue
-				}
-				seen[k] = true
-				ex.states++
-				next = append(next, node{w, trail})
-			}
-		}
-		frontier = next
+	moves := make([]string, len(facts))
+	for i, f := range facts {
+		moves[i] = f.name
 	}
+	res := walk[world]{
+		key:        func(w world) string { return w.key(t0) },
+		expandable: func(w world) bool { return !w.gone },
+		moves:      moves,
+		step: func(prev world, i int) (world, bool, string, string) {
+			w := prev.clone()
+			facts[i].apply(&w, r, p)
+			settleState(&w)
+			if w.gone {
+				ex.decisions++
+			}
+			inv, detail := checkStep(prev, w, p)
+			return w, true, inv, detail
+		},
+	}.run(from, depth, stopAt)
+	ex.states, ex.transitions, ex.violations = res.states, res.transitions, res.violations
 	return ex
 }
 
