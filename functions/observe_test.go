@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,30 +19,6 @@ import (
 	"github.com/holdfast/holdfast/shared/testbed/localstack"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
-
-// requestLog keeps every Graph and Exchange request the simulator saw.
-type requestLog struct {
-	mu  sync.Mutex
-	all []sim.RequestInfo
-}
-
-func (l *requestLog) add(ri sim.RequestInfo) { l.mu.Lock(); l.all = append(l.all, ri); l.mu.Unlock() }
-
-// writes lists the requests that change the tenant: any Graph method but
-// GET, any cmdlet but Get-*.
-func (l *requestLog) writes() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var w []string
-	for _, ri := range l.all {
-		if ri.API == "graph" && ri.Method != "GET" || ri.API == "exchange" && !strings.HasPrefix(ri.Op, "Get-") {
-			w = append(w, ri.API+" "+ri.Method+" "+ri.Op+" "+ri.Path)
-		}
-	}
-	return w
-}
-
-func (l *requestLog) count() int { l.mu.Lock(); defer l.mu.Unlock(); return len(l.all) }
 
 // TestObserveThenAct (moved from shared/engine: it needs the served
 // binary's wiring, the Api function and alert mail through Graph sendMail)
@@ -73,8 +48,8 @@ func TestObserveThenAct(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(obs.Close)
-	log := &requestLog{}
-	obs.Sim.OnRequest(log.add)
+	log := &sim.RequestLog{}
+	obs.Sim.OnRequest(log.Add)
 	retained := []string{"ann@contoso.test", "ben@contoso.test", "cat@contoso.test", "eve@contoso.test"}
 	err = obs.Sim.Load(sim.TenantSpec{Users: []sim.UserSpec{
 		{UPN: "ann@contoso.test", Licenses: []string{"ENTERPRISEPACK"}, MailboxItems: 40},
@@ -147,10 +122,10 @@ func TestObserveThenAct(t *testing.T) {
 	observeEnd := start.Add(24*time.Hour + 28*24*time.Hour)
 	sweepUntil(eng, observeEnd, 3*time.Hour)
 
-	if w := log.writes(); len(w) > 0 {
+	if w := log.Writes(); len(w) > 0 {
 		t.Fatalf("observe mode wrote to the tenant:\n%s", strings.Join(w, "\n"))
 	}
-	if log.count() == 0 {
+	if log.Count() == 0 {
 		t.Fatal("the request log is empty: the test would prove nothing")
 	}
 	if m := obs.Sim.Mail(); len(m) > 0 {
@@ -276,7 +251,7 @@ func TestObserveThenAct(t *testing.T) {
 	// Within the observe recheck interval the sweeps perform what is due.
 	sweepUntil(act.App.Engine, observeEnd.Add(2*time.Hour), 30*time.Minute)
 	directory(act.App.Engine)
-	if w := log.writes(); len(w) == 0 {
+	if w := log.Writes(); len(w) == 0 {
 		t.Fatal("acting mode made no write")
 	}
 	// Past every original deadline: nothing retained is lost.

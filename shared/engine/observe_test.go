@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,30 +14,6 @@ import (
 	"github.com/holdfast/holdfast/shared/testbed/enginebed"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
-
-// requestLog keeps every Graph and Exchange request the simulator saw.
-type requestLog struct {
-	mu  sync.Mutex
-	all []sim.RequestInfo
-}
-
-func (l *requestLog) add(ri sim.RequestInfo) { l.mu.Lock(); l.all = append(l.all, ri); l.mu.Unlock() }
-
-// writes lists the requests that change the tenant: any Graph method but
-// GET, any cmdlet but Get-*.
-func (l *requestLog) writes() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var w []string
-	for _, ri := range l.all {
-		if ri.API == "graph" && ri.Method != "GET" || ri.API == "exchange" && !strings.HasPrefix(ri.Op, "Get-") {
-			w = append(w, ri.API+" "+ri.Method+" "+ri.Op+" "+ri.Path)
-		}
-	}
-	return w
-}
-
-func (l *requestLog) count() int { l.mu.Lock(); defer l.mu.Unlock(); return len(l.all) }
 
 // TestObserveAdminRestore: an admin's restore --to in observe-only mode is
 // decided and recorded as planned, and nothing is copied.
@@ -58,8 +33,8 @@ func TestObserveAdminRestore(t *testing.T) {
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	log := &requestLog{}
-	st.Sim.OnRequest(log.add)
+	log := &sim.RequestLog{}
+	st.Sim.OnRequest(log.Add)
 	eng := st.Engine
 	if _, err := eng.Reconcile(ctx, nil); err != nil {
 		t.Fatal(err)
@@ -78,7 +53,7 @@ func TestObserveAdminRestore(t *testing.T) {
 		!strings.HasPrefix(planned[0].Op, "New-MailboxRestoreRequest") && !strings.Contains(planned[0].Op, "X500") {
 		t.Fatalf("planned %+v\n%s", planned, audit)
 	}
-	if w := log.writes(); len(w) > 0 {
+	if w := log.Writes(); len(w) > 0 {
 		t.Fatalf("observe mode wrote: %v", w)
 	}
 	if got := st.Sim.Mailboxes()["ben@contoso.test"].RestoredTo; len(got) > 0 {
