@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/holdfast/holdfast/shared/alert"
 	"github.com/holdfast/holdfast/shared/events"
 	"github.com/holdfast/holdfast/shared/retention"
@@ -244,8 +246,9 @@ func (e *Engine) protect(ctx context.Context, r *record, t *tx) error {
 	if id == "" {
 		id = c.UPN
 	}
+	rid := uuid.NewString()
 	err := e.d.Exchange.SetLitigationHold(ctx, tenant.HoldRequest{
-		Identity: id, Enabled: true, DurationDays: c.HoldDurationDays, Comment: c.RetentionComment(),
+		Identity: id, Enabled: true, DurationDays: c.HoldDurationDays, Comment: c.RetentionComment(), RequestID: rid,
 	})
 	switch {
 	case errors.Is(err, tenant.ErrHoldNotAllowed):
@@ -259,7 +262,7 @@ func (e *Engine) protect(ctx context.Context, r *record, t *tx) error {
 	case err != nil:
 		return fmt.Errorf("place hold: %w", err)
 	}
-	e.step(r, t, retention.Fact{Kind: retention.FactHoldPlaced})
+	e.step(r, t, retention.Fact{Kind: retention.FactHoldPlaced, RequestID: rid})
 	if _, deferred := e.d.Exchange.(*deferredHolds); deferred {
 		// The request is only recorded: it goes out after the commit, so a
 		// read now cannot show it and would spend one of Exchange's budget

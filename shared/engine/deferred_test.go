@@ -160,6 +160,8 @@ func TestOffboardingSpendsTwoExchangeRequests(t *testing.T) {
 		return out
 	}
 	before := exchange()
+	log := &sim.RequestLog{}
+	st.Sim.OnRequest(log.Add)
 	body := fmt.Appendf(nil, `{"specversion":"1.0","id":"hr-2","type":"io.holdfast.hr.offboarding","source":"/hr/test","time":%q,"data":{"upn":%q,"lastWorkingDay":"2026-03-02","retention":"retain"}}`,
 		start.Format(time.RFC3339), upn)
 	if _, err := st.Engine.HandleMessage(ctx, engine.Message{Queue: events.QueueHR, Body: body, MessageID: "m-2", DeliveryCount: 1}); err != nil {
@@ -192,6 +194,29 @@ func TestOffboardingSpendsTwoExchangeRequests(t *testing.T) {
 	}
 	if rec.State != "protecting" {
 		t.Fatalf("state %s, want protecting until the read at the end of the propagation window", rec.State)
+	}
+	// The audit names the client-request-id the hold was sent with, so
+	// Microsoft support can find the request.
+	var sent []string
+	for _, ri := range log.All() {
+		if ri.Op == "Set-Mailbox" {
+			sent = append(sent, ri.ClientRequestID)
+		}
+	}
+	var recorded []string
+	err = st.Store.ListAudit(ctx, key, func(a ledger.AuditRecord) error {
+		if a.Action == "placeHold" {
+			_, id, _ := strings.Cut(a.Detail, "client-request-id=")
+			id, _, _ = strings.Cut(id, " ")
+			recorded = append(recorded, id)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sent) != 1 || len(recorded) != 1 || sent[0] == "" || recorded[0] != sent[0] {
+		t.Fatalf("Set-Mailbox sent with client-request-id %q, audit records %q", sent, recorded)
 	}
 	st.Clock.Set(start.Add(time.Hour + time.Minute))
 	if _, err := st.Engine.Sweep(ctx); err != nil {

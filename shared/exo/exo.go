@@ -255,6 +255,10 @@ func (c *Client) invoke(ctx context.Context, cmdlet string, params map[string]an
 	return nil
 }
 
+// requestIDKey carries a caller's client-request-id (tenant.HoldRequest)
+// to newRequest.
+type requestIDKey struct{}
+
 // newRequest builds one InvokeCommand POST with the headers every caller
 // of the admin API sends (docs/contracts.md, "Exchange").
 func (c *Client) newRequest(ctx context.Context, link, cmdlet string, body []byte) (*policy.Request, error) {
@@ -268,7 +272,11 @@ func (c *Client) newRequest(ctx context.Context, link, cmdlet string, body []byt
 	h.Set("X-AnchorMailbox", c.anchor)
 	h.Set("Prefer", "odata.maxpagesize="+strconv.Itoa(c.pageSize))
 	h.Set("X-ResponseFormat", "json")
-	h.Set("client-request-id", uuid.NewString()) // one id per call, kept across retries
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	if id == "" {
+		id = uuid.NewString()
+	}
+	h.Set("client-request-id", id) // one id per call, kept across retries
 	if err := req.SetBody(streaming.NopCloser(bytes.NewReader(body)), "application/json; charset=utf-8"); err != nil {
 		return nil, fmt.Errorf("exo: %s: %w", cmdlet, err)
 	}

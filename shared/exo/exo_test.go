@@ -212,6 +212,29 @@ func TestRequestShape(t *testing.T) {
 	}
 }
 
+// A hold request's own client-request-id is the one sent, so its audit row
+// names the request Exchange saw; the next call picks a fresh one.
+func TestHoldRequestIDIsSent(t *testing.T) {
+	f := newFake(t)
+	f.on("Set-Mailbox", ok())
+	c := f.client(t, exo.Options{})
+	const id = "5f0c7e52-3d1b-4c2a-9a57-0d9be0f1c001"
+	ctx := context.Background()
+	if err := c.SetLitigationHold(ctx, tenant.HoldRequest{Identity: "ann@contoso.com", Enabled: true, RequestID: id}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetLitigationHold(ctx, tenant.HoldRequest{Identity: "ben@contoso.com", Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	reqs := f.requests()
+	if got := reqs[0].Header.Get("client-request-id"); got != id {
+		t.Errorf("client-request-id %q, want the request's %q", got, id)
+	}
+	if got := reqs[1].Header.Get("client-request-id"); got == id || got == "" {
+		t.Errorf("second call's client-request-id %q, want a fresh one", got)
+	}
+}
+
 func TestSetLitigationHoldParams(t *testing.T) {
 	tests := []struct {
 		name string

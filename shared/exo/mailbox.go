@@ -121,6 +121,9 @@ func (c *Client) SetLitigationHold(ctx context.Context, h tenant.HoldRequest) er
 	if h.Inactive {
 		p["InactiveMailbox"] = true
 	}
+	if h.RequestID != "" {
+		ctx = context.WithValue(ctx, requestIDKey{}, h.RequestID)
+	}
 	return c.Invoke(ctx, "Set-Mailbox", p, discard)
 }
 

@@ -155,6 +155,7 @@ type Fact struct {
 	User      UserReading     // FactUserActive, FactUserLicences, FactUserDeleted
 	Mailbox   *MailboxReading // FactUserLicences, FactMailboxInactive, FactMailboxSoftDeleted, FactHoldShown
 	Inventory bool            // FactUserLicences
+	RequestID string          // FactHoldPlaced: the client-request-id Set-Mailbox was sent with
 }
 
 // BlockerKind names what stops holdfast protecting a mailbox by itself.
@@ -378,7 +379,11 @@ func Step(c *Case, f Fact, p Policy, now time.Time) Outcome {
 	case FactHoldPlaced:
 		at := now
 		c.HoldRequestedAt, c.HoldResendAt = &at, nil
-		o.log("placeHold", "ok", fmt.Sprintf("Set-Mailbox -LitigationHoldEnabled $true duration=%s comment=%q", DurationLabel(c.HoldDurationDays), c.RetentionComment()))
+		detail := fmt.Sprintf("Set-Mailbox -LitigationHoldEnabled $true duration=%s comment=%q", DurationLabel(c.HoldDurationDays), c.RetentionComment())
+		if f.RequestID != "" {
+			detail += " client-request-id=" + f.RequestID
+		}
+		o.log("placeHold", "ok", detail)
 	case FactHoldNotShown:
 		// Exchange may show a new hold, or a mailbox it has just brought
 		// back, only after a while: the read at the end of the propagation

@@ -183,6 +183,10 @@ type HoldRequest struct {
 	DurationDays int    // 0 means unlimited
 	Comment      string // RetentionComment
 	Inactive     bool   // pass -InactiveMailbox (identity must be DN or ExchangeGuid)
+	// RequestID is the client-request-id to send it with, so the audit row
+	// that records the request names it (Microsoft support correlates by
+	// it); empty: the adapter picks one.
+	RequestID string
 }
 
 // RestoreRequest is a New-MailboxRestoreRequest.

@@ -34,6 +34,13 @@ func (l *RequestLog) Writes() []string {
 	return w
 }
 
+// All returns a copy of the recorded requests, in arrival order.
+func (l *RequestLog) All() []RequestInfo {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]RequestInfo(nil), l.all...)
+}
+
 // Count is how many requests were recorded.
 func (l *RequestLog) Count() int {
 	l.mu.Lock()

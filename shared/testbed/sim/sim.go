@@ -201,13 +201,15 @@ func (s *Sim) OnRequest(fn func(RequestInfo)) {
 
 // RequestInfo describes one API request as it arrives.
 type RequestInfo struct {
-	API     string         `json:"api"` // "graph" or "exchange"
-	Op      string         `json:"op"`  // Graph operation name or cmdlet name
-	Method  string         `json:"method"`
-	Path    string         `json:"path"`
-	Params  map[string]any `json:"params,omitempty"` // cmdlet parameters
-	Virtual time.Time      `json:"virtual"`          // virtual clock
-	Wall    time.Time      `json:"wall"`
+	API    string         `json:"api"` // "graph" or "exchange"
+	Op     string         `json:"op"`  // Graph operation name or cmdlet name
+	Method string         `json:"method"`
+	Path   string         `json:"path"`
+	Params map[string]any `json:"params,omitempty"` // cmdlet parameters
+	// ClientRequestID is the client-request-id header of an Exchange request.
+	ClientRequestID string    `json:"clientRequestId,omitempty"`
+	Virtual         time.Time `json:"virtual"` // virtual clock
+	Wall            time.Time `json:"wall"`
 }
 
 func (s *Sim) notify(ri RequestInfo) {

@@ -190,7 +190,8 @@ func (s *Sim) serveExchange(w http.ResponseWriter, r *http.Request) {
 		_ = json.Unmarshal(v, &x)
 		info[k] = x
 	}
-	s.notify(RequestInfo{API: "exchange", Op: op, Method: r.Method, Path: r.URL.Path, Params: info})
+	s.notify(RequestInfo{API: "exchange", Op: op, Method: r.Method, Path: r.URL.Path, Params: info,
+		ClientRequestID: r.Header.Get("client-request-id")})
 	v := s.decide("exchange", op)
 	if v.latency > 0 {
 		t := time.NewTimer(v.latency)
