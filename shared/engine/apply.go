@@ -99,7 +99,15 @@ func (e *Engine) block(r *record, t *tx, kind retention.BlockerKind, why, remedy
 // clocks. Events only say that something changed; this says what.
 func (e *Engine) refresh(ctx context.Context, r *record, t *tx) error {
 	c := &r.Case
-	u, err := e.d.Directory.GetUser(ctx, c.ObjectID)
+	var (
+		u   tenant.User
+		err error
+	)
+	if pre := t.takeUser(c.ObjectID); pre != nil {
+		u = *pre
+	} else {
+		u, err = e.d.Directory.GetUser(ctx, c.ObjectID)
+	}
 	switch {
 	case err == nil:
 		seen := retention.UserReading{UPN: u.UserPrincipalName, EmployeeID: u.EmployeeID, Department: u.Department, SKUs: u.AssignedSKUs}

@@ -134,7 +134,7 @@ func TestHoldSentAfterCommitFails(t *testing.T) {
 }
 
 // TestOffboardingSpendsTwoExchangeRequests: a retain decision reads the
-// mailbox and sends the hold, nothing more. A read after the request
+// user once and the mailbox once, and sends the hold, nothing more. A read after the request
 // while it is still deferred could not show it; the sweep at the end of
 // the propagation window is the read that counts.
 func TestOffboardingSpendsTwoExchangeRequests(t *testing.T) {
@@ -179,6 +179,17 @@ func TestOffboardingSpendsTwoExchangeRequests(t *testing.T) {
 	}
 	if total != 2 {
 		t.Errorf("%d Exchange requests for one offboarding, want 2 (%v)", total, after)
+	}
+	// And one Graph read: the reading that found the user by UPN is the
+	// decision's reading of the user.
+	var graph []string
+	for _, ri := range log.All() {
+		if ri.API == "graph" {
+			graph = append(graph, ri.Method+" "+ri.Path)
+		}
+	}
+	if len(graph) != 1 {
+		t.Errorf("Graph requests %q, want one read of the user", graph)
 	}
 	if !st.Sim.Mailboxes()[upn].LitigationHold {
 		t.Fatal("no hold placed")

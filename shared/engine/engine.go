@@ -195,6 +195,20 @@ type tx struct {
 	audit []ledger.AuditRecord
 	actor string
 	event string
+	// user is a reading of the case's user taken by this invocation just
+	// before (resolveUser); refresh uses it once instead of reading again.
+	user *tenant.User
+}
+
+// takeUser returns the reading of objectID's user this transition was
+// handed, once.
+func (t *tx) takeUser(objectID string) *tenant.User {
+	u := t.user
+	t.user = nil
+	if u == nil || !strings.EqualFold(u.ID, objectID) {
+		return nil
+	}
+	return u
 }
 
 // maxDetail bounds an audit row's text: service error messages can be
@@ -365,6 +379,9 @@ func (e *Engine) HandleMessage(ctx context.Context, m Message) (Outcome, error) 
 		if loc.where != PlaceActive {
 			t.log("locate", "ok", "user found in "+string(loc.where)+" by "+loc.how)
 		}
+		// The reading that located the user is milliseconds old: the first
+		// attempt's refresh uses it; a retry after a conflict reads again.
+		t.user, loc.user = loc.user, nil
 		open, err := eng.apply(ctx, r, ev, t)
 		if planned, _ := e.observed(r, t, eventStep(ev.Kind), err); planned {
 			open, err = true, nil

@@ -67,6 +67,9 @@ type located struct {
 	// seed fills in what a new case knows up front: a mailbox whose user
 	// was purged is known only by its ExchangeGuid.
 	seed func(*retention.Case)
+	// user is the reading that found an active user: the decision's first
+	// read of the user uses it instead of asking Graph again.
+	user *tenant.User
 }
 
 // resolveUser finds the Entra object id an event is about. Directory
@@ -125,7 +128,7 @@ func (e *Engine) findActive(ctx context.Context, ref events.UserRef) (located, e
 	if err != nil {
 		return located{}, err
 	}
-	return located{objectID: strings.ToLower(u.ID), where: PlaceActive, how: how}, nil
+	return located{objectID: strings.ToLower(u.ID), where: PlaceActive, how: how, user: &u}, nil
 }
 
 // findIndexed follows holdfast's own index: a case that already tracks a

@@ -184,11 +184,10 @@ func playChild(ctx context.Context, c *Case, o CrashOptions, rate float64) (Outc
 	if c.Faults != nil {
 		st.Sim.SetFaults(*c.Faults)
 	}
-	env := map[string]string{}
-	for k, v := range localstack.Settings(st.SimURL, az.ConnectionString) {
-		env[k] = v
-	}
-	env["HOLDFAST_GRAPH_CLIENT_STATE"] = st.Sim.ClientState()
+	// The same settings as the crash-free run's in-process handler: a
+	// child without the SecureString key blocked rescues the other run
+	// made (Undo-SoftDeletedMailbox needs it), and lost their mailboxes.
+	env := st.HandlerSettings(az.ConnectionString)
 	for k, v := range c.Scenario.Settings {
 		env[k] = v
 	}

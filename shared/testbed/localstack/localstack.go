@@ -101,6 +101,18 @@ func Settings(simURL, storage string) map[string]string {
 	}
 }
 
+// HandlerSettings are the settings a handler on this stack runs with, in
+// process or as a child process: Settings plus what the simulator hands
+// out (the subscription's clientState, the SecureString public key). A
+// child started with less would act differently from the in-process
+// handler it is compared with.
+func (s *Stack) HandlerSettings(storage string) map[string]string {
+	settings := Settings(s.SimURL, storage)
+	settings["HOLDFAST_GRAPH_CLIENT_STATE"] = s.Sim.ClientState()
+	settings["HOLDFAST_EXO_SECURESTRING_KEY"] = s.Sim.SecureStringKeyXML()
+	return settings
+}
+
 func serve(l net.Listener, h http.Handler) *http.Server {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(l) }()
@@ -146,9 +158,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		}
 		storage = s.Azurite.ConnectionString
 	}
-	settings := Settings(s.SimURL, storage)
-	settings["HOLDFAST_GRAPH_CLIENT_STATE"] = s.Sim.ClientState()
-	settings["HOLDFAST_EXO_SECURESTRING_KEY"] = s.Sim.SecureStringKeyXML()
+	settings := s.HandlerSettings(storage)
 	for k, v := range o.Settings {
 		settings[k] = v
 	}
