@@ -17,6 +17,25 @@ import (
 	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
 
+// offboardingBed starts an engine on the simulator with one licensed user
+// and returns it, its start time and an HR retain event for the user.
+func offboardingBed(t *testing.T, upn, eventID string) (*enginebed.Bed, time.Time, []byte) {
+	t.Helper()
+	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	mem := newMemory()
+	st, err := enginebed.Start(context.Background(), enginebed.Options{Start: start, Ledger: mem.store, Counter: mem.counter, Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	if err := st.Sim.Load(sim.TenantSpec{Users: []sim.UserSpec{{UPN: upn, Licenses: []string{"ENTERPRISEPACK"}, MailboxItems: 10}}}); err != nil {
+		t.Fatal(err)
+	}
+	body := fmt.Appendf(nil, `{"specversion":"1.0","id":%q,"type":"io.holdfast.hr.offboarding","source":"/hr/test","time":%q,"data":{"upn":%q,"lastWorkingDay":"2026-03-02","retention":"retain"}}`,
+		eventID, start.Format(time.RFC3339), upn)
+	return st, start, body
+}
+
 // TestHoldSentAfterCommitFails: an offboarding's hold goes out after its
 // commit. When it does not reach Exchange (here the instance's invocation
 // ends while Set-Mailbox is in flight, as in a crash), the event is
@@ -25,25 +44,14 @@ import (
 // retention.HoldResendDelay sends the hold again, and the one a
 // propagation window later confirms it.
 func TestHoldSentAfterCommitFails(t *testing.T) {
-	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	mem := newMemory()
-	ctx := context.Background()
-	st, err := enginebed.Start(ctx, enginebed.Options{Start: start, Ledger: mem.store, Counter: mem.counter, Log: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	const upn = "ann@contoso.test"
-	if err := st.Sim.Load(sim.TenantSpec{Users: []sim.UserSpec{{UPN: upn, Licenses: []string{"ENTERPRISEPACK"}, MailboxItems: 10}}}); err != nil {
-		t.Fatal(err)
-	}
-	body := fmt.Appendf(nil, `{"specversion":"1.0","id":"hr-1","type":"io.holdfast.hr.offboarding","source":"/hr/test","time":%q,"data":{"upn":%q,"lastWorkingDay":"2026-03-02","retention":"retain"}}`,
-		start.Format(time.RFC3339), upn)
+	st, start, body := offboardingBed(t, upn, "hr-1")
+	ctx := context.Background()
 	msg := engine.Message{Queue: events.QueueHR, Body: body, MessageID: "m-1", DeliveryCount: 1}
 
 	st.Sim.SetFaults(sim.Faults{Rules: map[string]sim.FaultRule{"Set-Mailbox": {Latency: "3s"}}})
 	dying, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
-	_, err = st.Engine.HandleMessage(dying, msg)
+	_, err := st.Engine.HandleMessage(dying, msg)
 	cancel()
 	if err == nil {
 		t.Fatal("the event succeeded although its hold could not be sent")
@@ -138,18 +146,9 @@ func TestHoldSentAfterCommitFails(t *testing.T) {
 // while it is still deferred could not show it; the sweep at the end of
 // the propagation window is the read that counts.
 func TestOffboardingSpendsTwoExchangeRequests(t *testing.T) {
-	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	mem := newMemory()
-	ctx := context.Background()
-	st, err := enginebed.Start(ctx, enginebed.Options{Start: start, Ledger: mem.store, Counter: mem.counter, Log: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	const upn = "bo@contoso.test"
-	if err := st.Sim.Load(sim.TenantSpec{Users: []sim.UserSpec{{UPN: upn, Licenses: []string{"ENTERPRISEPACK"}, MailboxItems: 10}}}); err != nil {
-		t.Fatal(err)
-	}
+	st, start, body := offboardingBed(t, upn, "hr-2")
+	ctx := context.Background()
 	exchange := func() map[string]int64 {
 		out := map[string]int64{}
 		for op, n := range st.Sim.Stats().Requests {
@@ -162,8 +161,6 @@ func TestOffboardingSpendsTwoExchangeRequests(t *testing.T) {
 	before := exchange()
 	log := &sim.RequestLog{}
 	st.Sim.OnRequest(log.Add)
-	body := fmt.Appendf(nil, `{"specversion":"1.0","id":"hr-2","type":"io.holdfast.hr.offboarding","source":"/hr/test","time":%q,"data":{"upn":%q,"lastWorkingDay":"2026-03-02","retention":"retain"}}`,
-		start.Format(time.RFC3339), upn)
 	if _, err := st.Engine.HandleMessage(ctx, engine.Message{Queue: events.QueueHR, Body: body, MessageID: "m-2", DeliveryCount: 1}); err != nil {
 		t.Fatal(err)
 	}

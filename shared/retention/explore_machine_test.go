@@ -776,23 +776,9 @@ func exploreMachine(p Policy, depth int, step stepFunc, stopAt string) machineEx
 	d := driver{p, step}
 	facts := machineFacts()
 	ex := machineExploration{byState: map[State]int{}}
-	starts := machineStarts(t0, p)
-	names := make([]string, 0, len(starts))
-	for n := range starts {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var from []named[mworld]
-	for _, n := range names {
-		from = append(from, named[mworld]{n, starts[n]})
-	}
-	moves := make([]string, len(facts))
-	for i, f := range facts {
-		moves[i] = f.name
-	}
 	res := walk[mworld]{
 		key:   mworld.key,
-		moves: moves,
+		moves: moveNames(facts, func(f machineFact) string { return f.name }),
 		step: func(prev mworld, i int) (mworld, bool, string, string) {
 			w := prev.clone()
 			if f := facts[i].name; !strings.HasPrefix(f, "tick:") && !strings.HasPrefix(f, "fail:") {
@@ -808,7 +794,7 @@ func exploreMachine(p Policy, depth int, step stepFunc, stopAt string) machineEx
 			return w, true, inv, detail
 		},
 		visit: func(w mworld) { ex.byState[w.C.State]++ },
-	}.run(from, depth, stopAt)
+	}.run(byName(machineStarts(t0, p)), depth, stopAt)
 	ex.states, ex.transitions, ex.violations = res.states, res.transitions, res.violations
 	return ex
 }

@@ -198,14 +198,10 @@ func exploreRestore(r restoreRules, depth int, stopAt string) exploration {
 		starts = append(starts, named[restoreWorld]{s.name, w})
 	}
 	facts := restoreFacts()
-	moves := make([]string, len(facts))
-	for i, f := range facts {
-		moves[i] = f.name
-	}
 	res := walk[restoreWorld]{
 		key:        func(w restoreWorld) string { return w.key(t0) },
 		expandable: func(w restoreWorld) bool { return w.c.State == StateRescuing },
-		moves:      moves,
+		moves:      moveNames(facts, func(f restoreFact) string { return f.name }),
 		step: func(prev restoreWorld, i int) (restoreWorld, bool, string, string) {
 			w := prev.clone()
 			v, read, ok := facts[i].apply(&w, r, p)

@@ -242,24 +242,10 @@ func explore(r rules, p Policy, depth int, stopAt string) exploration {
 	t0 := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
 	facts := exploreFacts(p)
 	var ex exploration
-	starts := startWorlds(t0, p)
-	names := make([]string, 0, len(starts))
-	for n := range starts {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var from []named[world]
-	for _, n := range names {
-		from = append(from, named[world]{n, starts[n]})
-	}
-	moves := make([]string, len(facts))
-	for i, f := range facts {
-		moves[i] = f.name
-	}
 	res := walk[world]{
 		key:        func(w world) string { return w.key(t0) },
 		expandable: func(w world) bool { return !w.gone },
-		moves:      moves,
+		moves:      moveNames(facts, func(f fact) string { return f.name }),
 		step: func(prev world, i int) (world, bool, string, string) {
 			w := prev.clone()
 			facts[i].apply(&w, r, p)
@@ -270,7 +256,7 @@ func explore(r rules, p Policy, depth int, stopAt string) exploration {
 			inv, detail := checkStep(prev, w, p)
 			return w, true, inv, detail
 		},
-	}.run(from, depth, stopAt)
+	}.run(byName(startWorlds(t0, p)), depth, stopAt)
 	ex.states, ex.transitions, ex.violations = res.states, res.transitions, res.violations
 	return ex
 }

@@ -1,5 +1,7 @@
 package retention
 
+import "sort"
+
 // walk is the breadth-first search the three explorations share: every
 // sequence of moves up to depth from the starting states, each state (by
 // key) expanded once, the invariants checked across every transition.
@@ -24,6 +26,30 @@ type walked struct {
 type named[W any] struct {
 	name string
 	w    W
+}
+
+// byName lists starting states in name order, so a walk is the same on
+// every run.
+func byName[W any](starts map[string]W) []named[W] {
+	names := make([]string, 0, len(starts))
+	for n := range starts {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := make([]named[W], 0, len(names))
+	for _, n := range names {
+		out = append(out, named[W]{n, starts[n]})
+	}
+	return out
+}
+
+// moveNames lists the names of moves, in order.
+func moveNames[M any](moves []M, name func(M) string) []string {
+	out := make([]string, len(moves))
+	for i, m := range moves {
+		out[i] = name(m)
+	}
+	return out
 }
 
 // run explores from starts, stopping at the first violation of stopAt if
