@@ -51,6 +51,7 @@ Usage:
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	tuneGC(os.LookupEnv)
 	if err := run(ctx, os.Args[1:]); err != nil {
 		var ex exitError
 		if errors.As(err, &ex) {

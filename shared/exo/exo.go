@@ -41,6 +41,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 	"github.com/google/uuid"
 
+	"github.com/holdfast/holdfast/shared/keepalive"
 	"github.com/holdfast/holdfast/shared/pacing"
 )
 
@@ -153,7 +154,7 @@ func New(opts Options) (*Client, error) {
 	calls := new(atomic.Int64)
 	hc := opts.HTTPClient
 	if hc == nil {
-		hc = &http.Client{Timeout: requestTimeout}
+		hc = &http.Client{Timeout: requestTimeout, Transport: keepalive.Transport(raw)}
 	}
 	var perRetry []policy.Policy
 	if opts.Pacer != nil {

@@ -36,6 +36,7 @@ import (
 	core "github.com/microsoftgraph/msgraph-sdk-go-core"
 
 	"github.com/holdfast/holdfast/shared/graph/odata"
+	"github.com/holdfast/holdfast/shared/keepalive"
 	"github.com/holdfast/holdfast/shared/pacing"
 )
 
@@ -158,7 +159,7 @@ func newHTTPClient(opts Options, calls *atomic.Int64) *http.Client {
 	}
 	parent := hc.Transport
 	if parent == nil {
-		parent = http.DefaultTransport
+		parent = keepalive.Transport(opts.BaseURL)
 	}
 	if opts.Pacing != nil {
 		parent = pacing.Transport(parent, opts.Pacing)

@@ -4,12 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -17,6 +14,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
 	"github.com/holdfast/holdfast/shared/config"
+	"github.com/holdfast/holdfast/shared/keepalive"
 )
 
 // DefaultTablePrefix names the tables holdfastcases, holdfasttimers and
@@ -223,23 +221,13 @@ func connectionStringEndpoint(cs string) string {
 	return "https://" + account + ".table." + suffix
 }
 
-// transport returns the caller's client or one whose idle timeout stays
-// under the server's keep-alive: 4 s for loopback (Azurite's default
-// keep-alive is 5 s), 60 s otherwise.
+// transport returns the caller's client or one that keeps a connection
+// per concurrent invocation (package keepalive).
 func transport(c *http.Client, endpoint string) policy.Transporter {
 	if c != nil {
 		return c
 	}
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConnsPerHost = 32
-	t.IdleConnTimeout = 60 * time.Second
-	if u, err := url.Parse(endpoint); err == nil {
-		h := u.Hostname()
-		if ip := net.ParseIP(h); h == "localhost" || ip != nil && ip.IsLoopback() {
-			t.IdleConnTimeout = 4 * time.Second
-		}
-	}
-	return &http.Client{Transport: t}
+	return &http.Client{Transport: keepalive.Transport(endpoint)}
 }
 
 // isCode reports whether err is a service error with the given code (from

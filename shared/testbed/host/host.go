@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast/shared/customhandler"
+	"github.com/holdfast/holdfast/shared/keepalive"
 )
 
 // MaxDeliveryCount mirrors the queues' setting in infra/.
@@ -32,7 +33,7 @@ var ErrDeadLettered = errors.New("dead-lettered after max deliveries")
 
 // Options configure a Host.
 type Options struct {
-	// Transport carries the invocations (nil: a default transport). The
+	// Transport carries the invocations (nil: a pooled keepalive transport). The
 	// chaos harness passes one that kills the child mid-invocation.
 	Transport http.RoundTripper
 	// Timeout bounds one invocation (default 11 minutes: the Functions
@@ -77,8 +78,13 @@ func New(url string, now func() time.Time, o Options) *Host {
 	if o.APIFunction == "" {
 		o.APIFunction = "Api"
 	}
+	rt := o.Transport
+	if rt == nil {
+		// The Functions host pools its connections to the worker.
+		rt = keepalive.Transport(url)
+	}
 	return &Host{URL: url, now: now, o: o,
-		client: &customhandler.Client{BaseURL: url, HTTP: &http.Client{Transport: o.Transport, Timeout: o.Timeout}}}
+		client: &customhandler.Client{BaseURL: url, HTTP: &http.Client{Transport: rt, Timeout: o.Timeout}}}
 }
 
 // InProcess serves handler (a customhandler.Server) on a loopback port of

@@ -1,0 +1,57 @@
+// Package conncheck tells whether a client keeps its connections: a test
+// server that counts the connections it accepts, and rounds of concurrent
+// calls like a host's maxConcurrentCalls invocations make.
+package conncheck
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+)
+
+// Server is an httptest.Server that counts accepted connections.
+type Server struct {
+	*httptest.Server
+	conns atomic.Int64
+}
+
+// NewServer starts a counting server in front of h.
+func NewServer(h http.Handler) *Server {
+	s := &Server{Server: httptest.NewUnstartedServer(h)}
+	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			s.conns.Add(1)
+		}
+	}
+	s.Start()
+	return s
+}
+
+// Conns returns how many connections the server has accepted.
+func (s *Server) Conns() int64 { return s.conns.Load() }
+
+// Rounds runs call c times concurrently, rounds times over, waiting for
+// each round to finish; it returns the first error.
+func Rounds(ctx context.Context, c, rounds int, call func(context.Context) error) error {
+	for range rounds {
+		errs := make([]error, c)
+		var wg sync.WaitGroup
+		for i := range c {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = call(ctx)
+			}()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
