@@ -133,7 +133,8 @@ func (e *Engine) Recover(ctx context.Context, ref, upn, actor string) (retention
 		t.log("recover", "ok", "recovery requested by "+actor)
 		switch {
 		case c.DeletedAt != nil && c.UserPurgedAt == nil && c.DeletionSource == retention.DeletedInExchange:
-			err := e.d.Exchange.UndoSoftDeletedMailbox(ctx, c.ExchangeGUID, c.UPN)
+			wctx, rid := writeID(ctx)
+			err := e.d.Exchange.UndoSoftDeletedMailbox(wctx, c.ExchangeGUID, c.UPN)
 			if errors.Is(err, tenant.ErrNoSecureStringKey) {
 				e.block(r, t, retention.BlockNeedsPowerShell, "the mailbox was removed in Exchange and only Undo-SoftDeletedMailbox brings it back; it "+noKeyWhy,
 					"run in Exchange Online PowerShell: "+undoCommand(c.ExchangeGUID, c.UPN)+" ; then reset the account's password in Entra")
@@ -142,12 +143,13 @@ func (e *Engine) Recover(ctx context.Context, ref, upn, actor string) (retention
 			if err != nil {
 				return fmt.Errorf("Undo-SoftDeletedMailbox: %w", err)
 			}
-			t.log("undoSoftDelete", "ok", "mailbox removed in Exchange brought back there")
+			t.log("undoSoftDelete", "ok", idDetail("mailbox removed in Exchange brought back there", rid))
 		case c.DeletedAt != nil && c.UserPurgedAt == nil:
-			if _, err := e.d.Directory.RestoreDeletedUser(ctx, c.ObjectID); err != nil {
+			wctx, rid := writeID(ctx)
+			if _, err := e.d.Directory.RestoreDeletedUser(wctx, c.ObjectID); err != nil {
 				return fmt.Errorf("restore user: %w", err)
 			}
-			t.log("restoreUser", "ok", "user restored from the recycle bin")
+			t.log("restoreUser", "ok", idDetail("user restored from the recycle bin", rid))
 		case c.MailboxInactive && c.MailboxPurgedAt == nil:
 			return e.recoverInactive(ctx, r, upn, t)
 		default:

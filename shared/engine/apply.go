@@ -308,8 +308,9 @@ func (e *Engine) rehire(ctx context.Context, r *record, ev events.Event, t *tx) 
 	switch retention.PlanRehire(c) {
 	case retention.RehireUndoSoftDelete:
 		err := tenant.ErrNoSecureStringKey
+		wctx, rid := writeID(ctx)
 		if c.UPN != "" { // the WindowsLiveID
-			err = e.d.Exchange.UndoSoftDeletedMailbox(ctx, c.ExchangeGUID, c.UPN)
+			err = e.d.Exchange.UndoSoftDeletedMailbox(wctx, c.ExchangeGUID, c.UPN)
 		}
 		if errors.Is(err, tenant.ErrNoSecureStringKey) {
 			e.block(r, t, retention.BlockNeedsPowerShell, "rehired: the mailbox was removed in Exchange and only Undo-SoftDeletedMailbox brings it back; it "+noKeyWhy,
@@ -319,13 +320,14 @@ func (e *Engine) rehire(ctx context.Context, r *record, ev events.Event, t *tx) 
 		if err != nil && !errors.Is(err, tenant.ErrNotFound) {
 			return fmt.Errorf("rehire: Undo-SoftDeletedMailbox: %w", err)
 		}
-		t.log("undoSoftDelete", "ok", "rehire: mailbox removed in Exchange brought back there (Undo-SoftDeletedMailbox)")
+		t.log("undoSoftDelete", "ok", idDetail("rehire: mailbox removed in Exchange brought back there (Undo-SoftDeletedMailbox)", rid))
 		return e.rehired(ctx, r, t)
 	case retention.RehireRestoreUser:
-		if _, err := e.d.Directory.RestoreDeletedUser(ctx, c.ObjectID); err != nil && !errors.Is(err, tenant.ErrNotFound) {
+		wctx, rid := writeID(ctx)
+		if _, err := e.d.Directory.RestoreDeletedUser(wctx, c.ObjectID); err != nil && !errors.Is(err, tenant.ErrNotFound) {
 			return fmt.Errorf("restore rehired user: %w", err)
 		}
-		t.log("restoreUser", "ok", "rehire: user restored from the recycle bin")
+		t.log("restoreUser", "ok", idDetail("rehire: user restored from the recycle bin", rid))
 		return e.rehired(ctx, r, t)
 	case retention.RehireRecoverInactive:
 		upn := ev.User.UPN

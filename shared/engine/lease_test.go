@@ -2,7 +2,6 @@ package engine_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -124,16 +123,8 @@ func TestRescueCutOff(t *testing.T) {
 	}
 	deliver := func(s *enginebed.Bed) {
 		t.Helper()
-		for _, ev := range a.Sim.DrainEvents() {
-			var head struct {
-				ID string `json:"id"`
-			}
-			if err := json.Unmarshal(ev, &head); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := s.Deliver(ctx, events.QueueDirectory, head.ID, ev); err != nil {
-				t.Fatal(err)
-			}
+		if err := s.DeliverNotifications(ctx, a.Sim.DrainEvents()); err != nil {
+			t.Fatal(err)
 		}
 	}
 	// Licence removed, no hold: a 30-day clock; the rescue is due 72 h

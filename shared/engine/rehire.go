@@ -33,7 +33,8 @@ func (e *Engine) recoverInactive(ctx context.Context, r *record, upn string, t *
 	}
 	local, _, _ := strings.Cut(upn, "@")
 	name := local + "-rehired-" + t.now.Format("20060102")
-	mb, err := e.d.Exchange.NewMailboxFromInactive(ctx, id, name, upn)
+	wctx, rid := writeID(ctx)
+	mb, err := e.d.Exchange.NewMailboxFromInactive(wctx, id, name, upn)
 	switch {
 	case errors.Is(err, tenant.ErrNoSecureStringKey):
 		e.block(r, t, retention.BlockNeedsPowerShell, "rehired, but New-Mailbox -InactiveMailbox "+noKeyWhy,
@@ -62,7 +63,7 @@ func (e *Engine) recoverInactive(ctx context.Context, r *record, upn string, t *
 	if err := e.pointAt(ctx, newID, c.Key); err != nil {
 		return err
 	}
-	t.log("recoverMailbox", "ok", fmt.Sprintf("New-Mailbox -InactiveMailbox %s -Name %s -MicrosoftOnlineServicesID %s: new account %s", id, name, upn, newID))
+	t.log("recoverMailbox", "ok", idDetail(fmt.Sprintf("New-Mailbox -InactiveMailbox %s -Name %s -MicrosoftOnlineServicesID %s: new account %s", id, name, upn, newID), rid))
 	e.step(r, t, retention.Fact{Kind: retention.FactRecovered, Recovery: retention.Recovery{ObjectID: newID, UPN: upn,
 		ExchangeGUID: mb.ExchangeGUID, DistinguishedName: mb.DistinguishedName, LegacyExchangeDN: mb.LegacyExchangeDN}})
 	return nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/google/uuid"
 	"github.com/holdfast/holdfast/shared/alert"
 	"github.com/holdfast/holdfast/shared/retention"
 	"github.com/holdfast/holdfast/shared/tenant"
@@ -90,10 +91,11 @@ func (e *Engine) legacyDNOnTarget(ctx context.Context, t *tx, c *retention.Case,
 		t.log("addX500", "fallback", "the source's LegacyExchangeDN is unknown: New-MailboxRestoreRequest -AllowLegacyDNMismatch")
 		return true, nil
 	}
-	err := e.d.Exchange.AddX500Address(ctx, target.ExchangeGUID, c.LegacyExchangeDN)
+	wctx, rid := writeID(ctx)
+	err := e.d.Exchange.AddX500Address(wctx, target.ExchangeGUID, c.LegacyExchangeDN)
 	switch {
 	case err == nil:
-		t.log("addX500", "ok", "Set-Mailbox -Identity "+target.ExchangeGUID+" -EmailAddresses @{Add=\"X500:"+c.LegacyExchangeDN+"\"}")
+		t.log("addX500", "ok", idDetail("Set-Mailbox -Identity "+target.ExchangeGUID+" -EmailAddresses @{Add=\"X500:"+c.LegacyExchangeDN+"\"}", rid))
 		return false, nil
 	case errors.Is(err, tenant.ErrConflict), errors.Is(err, tenant.ErrRefused):
 		t.log("addX500", "fallback", "cannot add the X500 address ("+err.Error()+"): New-MailboxRestoreRequest -AllowLegacyDNMismatch")
@@ -119,7 +121,8 @@ func (e *Engine) prepareTarget(ctx context.Context, r *record, t *tx, target str
 		t.log("verifyTargetHold", "ok", "archive target "+target+" is on Litigation Hold")
 		return mb, true, nil
 	}
-	err = e.d.Exchange.SetLitigationHold(ctx, tenant.HoldRequest{Identity: mb.ExchangeGUID, Enabled: true, Comment: archiveHoldComment})
+	rid := uuid.NewString()
+	err = e.d.Exchange.SetLitigationHold(ctx, tenant.HoldRequest{Identity: mb.ExchangeGUID, Enabled: true, Comment: archiveHoldComment, RequestID: rid})
 	switch {
 	case errors.Is(err, tenant.ErrHoldNotAllowed):
 		e.block(r, t, retention.BlockRestoreTargetNoHold, "the archive target "+target+" cannot be placed on Litigation Hold (its licence does not include it)",
@@ -135,7 +138,7 @@ func (e *Engine) prepareTarget(ctx context.Context, r *record, t *tx, target str
 	if !mb.LitigationHoldEnabled {
 		return mb, false, errors.New("verify archive target hold: Get-Mailbox reports LitigationHoldEnabled=false after Set-Mailbox")
 	}
-	t.log("placeTargetHold", "ok", "Litigation Hold placed on archive target "+target)
+	t.log("placeTargetHold", "ok", idDetail("Litigation Hold placed on archive target "+target, rid))
 	return mb, true, nil
 }
 
@@ -153,7 +156,8 @@ func (e *Engine) submitRestore(ctx context.Context, r *record, t *tx, j *retenti
 		t.log("restoreRequest", "ok", "found existing request "+j.Name+" ("+j.Status+"): not starting a second")
 		return nil
 	}
-	st, err := e.d.Exchange.NewRestoreRequest(ctx, tenant.RestoreRequest{
+	wctx, rid := writeID(ctx)
+	st, err := e.d.Exchange.NewRestoreRequest(wctx, tenant.RestoreRequest{
 		Name: j.Name, SourceMailbox: j.Source, TargetMailbox: j.Target, TargetRootFolder: j.TargetRootFolder,
 		SourceIsArchive: j.SourceIsArchive, TargetIsArchive: j.TargetIsArchive, AllowLegacyDNMismatch: j.AllowLegacyDN,
 	})
@@ -162,7 +166,8 @@ func (e *Engine) submitRestore(ctx context.Context, r *record, t *tx, j *retenti
 		// yet; the switch is the documented fallback.
 		t.log("restoreRequest", "fallback", "LegacyExchangeDN check failed ("+err.Error()+"): retrying with -AllowLegacyDNMismatch")
 		j.AllowLegacyDN = true
-		st, err = e.d.Exchange.NewRestoreRequest(ctx, tenant.RestoreRequest{
+		wctx, rid = writeID(ctx)
+		st, err = e.d.Exchange.NewRestoreRequest(wctx, tenant.RestoreRequest{
 			Name: j.Name, SourceMailbox: j.Source, TargetMailbox: j.Target, TargetRootFolder: j.TargetRootFolder,
 			SourceIsArchive: j.SourceIsArchive, TargetIsArchive: j.TargetIsArchive, AllowLegacyDNMismatch: true,
 		})
@@ -179,8 +184,8 @@ func (e *Engine) submitRestore(ctx context.Context, r *record, t *tx, j *retenti
 		return fmt.Errorf("New-MailboxRestoreRequest %s: %w", j.Name, err)
 	}
 	e.adoptRequest(j, st)
-	t.log("restoreRequest", "ok", fmt.Sprintf("New-MailboxRestoreRequest -Name %s -SourceMailbox %s -TargetMailbox %s -TargetRootFolder %q SourceIsArchive=%v TargetIsArchive=%v AllowLegacyDNMismatch=%v",
-		j.Name, j.Source, j.Target, j.TargetRootFolder, j.SourceIsArchive, j.TargetIsArchive, j.AllowLegacyDN))
+	t.log("restoreRequest", "ok", idDetail(fmt.Sprintf("New-MailboxRestoreRequest -Name %s -SourceMailbox %s -TargetMailbox %s -TargetRootFolder %q SourceIsArchive=%v TargetIsArchive=%v AllowLegacyDNMismatch=%v",
+		j.Name, j.Source, j.Target, j.TargetRootFolder, j.SourceIsArchive, j.TargetIsArchive, j.AllowLegacyDN), rid))
 	return nil
 }
 
@@ -259,10 +264,11 @@ func (e *Engine) monitorRestore(ctx context.Context, r *record, t *tx) error {
 			// action is Resume-MailboxRestoreRequest. Bounded by
 			// MaxRestoreResumes, after which it is reported as stalled.
 			j.Resumes++
-			if err := e.d.Exchange.ResumeRestoreRequest(ctx, id); err != nil && !errors.Is(err, tenant.ErrNotFound) {
+			wctx, rid := writeID(ctx)
+			if err := e.d.Exchange.ResumeRestoreRequest(wctx, id); err != nil && !errors.Is(err, tenant.ErrNotFound) {
 				return fmt.Errorf("Resume-MailboxRestoreRequest %s: %w", j.Name, err)
 			}
-			t.log("restoreResume", "ok", fmt.Sprintf("Resume-MailboxRestoreRequest -Identity %s (%s, resume %d of %d)", id, j.StatusDetail, j.Resumes, retention.MaxRestoreResumes))
+			t.log("restoreResume", "ok", idDetail(fmt.Sprintf("Resume-MailboxRestoreRequest -Identity %s (%s, resume %d of %d)", id, j.StatusDetail, j.Resumes, retention.MaxRestoreResumes), rid))
 		case retention.VerdictSuspended, retention.VerdictUnknown:
 			if j.Reported != j.Status {
 				j.Reported = j.Status

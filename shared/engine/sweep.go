@@ -336,8 +336,9 @@ func (e *Engine) rescue(ctx context.Context, r *record, t *tx) error {
 	case c.DeletedAt != nil && c.UserPurgedAt == nil && c.DeletionSource == retention.DeletedInExchange:
 		// Same-source rule: a mailbox removed in Exchange comes back there.
 		err := tenant.ErrNoSecureStringKey
+		wctx, rid := writeID(ctx)
 		if c.UPN != "" { // the WindowsLiveID; unknown, an admin must supply it
-			err = e.d.Exchange.UndoSoftDeletedMailbox(ctx, c.ExchangeGUID, c.UPN)
+			err = e.d.Exchange.UndoSoftDeletedMailbox(wctx, c.ExchangeGUID, c.UPN)
 		}
 		if errors.Is(err, tenant.ErrNoSecureStringKey) {
 			e.block(r, t, retention.BlockNeedsPowerShell, "the mailbox was removed in Exchange and only Undo-SoftDeletedMailbox brings it back; it "+noKeyWhy,
@@ -347,16 +348,18 @@ func (e *Engine) rescue(ctx context.Context, r *record, t *tx) error {
 		if err != nil {
 			return fmt.Errorf("rescue: Undo-SoftDeletedMailbox: %w", err)
 		}
-		t.log("undoSoftDelete", "ok", "Undo-SoftDeletedMailbox: mailbox removed in Exchange brought back there")
+		t.log("undoSoftDelete", "ok", idDetail("Undo-SoftDeletedMailbox: mailbox removed in Exchange brought back there", rid))
 	case c.DeletedAt != nil && c.UserPurgedAt == nil:
-		if _, err := e.d.Directory.RestoreDeletedUser(ctx, c.ObjectID); err != nil && !errors.Is(err, tenant.ErrNotFound) {
+		wctx, rid := writeID(ctx)
+		if _, err := e.d.Directory.RestoreDeletedUser(wctx, c.ObjectID); err != nil && !errors.Is(err, tenant.ErrNotFound) {
 			return fmt.Errorf("rescue: restore user: %w", err)
 		}
-		t.log("restoreUser", "ok", "user restored from the recycle bin")
-		if err := e.d.Directory.SetAccountEnabled(ctx, c.ObjectID, false); err != nil {
+		t.log("restoreUser", "ok", idDetail("user restored from the recycle bin", rid))
+		wctx, rid = writeID(ctx)
+		if err := e.d.Directory.SetAccountEnabled(wctx, c.ObjectID, false); err != nil {
 			return fmt.Errorf("rescue: keep account disabled: %w", err)
 		}
-		t.log("disableAccount", "ok", "restored account kept disabled")
+		t.log("disableAccount", "ok", idDetail("restored account kept disabled", rid))
 	case c.DeletedAt == nil && c.LicenceRemovedAt != nil:
 		// Licence grace: handled below.
 	default:
@@ -380,14 +383,15 @@ func (e *Engine) rescue(ctx context.Context, r *record, t *tx) error {
 			}
 			skus = []string{sku}
 		}
-		if err := e.d.Directory.AssignLicenses(ctx, c.ObjectID, skus, nil); err != nil {
+		wctx, rid := writeID(ctx)
+		if err := e.d.Directory.AssignLicenses(wctx, c.ObjectID, skus, nil); err != nil {
 			if errors.Is(err, tenant.ErrNoLicenceUnits) {
 				e.block(r, t, retention.BlockNoLicenceUnits, "no free licence unit to re-assign", "free or buy a licence unit; holdfast retries when the case is refreshed")
 				return nil
 			}
 			return fmt.Errorf("rescue: re-assign licence: %w", err)
 		}
-		t.log("assignLicence", "ok", fmt.Sprintf("re-assigned %d licence(s)", len(skus)))
+		t.log("assignLicence", "ok", idDetail(fmt.Sprintf("re-assigned %d licence(s)", len(skus)), rid))
 		e.step(r, t, retention.Fact{Kind: retention.FactLicenceAssigned})
 		if err := e.refresh(ctx, r, t); err != nil {
 			return err

@@ -43,6 +43,7 @@ import (
 
 	"github.com/holdfast/holdfast/shared/keepalive"
 	"github.com/holdfast/holdfast/shared/pacing"
+	"github.com/holdfast/holdfast/shared/tenant"
 )
 
 // Scope is the only token scope the client asks for.
@@ -256,10 +257,6 @@ func (c *Client) invoke(ctx context.Context, cmdlet string, params map[string]an
 	return nil
 }
 
-// requestIDKey carries a caller's client-request-id (tenant.HoldRequest)
-// to newRequest.
-type requestIDKey struct{}
-
 // newRequest builds one InvokeCommand POST with the headers every caller
 // of the admin API sends (docs/contracts.md, "Exchange").
 func (c *Client) newRequest(ctx context.Context, link, cmdlet string, body []byte) (*policy.Request, error) {
@@ -273,7 +270,7 @@ func (c *Client) newRequest(ctx context.Context, link, cmdlet string, body []byt
 	h.Set("X-AnchorMailbox", c.anchor)
 	h.Set("Prefer", "odata.maxpagesize="+strconv.Itoa(c.pageSize))
 	h.Set("X-ResponseFormat", "json")
-	id, _ := ctx.Value(requestIDKey{}).(string)
+	id := tenant.RequestID(ctx)
 	if id == "" {
 		id = uuid.NewString()
 	}

@@ -235,6 +235,27 @@ func TestHoldRequestIDIsSent(t *testing.T) {
 	}
 }
 
+// Any cmdlet sent with tenant.WithRequestID carries the caller's id, on
+// every attempt: a rescue's audit rows name the requests they record.
+func TestContextRequestIDIsSent(t *testing.T) {
+	f := newFake(t)
+	f.on("Set-Mailbox", reply{status: 503, body: exoError("ServiceUnavailable", "", "", "busy")}, ok())
+	c := f.client(t, exo.Options{RetryDelay: time.Millisecond})
+	const id = "0b6f3a2e-8d41-4f7c-b3a9-5e2d1c0f9a77"
+	if err := c.AddX500Address(tenant.WithRequestID(context.Background(), id), "ann@contoso.com", "/o=ExchangeLabs/cn=ann"); err != nil {
+		t.Fatal(err)
+	}
+	reqs := f.requests()
+	if len(reqs) != 2 {
+		t.Fatalf("%d requests, want a 503 and its retry", len(reqs))
+	}
+	for i, r := range reqs {
+		if got := r.Header.Get("client-request-id"); got != id {
+			t.Errorf("attempt %d: client-request-id %q, want %q", i, got, id)
+		}
+	}
+}
+
 func TestSetLitigationHoldParams(t *testing.T) {
 	tests := []struct {
 		name string

@@ -122,7 +122,7 @@ func (c *Client) SetLitigationHold(ctx context.Context, h tenant.HoldRequest) er
 		p["InactiveMailbox"] = true
 	}
 	if h.RequestID != "" {
-		ctx = context.WithValue(ctx, requestIDKey{}, h.RequestID)
+		ctx = tenant.WithRequestID(ctx, h.RequestID)
 	}
 	return c.Invoke(ctx, "Set-Mailbox", p, discard)
 }

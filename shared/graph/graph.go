@@ -38,6 +38,7 @@ import (
 	"github.com/holdfast/holdfast/shared/graph/odata"
 	"github.com/holdfast/holdfast/shared/keepalive"
 	"github.com/holdfast/holdfast/shared/pacing"
+	"github.com/holdfast/holdfast/shared/tenant"
 )
 
 // Scope is the only token scope the client asks for.
@@ -178,6 +179,7 @@ func newHTTPClient(opts Options, calls *atomic.Int64) *http.Client {
 	co := clientOptions()
 	middleware := []khttp.Middleware{
 		core.NewGraphTelemetryHandler(&co), // SdkVersion + client-request-id
+		requestIDHandler{},                 // the caller's client-request-id instead
 		khttp.NewRetryHandlerWithOptions(khttp.RetryHandlerOptions{
 			MaxRetries:   retries,
 			DelaySeconds: delaySeconds(opts.RetryDelay), // used only when Retry-After is absent
@@ -204,6 +206,18 @@ func delaySeconds(d time.Duration) int {
 		return 1
 	}
 	return int(d / time.Second)
+}
+
+// requestIDHandler replaces the client-request-id the telemetry handler
+// picked with the caller's (tenant.WithRequestID), which the engine also
+// writes into the audit row of the write.
+type requestIDHandler struct{}
+
+func (requestIDHandler) Intercept(p khttp.Pipeline, i int, req *http.Request) (*http.Response, error) {
+	if id := tenant.RequestID(req.Context()); id != "" {
+		req.Header.Set("client-request-id", id)
+	}
+	return p.Next(req, i)
 }
 
 // countingTransport counts requests that reach the wire.

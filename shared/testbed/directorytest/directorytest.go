@@ -173,6 +173,7 @@ func Run(t *testing.T, nd NewDirectory) {
 		{"Restore", testRestore},
 		{"RestoreConflict", testRestoreConflict},
 		{"AccountEnabled", testAccountEnabled},
+		{"RequestID", testRequestID},
 		{"Licences", testLicences},
 		{"LicenceErrors", testLicenceErrors},
 		{"ListUsersPages", testListUsersPages},
@@ -376,6 +377,42 @@ func testAccountEnabled(t *testing.T, nd NewDirectory) {
 	}
 	if n := e.requests("patchUser"); n != 3 {
 		t.Fatalf("%d PATCH requests, want 3", n)
+	}
+}
+
+// A write sent with tenant.WithRequestID carries that client-request-id on
+// every attempt (the engine writes it into the audit row); a call without
+// one still sends an id, a new one per call.
+func testRequestID(t *testing.T, nd NewDirectory) {
+	e := newEnv(t, nd, tenantSpec(), Options{RetryDelay: time.Millisecond})
+	ann := e.id("ann@contoso.test")
+	var log sim.RequestLog
+	e.s.OnRequest(log.Add)
+	// One write a second: the second write is answered 429 once, then served.
+	e.s.SetFaults(sim.Faults{Graph: &sim.Budget{Budget: 1, Window: "1s"}})
+	const id = "6c0d7e1a-2b3c-4d5e-8f90-a1b2c3d4e5f6"
+	if err := e.d.SetAccountEnabled(e.ctx, ann, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.d.SetAccountEnabled(tenant.WithRequestID(e.ctx, id), ann, true); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ri := range log.All() {
+		if ri.Op == "patchUser" {
+			got = append(got, ri.ClientRequestID)
+		}
+	}
+	if len(got) < 3 {
+		t.Fatalf("%d PATCH attempts (%q), want the second write throttled once and retried", len(got), got)
+	}
+	if got[0] == "" || got[0] == id {
+		t.Errorf("the write without an id was sent with %q, want an id of its own", got[0])
+	}
+	for i, g := range got[1:] {
+		if g != id {
+			t.Errorf("attempt %d of the write with an id carried %q, want %q", i+1, g, id)
+		}
 	}
 }
 

@@ -14,6 +14,7 @@ package enginebed
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -244,4 +245,22 @@ func (b *Bed) Deliver(ctx context.Context, q events.Queue, messageID string, bod
 		}
 	}
 	return engine.Outcome{}, fmt.Errorf("%w: %v", ErrDeadLettered, last)
+}
+
+// DeliverNotifications delivers directory notifications (the simulator's
+// DrainEvents) to the directory queue, each under its CloudEvent id as
+// the message id, as the Event Grid subscription forwards them.
+func (b *Bed) DeliverNotifications(ctx context.Context, notifications []json.RawMessage) error {
+	for _, ev := range notifications {
+		var head struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(ev, &head); err != nil {
+			return fmt.Errorf("enginebed: notification: %w", err)
+		}
+		if _, err := b.Deliver(ctx, events.QueueDirectory, head.ID, ev); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -206,7 +206,7 @@ type RequestInfo struct {
 	Method string         `json:"method"`
 	Path   string         `json:"path"`
 	Params map[string]any `json:"params,omitempty"` // cmdlet parameters
-	// ClientRequestID is the client-request-id header of an Exchange request.
+	// ClientRequestID is the client-request-id header of the request.
 	ClientRequestID string    `json:"clientRequestId,omitempty"`
 	Virtual         time.Time `json:"virtual"` // virtual clock
 	Wall            time.Time `json:"wall"`

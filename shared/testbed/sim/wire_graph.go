@@ -153,7 +153,8 @@ func (s *Sim) graphDispatch(ctx context.Context, c *gctx) gresp {
 		s.countError("graph", "unrouted")
 		return bad
 	}
-	s.notify(RequestInfo{API: "graph", Op: op, Method: c.method, Path: "/v1.0" + c.path})
+	s.notify(RequestInfo{API: "graph", Op: op, Method: c.method, Path: "/v1.0" + c.path,
+		ClientRequestID: c.header.Get("client-request-id")})
 	v := s.decide("graph", op)
 	if v.latency > 0 {
 		t := time.NewTimer(v.latency)

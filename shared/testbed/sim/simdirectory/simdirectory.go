@@ -397,6 +397,13 @@ func (c *Client) do(ctx context.Context, op, method, target string, body []byte,
 			return fmt.Errorf("graph: %s: %w", op, err)
 		}
 		req.Header.Set("Accept", "application/json")
+		// As msgraph-sdk-go's telemetry handler, one id per call; the
+		// caller's when it gave one (tenant.WithRequestID).
+		rid := tenant.RequestID(ctx)
+		if rid == "" {
+			rid = uuid.NewString()
+		}
+		req.Header.Set("client-request-id", rid)
 		if body != nil {
 			req.Header.Set("Content-Type", "application/json")
 		} else {
