@@ -10,11 +10,11 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/holdfast/holdfast/shared/alert"
 	"github.com/holdfast/holdfast/shared/engine"
 	"github.com/holdfast/holdfast/shared/events"
 	"github.com/holdfast/holdfast/shared/ledger"
 	"github.com/holdfast/holdfast/shared/ledger/memledger"
-	"github.com/holdfast/holdfast/shared/notify"
 	"github.com/holdfast/holdfast/shared/observe"
 	"github.com/holdfast/holdfast/shared/testbed/localstack"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
@@ -277,7 +277,7 @@ func TestObserveThenAct(t *testing.T) {
 	}
 }
 
-func countKind(as []notify.Alert, kind string) int {
+func countKind(as []alert.Alert, kind string) int {
 	n := 0
 	for _, a := range as {
 		if a.Kind == kind {

@@ -13,8 +13,8 @@ import (
 	"github.com/cenkalti/backoff/v5"
 	"github.com/rs/zerolog"
 
+	"github.com/holdfast/holdfast/shared/alert"
 	"github.com/holdfast/holdfast/shared/customhandler"
-	"github.com/holdfast/holdfast/shared/notify"
 	"github.com/holdfast/holdfast/shared/redelivery"
 )
 
@@ -249,8 +249,8 @@ func (l *Lazy) alertGiveUp(ctx context.Context, queue string, s redelivery.State
 	}
 	l.alerted[s.OriginalID] = true
 	l.mu.Unlock()
-	a := notify.Alert{
-		ID: "retryBudgetSpent:" + queue + ":" + s.OriginalID, Kind: notify.KindRetryBudgetSpent, Severity: notify.SeverityCritical,
+	a := alert.Alert{
+		ID: "retryBudgetSpent:" + queue + ":" + s.OriginalID, Kind: alert.KindRetryBudgetSpent, Severity: alert.SeverityCritical,
 		Action: fmt.Sprintf("message %s on %s failed for %s (%d deliveries, %d scheduled retries); Service Bus dead-letters it after its remaining deliveries",
 			s.OriginalID, queue, d.Spent.Round(time.Minute), s.Deliveries(), s.Retries),
 		Remedy:  "fix the cause (" + oneLine(cause) + "), then run `holdfast deadletters --queue " + queue + " --replay " + s.OriginalID + "`",

@@ -11,10 +11,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/holdfast/holdfast/shared/alert"
 	"github.com/holdfast/holdfast/shared/auditchain"
 	"github.com/holdfast/holdfast/shared/customhandler"
 	"github.com/holdfast/holdfast/shared/ledger"
-	"github.com/holdfast/holdfast/shared/notify"
 	"github.com/holdfast/holdfast/shared/retention"
 	"github.com/holdfast/holdfast/shared/tenant"
 )
@@ -84,7 +84,7 @@ func groupLabel(g Group) string {
 // stored is the part of the engine's case document the pages show.
 type stored struct {
 	Case   retention.Case `json:"case"`
-	Outbox []notify.Alert `json:"outbox,omitempty"`
+	Outbox []alert.Alert  `json:"outbox,omitempty"`
 }
 
 func decode(rec ledger.CaseRecord) stored {
@@ -269,7 +269,7 @@ type CaseView struct {
 	DaysLeft   float64
 	Urgency    string
 	Timeline   []Entry
-	Pending    []notify.Alert
+	Pending    []alert.Alert
 	Delivered  []string // alert ids without the case key prefix
 	Chain      ChainStatus
 	Planned    []PlannedAction

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/holdfast/holdfast/shared/notify"
+	"github.com/holdfast/holdfast/shared/alert"
 	"github.com/holdfast/holdfast/shared/retention"
 )
 
@@ -38,7 +38,7 @@ func TestSettlePurgedReadsTypedConflict(t *testing.T) {
 			if r.Case.State != retention.StatePurged || r.Case.Reason != tc.wantReason {
 				t.Fatalf("state %s reason %q, want purged %q", r.Case.State, r.Case.Reason, tc.wantReason)
 			}
-			if len(r.Outbox) != 1 || r.Outbox[0].Kind != notify.KindPurged {
+			if len(r.Outbox) != 1 || r.Outbox[0].Kind != alert.KindPurged {
 				t.Fatalf("outbox %+v, want one purged alert", r.Outbox)
 			}
 			a := r.Outbox[0]

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/holdfast/holdfast/shared/alert"
 )
 
 // RetryPolicy bounds how hard the Dispatcher tries within one Send. What is
@@ -161,7 +163,7 @@ func (e *CoolingDownError) Unwrap() error { return e.Err }
 
 // Send delivers a to every channel that does not have it yet. It returns
 // nil when all have it, or a *DeliveryError naming those that still failed.
-func (d *Dispatcher) Send(ctx context.Context, a Alert) error {
+func (d *Dispatcher) Send(ctx context.Context, a alert.Alert) error {
 	if a.ID == "" {
 		// Without an id a repeat cannot be recognised; refuse loudly.
 		return errors.New("notify: alert has no id")
@@ -209,7 +211,7 @@ func (d *Dispatcher) Send(ctx context.Context, a Alert) error {
 
 // deliver tries one channel until it succeeds, fails permanently, runs out
 // of attempts or time.
-func (d *Dispatcher) deliver(parent context.Context, idx int, ch Channel, a Alert) error {
+func (d *Dispatcher) deliver(parent context.Context, idx int, ch Channel, a alert.Alert) error {
 	ctx, cancel := context.WithTimeout(parent, d.retry.Budget)
 	defer cancel()
 	backoff := d.retry.Backoff

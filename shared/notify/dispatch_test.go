@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/holdfast/holdfast/shared/alert"
 )
 
 // scripted is a Channel answering from a list of errors (nil = success);
@@ -18,14 +20,14 @@ type scripted struct {
 	name string
 	mu   sync.Mutex
 	errs []error
-	got  []Alert
+	got  []alert.Alert
 	// gate, when set, is waited on before answering.
 	gate <-chan struct{}
 }
 
 func (s *scripted) Name() string { return s.name }
 
-func (s *scripted) Send(ctx context.Context, a Alert) error {
+func (s *scripted) Send(ctx context.Context, a alert.Alert) error {
 	if s.gate != nil {
 		select {
 		case <-s.gate:
@@ -142,7 +144,7 @@ type recordingThen struct {
 }
 
 func (r *recordingThen) Name() string { return "good" }
-func (r *recordingThen) Send(context.Context, Alert) error {
+func (r *recordingThen) Send(context.Context, alert.Alert) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.n++
@@ -281,7 +283,7 @@ func TestDispatcherCoolsDownChannelThatIsDown(t *testing.T) {
 	rec := &Recorder{}
 	d, clock := withClock(quick(NewDispatcher(zerolog.Nop(), rec, down)))
 	ctx := context.Background()
-	alert := func(id string) Alert { a := sampleAlert(); a.ID = id; return a }
+	alert := func(id string) alert.Alert { a := sampleAlert(); a.ID = id; return a }
 
 	if err := d.Send(ctx, alert("a")); err == nil {
 		t.Fatal("want a failure")

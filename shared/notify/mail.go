@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/holdfast/holdfast/shared/alert"
 	"github.com/holdfast/holdfast/shared/tenant"
 )
 
@@ -34,7 +35,7 @@ func NewMail(m Mailer, from string, to []string) *Mail {
 func (m *Mail) Name() string { return "mail" }
 
 // Send implements Channel.
-func (m *Mail) Send(ctx context.Context, a Alert) error {
+func (m *Mail) Send(ctx context.Context, a alert.Alert) error {
 	if m.m == nil || m.from == "" || len(m.to) == 0 {
 		return Permanent(errors.New("alert mail: sender or recipients not configured (HOLDFAST_ALERT_MAIL_FROM, HOLDFAST_ALERT_MAIL_TO)"))
 	}
@@ -66,7 +67,7 @@ func mailPermanent(err error) bool {
 }
 
 // MailMessage renders a as a plain-text mail to the given recipients.
-func MailMessage(a Alert, to []string) tenant.Mail {
+func MailMessage(a alert.Alert, to []string) tenant.Mail {
 	subject := "[holdfast] " + strings.ToUpper(orDash(a.Severity)) + ": " + title(a.Kind)
 	if a.UPN != "" {
 		subject += ": " + a.UPN

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/holdfast/holdfast/shared/alert"
 	"github.com/holdfast/holdfast/shared/tenant"
 )
 
@@ -60,7 +61,7 @@ func TestMailBody(t *testing.T) {
 }
 
 func TestMailRemedyAndMissingDeadline(t *testing.T) {
-	a := Alert{ID: "k:blocked:noLitigationHold", Kind: KindBlocker, Severity: SeverityCritical, UPN: "bo@contoso.com",
+	a := alert.Alert{ID: "k:blocked:noLitigationHold", Kind: alert.KindBlocker, Severity: alert.SeverityCritical, UPN: "bo@contoso.com",
 		Remedy: "assign an Exchange Online Plan 2 licence"}
 	m := MailMessage(a, []string{"it@contoso.com"})
 	if !strings.Contains(m.Body, "Remedy:    assign an Exchange Online Plan 2 licence") {

@@ -7,6 +7,9 @@
 // Alerts carry a deterministic id. The engine records each delivered id on
 // its case, so a warning is sent once per threshold; topic subscribers (and
 // Service Bus duplicate detection) use the same id to drop repeats.
+//
+// The alert record and its kinds are holdfast's vocabulary (package alert),
+// kept on a case until sent; notify renders and delivers them.
 package notify
 
 import (
@@ -18,37 +21,12 @@ import (
 	"github.com/holdfast/holdfast/shared/alert"
 )
 
-// The alert record and its kinds are holdfast's vocabulary (package
-// alert), kept on a case until sent; notify renders and delivers them.
-type Alert = alert.Alert
-
-// Alert kinds, as package alert names them. Kind is an open set: channels
-// render an unknown kind with a generic title.
-const (
-	KindWarning          = alert.KindWarning
-	KindBlocker          = alert.KindBlocker
-	KindRescued          = alert.KindRescued
-	KindRescueFailed     = alert.KindRescueFailed
-	KindPurged           = alert.KindPurged
-	KindRejectedEvent    = alert.KindRejectedEvent
-	KindCaseFailing      = alert.KindCaseFailing
-	KindNotificationGap  = alert.KindNotificationGap
-	KindRetryBudgetSpent = alert.KindRetryBudgetSpent
-)
-
-// Severities, in increasing order of urgency.
-const (
-	SeverityInfo     = alert.SeverityInfo
-	SeverityWarning  = alert.SeverityWarning
-	SeverityCritical = alert.SeverityCritical
-)
-
 // Channel delivers alerts somewhere. Send must be safe for concurrent use.
 // An error wrapped with Permanent is not retried by the Dispatcher within
 // one delivery round.
 type Channel interface {
 	Name() string
-	Send(ctx context.Context, a Alert) error
+	Send(ctx context.Context, a alert.Alert) error
 }
 
 // Permanent marks err as one that retrying soon will not fix (a 4xx from the
@@ -83,19 +61,19 @@ type retryAfter interface{ RetryAfter() time.Duration }
 // title is the one-line headline of an alert kind.
 func title(kind string) string {
 	switch kind {
-	case KindWarning:
+	case alert.KindWarning:
 		return "Mailbox purge deadline approaching"
-	case KindBlocker:
+	case alert.KindBlocker:
 		return "Mailbox cannot be protected automatically"
-	case KindRescued:
+	case alert.KindRescued:
 		return "Mailbox rescued"
-	case KindRescueFailed:
+	case alert.KindRescueFailed:
 		return "Mailbox rescue failed"
-	case KindPurged:
+	case alert.KindPurged:
 		return "Mailbox purged"
-	case KindRejectedEvent:
+	case alert.KindRejectedEvent:
 		return "Event rejected"
-	case KindCaseFailing:
+	case alert.KindCaseFailing:
 		return "Case failing repeatedly"
 	case "":
 		return "holdfast alert"
@@ -106,7 +84,7 @@ func title(kind string) string {
 // deadlineText renders the deadline in UTC with the time left as seen when
 // the alert was raised (a.At), so the text is the same on every channel and
 // on every retry.
-func deadlineText(a Alert) string {
+func deadlineText(a alert.Alert) string {
 	if a.Deadline.IsZero() {
 		return ""
 	}

@@ -3,15 +3,17 @@ package notify
 import (
 	"testing"
 	"time"
+
+	"github.com/holdfast/holdfast/shared/alert"
 )
 
 // sampleAlert is the 7-day warning the golden card and mail tests render.
-func sampleAlert() Alert {
+func sampleAlert() alert.Alert {
 	at := time.Date(2026, 3, 8, 9, 0, 0, 0, time.UTC)
-	return Alert{
+	return alert.Alert{
 		ID:       "00000000-0000-0000-0000-0000000000aa_1b2e6c51-6a4f-4d2e-9e0c-3f5a2b7d9c10:warn:7d:1773565200",
-		Kind:     KindWarning,
-		Severity: SeverityWarning,
+		Kind:     alert.KindWarning,
+		Severity: alert.SeverityWarning,
 		CaseKey:  "00000000-0000-0000-0000-0000000000aa_1b2e6c51-6a4f-4d2e-9e0c-3f5a2b7d9c10",
 		UPN:      "ann.lee@contoso.com",
 		State:    "atRisk",

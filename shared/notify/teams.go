@@ -18,6 +18,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
+
+	"github.com/holdfast/holdfast/shared/alert"
 )
 
 // Teams posts alerts as Adaptive Cards to a Teams incoming webhook or a
@@ -77,7 +79,7 @@ func (t *Teams) String() string   { return "teams webhook" }
 func (t *Teams) GoString() string { return "notify.Teams{url: [redacted]}" }
 
 // Send implements Channel.
-func (t *Teams) Send(ctx context.Context, a Alert) error {
+func (t *Teams) Send(ctx context.Context, a alert.Alert) error {
 	if t.url == "" {
 		return Permanent(errors.New("teams webhook: no URL configured"))
 	}
@@ -291,14 +293,14 @@ type Fact struct {
 // TeamsMessage builds the webhook message for a: a title coloured by
 // severity and a FactSet with the user, the deadline (UTC and time left),
 // the case state, what holdfast will do and what the admin should do.
-func TeamsMessage(a Alert) TeamsPayload {
+func TeamsMessage(a alert.Alert) TeamsPayload {
 	color := "Default"
 	switch a.Severity {
-	case SeverityCritical:
+	case alert.SeverityCritical:
 		color = "Attention"
-	case SeverityWarning:
+	case alert.SeverityWarning:
 		color = "Warning"
-	case SeverityInfo:
+	case alert.SeverityInfo:
 		color = "Good"
 	}
 	head := title(a.Kind)

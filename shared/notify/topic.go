@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+
+	"github.com/holdfast/holdfast/shared/alert"
 )
 
 // MessageSender sends one message to the alerts topic. shared/servicebus's
@@ -27,11 +29,11 @@ func NewTopic(s MessageSender) *Topic { return &Topic{s: s} }
 func (t *Topic) Name() string { return "topic" }
 
 // TopicContentType is the content type of alert messages: the body is the
-// Alert as JSON.
+// alert.Alert as JSON.
 const TopicContentType = "application/json"
 
 // Send implements Channel.
-func (t *Topic) Send(ctx context.Context, a Alert) error {
+func (t *Topic) Send(ctx context.Context, a alert.Alert) error {
 	body, err := json.Marshal(a)
 	if err != nil {
 		return Permanent(fmt.Errorf("alerts topic: encode alert: %w", err))

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/holdfast/holdfast/shared/alert"
 )
 
 type fakeSender struct {
@@ -37,7 +39,7 @@ func TestTopicMessage(t *testing.T) {
 	if !reflect.DeepEqual(fs.props, want) {
 		t.Errorf("properties %v, want %v", fs.props, want)
 	}
-	var back Alert
+	var back alert.Alert
 	if err := json.Unmarshal(fs.body, &back); err != nil {
 		t.Fatal(err)
 	}

@@ -17,8 +17,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/holdfast/holdfast/shared/alert"
 	"github.com/holdfast/holdfast/shared/engine"
-	"github.com/holdfast/holdfast/shared/notify"
 	"github.com/holdfast/holdfast/shared/tenant"
 )
 
@@ -146,7 +146,7 @@ type Alerter struct {
 }
 
 // Send forwards a marked copy of a.
-func (o Alerter) Send(ctx context.Context, a notify.Alert) error {
+func (o Alerter) Send(ctx context.Context, a alert.Alert) error {
 	if !strings.HasPrefix(a.Action, Prefix) {
 		a.Action = Prefix + a.Action
 	}

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/holdfast/holdfast/shared/alert"
 	"github.com/holdfast/holdfast/shared/engine"
-	"github.com/holdfast/holdfast/shared/notify"
 	"github.com/holdfast/holdfast/shared/observe"
 	"github.com/holdfast/holdfast/shared/tenant"
 )
@@ -97,9 +97,9 @@ func TestReadsPassThrough(t *testing.T) {
 	}
 }
 
-type captured struct{ got []notify.Alert }
+type captured struct{ got []alert.Alert }
 
-func (c *captured) Send(_ context.Context, a notify.Alert) error {
+func (c *captured) Send(_ context.Context, a alert.Alert) error {
 	c.got = append(c.got, a)
 	return nil
 }
@@ -107,7 +107,7 @@ func (c *captured) Send(_ context.Context, a notify.Alert) error {
 func TestAlertsSayObserveMode(t *testing.T) {
 	next := &captured{}
 	a := observe.Alerter{Next: next}
-	orig := notify.Alert{ID: "x", Kind: "warning", Action: "holdfast will rescue it", Details: map[string]string{"k": "v"}}
+	orig := alert.Alert{ID: "x", Kind: "warning", Action: "holdfast will rescue it", Details: map[string]string{"k": "v"}}
 	if err := a.Send(context.Background(), orig); err != nil {
 		t.Fatal(err)
 	}

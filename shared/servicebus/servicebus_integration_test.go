@@ -13,6 +13,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 	"github.com/rs/zerolog"
 
+	"github.com/holdfast/holdfast/shared/alert"
 	"github.com/holdfast/holdfast/shared/notify"
 )
 
@@ -74,7 +75,7 @@ func TestServiceBusIntegration(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer ts.Close(context.Background())
-		a := notify.Alert{ID: "it-" + run + ":warn:7d", Kind: notify.KindWarning, Severity: notify.SeverityWarning,
+		a := alert.Alert{ID: "it-" + run + ":warn:7d", Kind: alert.KindWarning, Severity: alert.SeverityWarning,
 			UPN: "ann@contoso.com", State: "deleted", Action: "integration test", At: time.Now().UTC().Truncate(time.Second)}
 		d := notify.NewDispatcher(zerolog.Nop(), notify.NewTopic(ts))
 		if err := d.Send(ctx, a); err != nil {
@@ -86,7 +87,7 @@ func TestServiceBusIntegration(t *testing.T) {
 		}
 		defer r.Close(context.Background())
 		m := receive(ctx, t, r, a.ID)
-		var back notify.Alert
+		var back alert.Alert
 		if err := json.Unmarshal(m.Body, &back); err != nil {
 			t.Fatalf("alert body: %v", err)
 		}

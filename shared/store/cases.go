@@ -14,6 +14,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+
+	"github.com/holdfast/holdfast/shared/ledger"
 )
 
 const (
@@ -26,10 +28,10 @@ const (
 
 // PutAlias makes alias, a case key no case uses, lead to the case caseKey:
 // LoadCase(alias) reads that case, and a Commit that inserts a case under
-// alias fails with ErrConflict. holdfast gives the account a recovery
+// alias fails with ledger.ErrConflict. holdfast gives the account a recovery
 // creates an alias to the case of the mailbox it received, so an event
 // about the new account finds the case with the read it makes anyway.
-// Writing the same alias again is harmless; ErrConflict if alias is a case
+// Writing the same alias again is harmless; ledger.ErrConflict if alias is a case
 // or leads elsewhere.
 func (s *Store) PutAlias(ctx context.Context, alias, caseKey string) error {
 	if err := validKey("case key", caseKey); err != nil {
@@ -53,7 +55,7 @@ func (s *Store) PutAlias(ctx context.Context, alias, caseKey string) error {
 		if lerr == nil && to == caseKey {
 			return nil
 		}
-		return fmt.Errorf("alias %s for case %s: the key is taken: %w", alias, caseKey, ErrConflict)
+		return fmt.Errorf("alias %s for case %s: the key is taken: %w", alias, caseKey, ledger.ErrConflict)
 	}
 	if err != nil {
 		return fmt.Errorf("store: put alias: %w", err)
@@ -61,13 +63,13 @@ func (s *Store) PutAlias(ctx context.Context, alias, caseKey string) error {
 	return nil
 }
 
-// LoadCase reads a case; ErrNotFound if there is none. A key that is an
+// LoadCase reads a case; ledger.ErrNotFound if there is none. A key that is an
 // alias (PutAlias) reads the case it names, whose Key is then that case's.
-func (s *Store) LoadCase(ctx context.Context, key string) (CaseRecord, error) {
+func (s *Store) LoadCase(ctx context.Context, key string) (ledger.CaseRecord, error) {
 	rec, to, err := s.loadCase(ctx, key)
 	if err == nil && to != "" {
 		if rec, to, err = s.loadCase(ctx, to); err == nil && to != "" {
-			return CaseRecord{}, fmt.Errorf("case %s: alias of an alias: %w", key, ErrNotFound)
+			return ledger.CaseRecord{}, fmt.Errorf("case %s: alias of an alias: %w", key, ledger.ErrNotFound)
 		}
 	}
 	return rec, err
@@ -75,9 +77,9 @@ func (s *Store) LoadCase(ctx context.Context, key string) (CaseRecord, error) {
 
 // loadCase reads the case row under key: a case, or an alias (to names
 // the case it leads to).
-func (s *Store) loadCase(ctx context.Context, key string) (rec CaseRecord, to string, err error) {
+func (s *Store) loadCase(ctx context.Context, key string) (rec ledger.CaseRecord, to string, err error) {
 	if err := validKey("case key", key); err != nil {
-		return CaseRecord{}, "", err
+		return ledger.CaseRecord{}, "", err
 	}
 	var resp aztables.GetEntityResponse
 	err = s.withTable(ctx, s.cases, func() (err error) {
@@ -85,25 +87,25 @@ func (s *Store) loadCase(ctx context.Context, key string) (rec CaseRecord, to st
 		return err
 	})
 	if isCode(err, aztables.ResourceNotFound) {
-		return CaseRecord{}, "", fmt.Errorf("case %s: %w", key, ErrNotFound)
+		return ledger.CaseRecord{}, "", fmt.Errorf("case %s: %w", key, ledger.ErrNotFound)
 	}
 	if err != nil {
-		return CaseRecord{}, "", fmt.Errorf("store: load case %s: %w", key, err)
+		return ledger.CaseRecord{}, "", fmt.Errorf("store: load case %s: %w", key, err)
 	}
 	r, err := parseRow(resp.Value)
 	if err != nil {
-		return CaseRecord{}, "", err
+		return ledger.CaseRecord{}, "", err
 	}
 	if to = r.str("AliasOf"); to != "" {
-		return CaseRecord{}, to, nil
+		return ledger.CaseRecord{}, to, nil
 	}
 	rec, err = caseFromRow(r)
 	rec.ETag = string(resp.ETag)
 	return rec, "", err
 }
 
-func caseFromRow(r row) (CaseRecord, error) {
-	rec := CaseRecord{Key: r.str("PartitionKey"), State: r.str("State"), UPN: r.str("UPN"), ETag: r.etag(), AuditHead: r.str("AuditHead")}
+func caseFromRow(r row) (ledger.CaseRecord, error) {
+	rec := ledger.CaseRecord{Key: r.str("PartitionKey"), State: r.str("State"), UPN: r.str("UPN"), ETag: r.etag(), AuditHead: r.str("AuditHead")}
 	var err error
 	if rec.Data, err = r.bin("Data"); err != nil {
 		return rec, err
@@ -146,20 +148,20 @@ func commitTag(prevETag string) string {
 	return hex.EncodeToString(h[:4])
 }
 
-func auditRowKey(a AuditRecord, tag string) string {
+func auditRowKey(a ledger.AuditRecord, tag string) string {
 	return fmt.Sprintf("%s%s_%04d_%s", auditPrefix, a.At.UTC().Format(keyTimeFmt), a.Seq, tag)
 }
 
 // Commit writes the case, its audit rows and the dedupe marker in one
 // entity-group transaction: one round trip, all or nothing. It returns the
 // case's new ETag, read from the transaction's response.
-func (s *Store) Commit(ctx context.Context, c Commit) (string, error) {
+func (s *Store) Commit(ctx context.Context, c ledger.Commit) (string, error) {
 	key := c.Case.Key
 	if err := validKey("case key", key); err != nil {
 		return "", err
 	}
-	if len(c.Case.Data) > MaxCaseData {
-		return "", fmt.Errorf("case %s data is %d bytes, limit %d: %w", key, len(c.Case.Data), MaxCaseData, ErrLimit)
+	if len(c.Case.Data) > ledger.MaxCaseData {
+		return "", fmt.Errorf("case %s data is %d bytes, limit %d: %w", key, len(c.Case.Data), ledger.MaxCaseData, ledger.ErrLimit)
 	}
 
 	var ents []*entity
@@ -225,14 +227,14 @@ func (s *Store) Commit(ctx context.Context, c Commit) (string, error) {
 	seen := map[string]bool{}
 	for _, a := range c.Audit {
 		if a.CaseKey != "" && a.CaseKey != key {
-			return "", fmt.Errorf("audit row for case %q in a commit of case %q: one partition per transaction: %w", a.CaseKey, key, ErrLimit)
+			return "", fmt.Errorf("audit row for case %q in a commit of case %q: one partition per transaction: %w", a.CaseKey, key, ledger.ErrLimit)
 		}
 		if a.Seq < 0 || a.Seq > 9999 {
-			return "", fmt.Errorf("audit seq %d outside 0–9999: %w", a.Seq, ErrInvalidKey)
+			return "", fmt.Errorf("audit seq %d outside 0–9999: %w", a.Seq, ledger.ErrInvalidKey)
 		}
 		e := &entity{pk: key, rk: auditRowKey(a, tag)}
 		if seen[e.rk] {
-			return "", fmt.Errorf("two audit rows with At %s and Seq %d: %w", a.At, a.Seq, ErrInvalidKey)
+			return "", fmt.Errorf("two audit rows with At %s and Seq %d: %w", a.At, a.Seq, ledger.ErrInvalidKey)
 		}
 		seen[e.rk] = true
 		e.time("At", a.At)
@@ -278,12 +280,12 @@ func (s *Store) Commit(ctx context.Context, c Commit) (string, error) {
 // Azure's limits and marshals the entities into acts.
 func (s *Store) fillTransaction(ents []*entity, acts []aztables.TransactionAction) error {
 	if len(acts) > maxTxOps {
-		return fmt.Errorf("transaction has %d operations, Azure allows %d: %w", len(acts), maxTxOps, ErrLimit)
+		return fmt.Errorf("transaction has %d operations, Azure allows %d: %w", len(acts), maxTxOps, ledger.ErrLimit)
 	}
 	total := 0
 	for i, e := range ents {
 		if e.pk != ents[0].pk {
-			return fmt.Errorf("transaction spans partitions %q and %q: %w", ents[0].pk, e.pk, ErrLimit)
+			return fmt.Errorf("transaction spans partitions %q and %q: %w", ents[0].pk, e.pk, ledger.ErrLimit)
 		}
 		if err := e.validate(); err != nil {
 			return err
@@ -297,7 +299,7 @@ func (s *Store) fillTransaction(ents []*entity, acts []aztables.TransactionActio
 		total += len(b) + txOpOverhead + 3*(len(e.pk)+len(e.rk))
 	}
 	if total > maxTxBodyBytes {
-		return fmt.Errorf("transaction body ≈ %d bytes, Azure allows %d: %w", total, maxTxBodyBytes, ErrLimit)
+		return fmt.Errorf("transaction body ≈ %d bytes, Azure allows %d: %w", total, maxTxBodyBytes, ledger.ErrLimit)
 	}
 	return nil
 }
@@ -306,7 +308,7 @@ func (s *Store) fillTransaction(ents []*entity, acts []aztables.TransactionActio
 // reports a failed changeset as a ResponseError with status 202 and an
 // empty ErrorCode; the real status, code and failing operation's index are
 // only in the multipart body.
-func (s *Store) commitError(ctx context.Context, c Commit, err error, markerAt, caseAt int) error {
+func (s *Store) commitError(ctx context.Context, c ledger.Commit, err error, markerAt, caseAt int) error {
 	key := c.Case.Key
 	var re *azcore.ResponseError
 	if !errors.As(err, &re) {
@@ -328,22 +330,22 @@ func (s *Store) commitError(ctx context.Context, c Commit, err error, markerAt, 
 	detail := fmt.Sprintf("HTTP %d %s, operation %d", status, code, index)
 	switch {
 	case index == markerAt && markerAt >= 0 && status == 409:
-		return fmt.Errorf("case %s event %q: %w", key, c.EventID, ErrDuplicateEvent)
+		return fmt.Errorf("case %s event %q: %w", key, c.EventID, ledger.ErrDuplicateEvent)
 	case index == caseAt && (status == 409 || status == 412 || status == 404):
 		// 404: replace with IfMatch of a case deleted meanwhile.
-		return fmt.Errorf("case %s (%s): %w", key, detail, ErrConflict)
+		return fmt.Errorf("case %s (%s): %w", key, detail, ledger.ErrConflict)
 	case index < 0 && status == 412:
-		return fmt.Errorf("case %s (%s): %w", key, detail, ErrConflict)
+		return fmt.Errorf("case %s (%s): %w", key, detail, ledger.ErrConflict)
 	case index < 0 && status == 409:
 		// The service did not say which insert failed: ask.
 		if markerAt >= 0 {
 			if dup, herr := s.HasEvent(ctx, key, c.EventID); herr == nil && dup {
-				return fmt.Errorf("case %s event %q: %w", key, c.EventID, ErrDuplicateEvent)
+				return fmt.Errorf("case %s event %q: %w", key, c.EventID, ledger.ErrDuplicateEvent)
 			}
 		}
-		return fmt.Errorf("case %s (%s): %w", key, detail, ErrConflict)
+		return fmt.Errorf("case %s (%s): %w", key, detail, ledger.ErrConflict)
 	case status == 413 || code == "EntityTooLarge" || code == "RequestBodyTooLarge" || code == "PropertyValueTooLarge" || code == "TooManyProperties":
-		return fmt.Errorf("case %s (%s): %w", key, detail, ErrLimit)
+		return fmt.Errorf("case %s (%s): %w", key, detail, ledger.ErrLimit)
 	}
 	return fmt.Errorf("store: commit case %s (%s): %w", key, detail, err)
 }
@@ -351,7 +353,7 @@ func (s *Store) commitError(ctx context.Context, c Commit, err error, markerAt, 
 // ListCases calls fn for every case. It scans the cases table (a filter on
 // RowKey alone cannot use the partition index), so it is for admin views,
 // not hot paths.
-func (s *Store) ListCases(ctx context.Context, fn func(CaseRecord) error) error {
+func (s *Store) ListCases(ctx context.Context, fn func(ledger.CaseRecord) error) error {
 	return s.query(withOp(ctx, "ListCases"), s.cases, "RowKey eq '"+caseRowKey+"'", 0, func(r row) error {
 		if r.str("AliasOf") != "" {
 			return nil // another key of a case listed under its own
@@ -365,14 +367,14 @@ func (s *Store) ListCases(ctx context.Context, fn func(CaseRecord) error) error 
 }
 
 // ListAudit calls fn for the case's audit rows, oldest first.
-func (s *Store) ListAudit(ctx context.Context, key string, fn func(AuditRecord) error) error {
+func (s *Store) ListAudit(ctx context.Context, key string, fn func(ledger.AuditRecord) error) error {
 	if err := validKey("case key", key); err != nil {
 		return err
 	}
 	// '`' is the character after '_': the range is every "audit_…" key.
 	filter := "PartitionKey eq " + odataString(key) + " and RowKey ge '" + auditPrefix + "' and RowKey lt 'audit`'"
 	return s.query(withOp(ctx, "ListAudit"), s.cases, filter, 0, func(r row) error {
-		a := AuditRecord{
+		a := ledger.AuditRecord{
 			CaseKey: r.str("PartitionKey"), Seq: int(r.int("Seq")),
 			Actor: r.str("Actor"), Action: r.str("Action"), Detail: r.str("Detail"),
 			EventID: r.str("EventID"), Result: r.str("Result"), Prev: r.str("Prev"), Hash: r.str("Hash"),

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast/shared/auditchain"
-	"github.com/holdfast/holdfast/shared/store"
+	"github.com/holdfast/holdfast/shared/ledger"
 )
 
 // TestCommitChainsAudit: each commit extends the case's audit hash chain
@@ -17,7 +17,7 @@ func TestCommitChainsAudit(t *testing.T) {
 	s, _ := open(t)
 	ctx := context.Background()
 	first := auditN(2, t0)
-	etag, err := s.Commit(ctx, store.Commit{Case: store.CaseRecord{Key: keyA, State: "tracking"}, Audit: first})
+	etag, err := s.Commit(ctx, ledger.Commit{Case: ledger.CaseRecord{Key: keyA, State: "tracking"}, Audit: first})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,14 +32,14 @@ func TestCommitChainsAudit(t *testing.T) {
 		if rec.ETag != etag {
 			t.Fatalf("etag %q, want %q", rec.ETag, etag)
 		}
-		if etag, err = s.Commit(ctx, store.Commit{Case: rec, Audit: auditN(2, t0.Add(time.Duration(i)*time.Minute))}); err != nil {
+		if etag, err = s.Commit(ctx, ledger.Commit{Case: rec, Audit: auditN(2, t0.Add(time.Duration(i)*time.Minute))}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// A commit without audit rows keeps the head.
 	rec, _ := s.LoadCase(ctx, keyA)
 	head := rec.AuditHead
-	if _, err := s.Commit(ctx, store.Commit{Case: rec}); err != nil {
+	if _, err := s.Commit(ctx, ledger.Commit{Case: rec}); err != nil {
 		t.Fatal(err)
 	}
 	rec, _ = s.LoadCase(ctx, keyA)
@@ -47,7 +47,7 @@ func TestCommitChainsAudit(t *testing.T) {
 		t.Fatalf("head %q after an audit-less commit, was %q", rec.AuditHead, head)
 	}
 	var rows []auditchain.Row
-	if err := s.ListAudit(ctx, keyA, func(a store.AuditRecord) error { rows = append(rows, a.Row()); return nil }); err != nil {
+	if err := s.ListAudit(ctx, keyA, func(a ledger.AuditRecord) error { rows = append(rows, a.Row()); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	res, err := auditchain.Verify(auditchain.ChainOrder(rows, head), head)
@@ -65,12 +65,12 @@ func TestCommitChainsAudit(t *testing.T) {
 func TestRecordRun(t *testing.T) {
 	s, _ := open(t)
 	ctx := context.Background()
-	if _, err := s.LastRun(ctx, "sweep"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.LastRun(ctx, "sweep"); !errors.Is(err, ledger.ErrNotFound) {
 		t.Fatalf("before any run: %v", err)
 	}
 	for i, ok := range []bool{true, false} {
 		at := t0.Add(time.Duration(i) * time.Hour)
-		if err := s.RecordRun(ctx, store.Run{Name: "sweep", At: at, OK: ok, Summary: "n"}); err != nil {
+		if err := s.RecordRun(ctx, ledger.Run{Name: "sweep", At: at, OK: ok, Summary: "n"}); err != nil {
 			t.Fatal(err)
 		}
 		got, err := s.LastRun(ctx, "sweep")
@@ -79,7 +79,7 @@ func TestRecordRun(t *testing.T) {
 		}
 	}
 	n := 0
-	if err := s.ListCases(ctx, func(store.CaseRecord) error { n++; return nil }); err != nil || n != 0 {
+	if err := s.ListCases(ctx, func(ledger.CaseRecord) error { n++; return nil }); err != nil || n != 0 {
 		t.Fatalf("run rows listed as cases: %d %v", n, err)
 	}
 }

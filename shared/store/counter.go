@@ -5,6 +5,8 @@ import (
 	"net/http"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
+	"github.com/holdfast/holdfast/shared/ledger"
 )
 
 // opKey carries the store operation name to countPolicy.
@@ -16,7 +18,7 @@ func withOp(ctx context.Context, op string) context.Context {
 
 // countPolicy sits in the per-retry part of the azcore pipeline, so it runs
 // once per attempt on the wire.
-type countPolicy struct{ c *Counter }
+type countPolicy struct{ c *ledger.Counter }
 
 func (p countPolicy) Do(req *policy.Request) (*http.Response, error) {
 	if p.c != nil {

@@ -3,10 +3,9 @@
 // aztables. It runs unchanged against Azure and against Azurite.
 //
 // It implements ledger.Store, the port whose records (ledger.CaseRecord,
-// ledger.Timer, ...) and errors it uses; store.CaseRecord and the others
-// are aliases of them. ledgertest.Run, the conformance suite the in-memory
-// ledger (package memledger) passes too, runs against Azurite in
-// TestConformance.
+// ledger.Timer, ...) and errors (ledger.ErrNotFound, ...) it uses.
+// ledgertest.Run, the conformance suite the in-memory ledger (package
+// memledger) passes too, runs against Azurite in TestConformance.
 //
 // # Tables and keys
 //
@@ -43,7 +42,7 @@
 // "case" with the one property AliasOf, the key of the case it leads to.
 // LoadCase follows it (one more read, for the rare alias only), ListCases
 // skips it, and an insert of a case under the alias key fails with
-// ErrConflict. holdfast aliases the key of an account a recovery created
+// ledger.ErrConflict. holdfast aliases the key of an account a recovery created
 // to the case of the mailbox it received, so an event about the new
 // account reaches that case through the read it makes anyway.
 //
@@ -89,13 +88,13 @@
 // Azurite does not enforce most of Azure's limits (it accepts batches over
 // several partitions, entities over 1 MiB, more than 252 properties), so a
 // bug would pass every local test and fail in production. The store checks
-// them itself before sending and returns ErrLimit: ≤ 100 operations and one
+// them itself before sending and returns ledger.ErrLimit: ≤ 100 operations and one
 // PartitionKey per transaction, ≤ 4 MiB per transaction body, ≤ 1 MiB per
 // entity counted as Azure does (strings at 2 bytes per UTF-16 unit), ≤ 252
 // custom properties, string properties ≤ 32 Ki UTF-16 units (64 KiB),
 // binary ≤ 64 KiB. Keys must not contain / \ # ? or control characters and
 // are at most 1 KiB counted as UTF-16 bytes (512 ASCII characters);
-// violations return ErrInvalidKey. DateTime properties are always typed
+// violations return ledger.ErrInvalidKey. DateTime properties are always typed
 // (Edm.DateTime) and written in UTC with a Z suffix.
 //
 // Azurite 3.37 (the pinned version) stores a multi-byte UTF-8 character

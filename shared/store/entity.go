@@ -94,32 +94,32 @@ func (e *entity) validate() error {
 		return err
 	}
 	if len(e.props) > maxCustomProps {
-		return fmt.Errorf("entity %s/%s has %d properties, Azure allows %d: %w", e.pk, e.rk, len(e.props), maxCustomProps, ErrLimit)
+		return fmt.Errorf("entity %s/%s has %d properties, Azure allows %d: %w", e.pk, e.rk, len(e.props), maxCustomProps, ledger.ErrLimit)
 	}
 	seen := make(map[string]bool, len(e.props))
 	for _, p := range e.props {
 		if !validPropName(p.name) || seen[p.name] {
-			return fmt.Errorf("entity %s/%s: bad or repeated property name %q: %w", e.pk, e.rk, p.name, ErrLimit)
+			return fmt.Errorf("entity %s/%s: bad or repeated property name %q: %w", e.pk, e.rk, p.name, ledger.ErrLimit)
 		}
 		seen[p.name] = true
 		switch p.kind {
 		case edmString:
 			if n := utf16Len(p.value.(string)); n > maxStringUnits {
-				return fmt.Errorf("property %s is %d UTF-16 units, Azure allows %d: %w", p.name, n, maxStringUnits, ErrLimit)
+				return fmt.Errorf("property %s is %d UTF-16 units, Azure allows %d: %w", p.name, n, maxStringUnits, ledger.ErrLimit)
 			}
 		case edmBinary:
 			if n := len(p.value.([]byte)); n > maxBinaryBytes {
-				return fmt.Errorf("property %s is %d bytes, Azure allows %d: %w", p.name, n, maxBinaryBytes, ErrLimit)
+				return fmt.Errorf("property %s is %d bytes, Azure allows %d: %w", p.name, n, maxBinaryBytes, ledger.ErrLimit)
 			}
 		case edmDateTime:
 			t := p.value.(time.Time).UTC()
 			if t.Year() < 1601 || t.Year() > 9999 {
-				return fmt.Errorf("property %s: %s outside Azure's DateTime range: %w", p.name, t, ErrLimit)
+				return fmt.Errorf("property %s: %s outside Azure's DateTime range: %w", p.name, t, ledger.ErrLimit)
 			}
 		}
 	}
 	if n := e.size(); n > maxEntityBytes {
-		return fmt.Errorf("entity %s/%s is %d bytes as Azure counts them, limit %d: %w", e.pk, e.rk, n, maxEntityBytes, ErrLimit)
+		return fmt.Errorf("entity %s/%s is %d bytes as Azure counts them, limit %d: %w", e.pk, e.rk, n, maxEntityBytes, ledger.ErrLimit)
 	}
 	return nil
 }

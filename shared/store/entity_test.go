@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/holdfast/holdfast/shared/ledger"
 )
 
 // Limits no public API call can reach (the store's own entities have few
@@ -29,14 +31,14 @@ func TestEntityLimits(t *testing.T) {
 		e    *entity
 		want error
 	}{
-		{"253 properties", many, ErrLimit},
-		{"over 1 MiB counting strings at 2 bytes/char", huge, ErrLimit},
-		{"binary over 64 KiB", &entity{pk: "p", rk: "r", props: []prop{{"B", edmBinary, make([]byte, maxBinaryBytes+1)}}}, ErrLimit},
-		{"system property name", &entity{pk: "p", rk: "r", props: []prop{{"Timestamp", edmString, "x"}}}, ErrLimit},
-		{"repeated property", &entity{pk: "p", rk: "r", props: []prop{{"A", edmString, "x"}, {"A", edmString, "y"}}}, ErrLimit},
-		{"property name with dash", &entity{pk: "p", rk: "r", props: []prop{{"a-b", edmString, "x"}}}, ErrLimit},
+		{"253 properties", many, ledger.ErrLimit},
+		{"over 1 MiB counting strings at 2 bytes/char", huge, ledger.ErrLimit},
+		{"binary over 64 KiB", &entity{pk: "p", rk: "r", props: []prop{{"B", edmBinary, make([]byte, maxBinaryBytes+1)}}}, ledger.ErrLimit},
+		{"system property name", &entity{pk: "p", rk: "r", props: []prop{{"Timestamp", edmString, "x"}}}, ledger.ErrLimit},
+		{"repeated property", &entity{pk: "p", rk: "r", props: []prop{{"A", edmString, "x"}, {"A", edmString, "y"}}}, ledger.ErrLimit},
+		{"property name with dash", &entity{pk: "p", rk: "r", props: []prop{{"a-b", edmString, "x"}}}, ledger.ErrLimit},
 		{"at the limits", ok, nil},
-		{"slash in row key", &entity{pk: "p", rk: "a/b"}, ErrInvalidKey},
+		{"slash in row key", &entity{pk: "p", rk: "a/b"}, ledger.ErrInvalidKey},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := tc.e.validate(); !errors.Is(err, tc.want) {

@@ -53,7 +53,7 @@ func (s *Store) PutIndex(ctx context.Context, kind ledger.IndexKind, value, case
 	return nil
 }
 
-// LookupIndex returns the case key recorded for value; ErrNotFound if none.
+// LookupIndex returns the case key recorded for value; ledger.ErrNotFound if none.
 func (s *Store) LookupIndex(ctx context.Context, kind ledger.IndexKind, value string) (string, error) {
 	var resp aztables.GetEntityResponse
 	err := s.withTable(ctx, s.cases, func() (err error) {
@@ -61,7 +61,7 @@ func (s *Store) LookupIndex(ctx context.Context, kind ledger.IndexKind, value st
 		return err
 	})
 	if isCode(err, aztables.ResourceNotFound) {
-		return "", fmt.Errorf("index %s: %w", kind, ErrNotFound)
+		return "", fmt.Errorf("index %s: %w", kind, ledger.ErrNotFound)
 	}
 	if err != nil {
 		return "", fmt.Errorf("store: lookup index %s: %w", kind, err)

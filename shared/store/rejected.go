@@ -29,7 +29,7 @@ const (
 	rejectedOp = "Reject"
 )
 
-func rejectedKeys(r RejectedEvent) (pk, rk string) {
+func rejectedKeys(r ledger.RejectedEvent) (pk, rk string) {
 	at := r.ReceivedAt.UTC()
 	day, _ := strconv.Atoi(at.Format(dayFmt))
 	pk = fmt.Sprintf("%08d_%s", maxDayNum-day, at.Format(dayFmt))
@@ -42,7 +42,7 @@ func rejectedKeys(r RejectedEvent) (pk, rk string) {
 
 // Reject keeps a rejected event. Long fields are truncated rather than
 // refused: a rejected event must never be lost for being too big.
-func (s *Store) Reject(ctx context.Context, r RejectedEvent) error {
+func (s *Store) Reject(ctx context.Context, r ledger.RejectedEvent) error {
 	if r.ReceivedAt.IsZero() {
 		return errors.New("store: rejected event without ReceivedAt")
 	}
@@ -82,10 +82,10 @@ func (s *Store) Reject(ctx context.Context, r RejectedEvent) error {
 
 // ListRejected calls fn for up to max rejected events (max ≤ 0: all),
 // newest first. Bodies come back as stored: truncated if they were long.
-func (s *Store) ListRejected(ctx context.Context, max int, fn func(RejectedEvent) error) error {
+func (s *Store) ListRejected(ctx context.Context, max int, fn func(ledger.RejectedEvent) error) error {
 	// A scan in key order is newest first (both keys are inverted).
 	return s.query(withOp(ctx, "ListRejected"), s.rejected, "", max, func(r row) error {
-		ev := RejectedEvent{
+		ev := ledger.RejectedEvent{
 			Queue: r.str("Queue"), Code: r.str("Code"), Reason: r.str("Reason"),
 			Field: r.str("Field"), MessageID: r.str("MessageID"),
 		}

@@ -14,7 +14,7 @@ import (
 const runRowKey = "last"
 
 // RecordRun overwrites the last run of r.Name.
-func (s *Store) RecordRun(ctx context.Context, r Run) error {
+func (s *Store) RecordRun(ctx context.Context, r ledger.Run) error {
 	if err := validKey("run name", r.Name); err != nil {
 		return err
 	}
@@ -43,10 +43,10 @@ func (s *Store) RecordRun(ctx context.Context, r Run) error {
 	return nil
 }
 
-// LastRun reads the last run of name; ErrNotFound if it never ran.
-func (s *Store) LastRun(ctx context.Context, name string) (Run, error) {
+// LastRun reads the last run of name; ledger.ErrNotFound if it never ran.
+func (s *Store) LastRun(ctx context.Context, name string) (ledger.Run, error) {
 	if err := validKey("run name", name); err != nil {
-		return Run{}, err
+		return ledger.Run{}, err
 	}
 	var resp aztables.GetEntityResponse
 	err := s.withTable(ctx, s.cases, func() (err error) {
@@ -54,18 +54,18 @@ func (s *Store) LastRun(ctx context.Context, name string) (Run, error) {
 		return err
 	})
 	if isCode(err, aztables.ResourceNotFound) {
-		return Run{}, fmt.Errorf("run %s: %w", name, ErrNotFound)
+		return ledger.Run{}, fmt.Errorf("run %s: %w", name, ledger.ErrNotFound)
 	}
 	if err != nil {
-		return Run{}, fmt.Errorf("store: last run %s: %w", name, err)
+		return ledger.Run{}, fmt.Errorf("store: last run %s: %w", name, err)
 	}
 	r, err := parseRow(resp.Value)
 	if err != nil {
-		return Run{}, err
+		return ledger.Run{}, err
 	}
 	at, err := r.time("At")
 	if err != nil {
-		return Run{}, err
+		return ledger.Run{}, err
 	}
-	return Run{Name: name, At: at, OK: r.str("Result") == "ok", Summary: r.str("Summary")}, nil
+	return ledger.Run{Name: name, At: at, OK: r.str("Result") == "ok", Summary: r.str("Summary")}, nil
 }

@@ -6,6 +6,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+
+	"github.com/holdfast/holdfast/shared/ledger"
 )
 
 // State rows hold holdfast's own bookkeeping that belongs to no case: the
@@ -17,9 +19,9 @@ const statePK = "sys_state"
 
 // LoadState reads the state row name; a missing row is returned empty (no
 // ETag), not as an error, so the first writer inserts it.
-func (s *Store) LoadState(ctx context.Context, name string) (StateRecord, error) {
+func (s *Store) LoadState(ctx context.Context, name string) (ledger.StateRecord, error) {
 	if err := validKey("state name", name); err != nil {
-		return StateRecord{}, err
+		return ledger.StateRecord{}, err
 	}
 	var resp aztables.GetEntityResponse
 	err := s.withTable(ctx, s.cases, func() (err error) {
@@ -27,27 +29,27 @@ func (s *Store) LoadState(ctx context.Context, name string) (StateRecord, error)
 		return err
 	})
 	if isCode(err, aztables.ResourceNotFound) {
-		return StateRecord{Name: name}, nil
+		return ledger.StateRecord{Name: name}, nil
 	}
 	if err != nil {
-		return StateRecord{}, fmt.Errorf("store: load state %s: %w", name, err)
+		return ledger.StateRecord{}, fmt.Errorf("store: load state %s: %w", name, err)
 	}
 	r, err := parseRow(resp.Value)
 	if err != nil {
-		return StateRecord{}, err
+		return ledger.StateRecord{}, err
 	}
 	data, err := r.bin("Data")
 	if err != nil {
-		return StateRecord{}, err
+		return ledger.StateRecord{}, err
 	}
-	return StateRecord{Name: name, Data: data, ETag: string(resp.ETag)}, nil
+	return ledger.StateRecord{Name: name, Data: data, ETag: string(resp.ETag)}, nil
 }
 
 // SaveState writes rec by compare-and-swap: an insert when rec.ETag is
 // empty, else a replace that succeeds only if the row still has rec.ETag.
-// ErrConflict means another writer got there first; reload and decide
+// ledger.ErrConflict means another writer got there first; reload and decide
 // again. It returns the new ETag.
-func (s *Store) SaveState(ctx context.Context, rec StateRecord) (string, error) {
+func (s *Store) SaveState(ctx context.Context, rec ledger.StateRecord) (string, error) {
 	if err := validKey("state name", rec.Name); err != nil {
 		return "", err
 	}
@@ -77,7 +79,7 @@ func (s *Store) SaveState(ctx context.Context, rec StateRecord) (string, error) 
 	// so the caller reloads and inserts (found by the ledger suite).
 	if isCode(err, aztables.EntityAlreadyExists) || isCode(err, aztables.UpdateConditionNotSatisfied) || statusOf(err) == 412 || statusOf(err) == 409 ||
 		rec.ETag != "" && isCode(err, aztables.ResourceNotFound) {
-		return "", fmt.Errorf("state %s: %w", rec.Name, ErrConflict)
+		return "", fmt.Errorf("state %s: %w", rec.Name, ledger.ErrConflict)
 	}
 	if err != nil {
 		return "", fmt.Errorf("store: save state %s: %w", rec.Name, err)
@@ -87,7 +89,7 @@ func (s *Store) SaveState(ctx context.Context, rec StateRecord) (string, error) 
 
 // PutState writes rec unconditionally (last writer wins): for facts where
 // any recent value will do, such as when a notification was last seen.
-func (s *Store) PutState(ctx context.Context, rec StateRecord) error {
+func (s *Store) PutState(ctx context.Context, rec ledger.StateRecord) error {
 	if err := validKey("state name", rec.Name); err != nil {
 		return err
 	}

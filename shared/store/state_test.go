@@ -5,7 +5,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/holdfast/holdfast/shared/store"
+	"github.com/holdfast/holdfast/shared/ledger"
 )
 
 func TestStateCompareAndSwap(t *testing.T) {
@@ -20,7 +20,7 @@ func TestStateCompareAndSwap(t *testing.T) {
 	a.Data, b.Data = []byte(`{"w":"a"}`), []byte(`{"w":"b"}`)
 	tagA, errA := s.SaveState(ctx, a)
 	_, errB := s.SaveState(ctx, b)
-	if errA != nil || !errors.Is(errB, store.ErrConflict) {
+	if errA != nil || !errors.Is(errB, ledger.ErrConflict) {
 		t.Fatalf("insert race: %v / %v", errA, errB)
 	}
 	// A stale ETag loses; the current one wins.
@@ -30,7 +30,7 @@ func TestStateCompareAndSwap(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.ETag = tagA
-	if _, err := s.SaveState(ctx, a); !errors.Is(err, store.ErrConflict) {
+	if _, err := s.SaveState(ctx, a); !errors.Is(err, ledger.ErrConflict) {
 		t.Fatalf("stale update: %v", err)
 	}
 	got, err := s.LoadState(ctx, "graphSubscription")
@@ -38,11 +38,11 @@ func TestStateCompareAndSwap(t *testing.T) {
 		t.Fatalf("reload = %+v, %v", got, err)
 	}
 	// PutState overwrites; state rows are not cases.
-	if err := s.PutState(ctx, store.StateRecord{Name: "lastNotification", Data: []byte(`1`)}); err != nil {
+	if err := s.PutState(ctx, ledger.StateRecord{Name: "lastNotification", Data: []byte(`1`)}); err != nil {
 		t.Fatal(err)
 	}
 	n := 0
-	if err := s.ListCases(ctx, func(store.CaseRecord) error { n++; return nil }); err != nil || n != 0 {
+	if err := s.ListCases(ctx, func(ledger.CaseRecord) error { n++; return nil }); err != nil || n != 0 {
 		t.Fatalf("ListCases saw %d state rows, %v", n, err)
 	}
 }

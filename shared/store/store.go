@@ -15,7 +15,11 @@ import (
 
 	"github.com/holdfast/holdfast/shared/config"
 	"github.com/holdfast/holdfast/shared/keepalive"
+	"github.com/holdfast/holdfast/shared/ledger"
 )
+
+// The Table Storage store is one implementation of the port.
+var _ ledger.Store = (*Store)(nil)
 
 // DefaultTablePrefix names the tables holdfastcases, holdfasttimers and
 // holdfastrejected.
@@ -35,7 +39,7 @@ type Options struct {
 	// starting with a letter.
 	TablePrefix string
 	// Counter, if set, counts every HTTP request (retries included).
-	Counter *Counter
+	Counter *ledger.Counter
 	// HTTPClient replaces the default transport.
 	HTTPClient *http.Client
 }

@@ -12,15 +12,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/holdfast/holdfast/shared/ledger"
 	"github.com/holdfast/holdfast/shared/store"
 	"github.com/holdfast/holdfast/shared/testbed/azurite"
 )
 
 // open starts Azurite for t and opens a store with a counter.
-func open(t *testing.T) (*store.Store, *store.Counter) {
+func open(t *testing.T) (*store.Store, *ledger.Counter) {
 	t.Helper()
 	az := azurite.ForTest(t)
-	c := &store.Counter{}
+	c := &ledger.Counter{}
 	s, err := store.Open(context.Background(), store.Options{ConnectionString: az.ConnectionString, Counter: c})
 	if err != nil {
 		t.Fatal(err)
@@ -32,10 +33,10 @@ const keyA = "11111111-1111-1111-1111-111111111111_aaaaaaaa-aaaa-aaaa-aaaa-aaaaa
 
 var t0 = time.Date(2026, 3, 10, 9, 30, 0, 123456789, time.UTC)
 
-func auditN(n int, at time.Time) []store.AuditRecord {
-	var out []store.AuditRecord
+func auditN(n int, at time.Time) []ledger.AuditRecord {
+	var out []ledger.AuditRecord
 	for i := range n {
-		out = append(out, store.AuditRecord{At: at, Seq: i, Actor: "engine", Action: fmt.Sprintf("step%d", i), Result: "ok"})
+		out = append(out, ledger.AuditRecord{At: at, Seq: i, Actor: "engine", Action: fmt.Sprintf("step%d", i), Result: "ok"})
 	}
 	return out
 }
@@ -43,7 +44,7 @@ func auditN(n int, at time.Time) []store.AuditRecord {
 func countAudit(t *testing.T, s *store.Store, key string) int {
 	t.Helper()
 	n := 0
-	if err := s.ListAudit(context.Background(), key, func(store.AuditRecord) error { n++; return nil }); err != nil {
+	if err := s.ListAudit(context.Background(), key, func(ledger.AuditRecord) error { n++; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -74,7 +75,7 @@ func TestOpenUseDevelopmentStorage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.LoadCase(ctx, keyA); !errors.Is(err, store.ErrNotFound) {
+			if _, err := s.LoadCase(ctx, keyA); !errors.Is(err, ledger.ErrNotFound) {
 				t.Fatalf("LoadCase on empty store: %v, want ErrNotFound", err)
 			}
 		})
@@ -116,28 +117,28 @@ func TestCommitInsertUpdateConflict(t *testing.T) {
 	ctx := context.Background()
 	deadline := time.Date(2026, 4, 9, 0, 0, 0, 0, time.UTC)
 
-	etag, err := s.Commit(ctx, store.Commit{Case: store.CaseRecord{Key: keyA, Data: []byte(`{"v":1}`), State: "tracking", UPN: "a@x.test"}, Audit: auditN(2, t0)})
+	etag, err := s.Commit(ctx, ledger.Commit{Case: ledger.CaseRecord{Key: keyA, Data: []byte(`{"v":1}`), State: "tracking", UPN: "a@x.test"}, Audit: auditN(2, t0)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	stale := etag
 	steps := []struct {
 		name string
-		rec  store.CaseRecord
+		rec  ledger.CaseRecord
 		want error
 	}{
-		{"insert existing", store.CaseRecord{Key: keyA, Data: []byte(`{"v":9}`)}, store.ErrConflict},
-		{"update with current etag", store.CaseRecord{Key: keyA, Data: []byte(`{"v":2}`), State: "protected", Deadline: deadline, ETag: etag}, nil},
-		{"update with stale etag", store.CaseRecord{Key: keyA, Data: []byte(`{"v":9}`), ETag: stale}, store.ErrConflict},
-		{"update clears deadline", store.CaseRecord{Key: keyA, Data: []byte(`{"v":3}`), State: "closed", ETag: "current"}, nil},
-		{"update without data", store.CaseRecord{Key: keyA, State: "empty", ETag: "current"}, nil},
+		{"insert existing", ledger.CaseRecord{Key: keyA, Data: []byte(`{"v":9}`)}, ledger.ErrConflict},
+		{"update with current etag", ledger.CaseRecord{Key: keyA, Data: []byte(`{"v":2}`), State: "protected", Deadline: deadline, ETag: etag}, nil},
+		{"update with stale etag", ledger.CaseRecord{Key: keyA, Data: []byte(`{"v":9}`), ETag: stale}, ledger.ErrConflict},
+		{"update clears deadline", ledger.CaseRecord{Key: keyA, Data: []byte(`{"v":3}`), State: "closed", ETag: "current"}, nil},
+		{"update without data", ledger.CaseRecord{Key: keyA, State: "empty", ETag: "current"}, nil},
 	}
-	want := store.CaseRecord{Key: keyA, Data: []byte(`{"v":1}`), State: "tracking", UPN: "a@x.test"}
+	want := ledger.CaseRecord{Key: keyA, Data: []byte(`{"v":1}`), State: "tracking", UPN: "a@x.test"}
 	for i, st := range steps {
 		if st.rec.ETag == "current" {
 			st.rec.ETag = etag
 		}
-		newTag, err := s.Commit(ctx, store.Commit{Case: st.rec, Audit: auditN(1, t0.Add(time.Duration(i+1)*time.Second))})
+		newTag, err := s.Commit(ctx, ledger.Commit{Case: st.rec, Audit: auditN(1, t0.Add(time.Duration(i+1)*time.Second))})
 		if !errors.Is(err, st.want) {
 			t.Fatalf("%s: err %v, want %v", st.name, err, st.want)
 		}
@@ -169,7 +170,7 @@ func TestConcurrentWritersExactlyOneWins(t *testing.T) {
 	ctx := context.Background()
 	for round := range 10 {
 		key := fmt.Sprintf("tenant_obj%02d", round)
-		etag, err := s.Commit(ctx, store.Commit{Case: store.CaseRecord{Key: key, Data: []byte(`{}`)}})
+		etag, err := s.Commit(ctx, ledger.Commit{Case: ledger.CaseRecord{Key: key, Data: []byte(`{}`)}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -180,8 +181,8 @@ func TestConcurrentWritersExactlyOneWins(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				// Same At and Seq in both: the audit tag keeps the keys distinct.
-				_, errs[w] = s.Commit(ctx, store.Commit{
-					Case:  store.CaseRecord{Key: key, Data: []byte(fmt.Sprintf(`{"writer":%d}`, w)), ETag: etag},
+				_, errs[w] = s.Commit(ctx, ledger.Commit{
+					Case:  ledger.CaseRecord{Key: key, Data: []byte(fmt.Sprintf(`{"writer":%d}`, w)), ETag: etag},
 					Audit: auditN(1, t0), EventID: fmt.Sprintf("evt-%d", w),
 				})
 			}()
@@ -195,7 +196,7 @@ func TestConcurrentWritersExactlyOneWins(t *testing.T) {
 					t.Fatalf("round %d: both writers won", round)
 				}
 				won = w
-			case !errors.Is(err, store.ErrConflict):
+			case !errors.Is(err, ledger.ErrConflict):
 				t.Fatalf("round %d writer %d: %v, want ErrConflict", round, w, err)
 			}
 		}
@@ -222,7 +223,7 @@ func TestConcurrentWritersExactlyOneWins(t *testing.T) {
 func TestDedupeAndAtomicity(t *testing.T) {
 	s, _ := open(t)
 	ctx := context.Background()
-	etag, err := s.Commit(ctx, store.Commit{Case: store.CaseRecord{Key: keyA, Data: []byte(`{"v":1}`)}, Audit: auditN(1, t0), EventID: "graph:1"})
+	etag, err := s.Commit(ctx, ledger.Commit{Case: ledger.CaseRecord{Key: keyA, Data: []byte(`{"v":1}`)}, Audit: auditN(1, t0), EventID: "graph:1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,13 +233,13 @@ func TestDedupeAndAtomicity(t *testing.T) {
 		event string
 		want  error
 	}{
-		{"duplicate event", etag, "graph:1", store.ErrDuplicateEvent},
-		{"duplicate event and stale etag: duplicate wins", `W/"datetime'2000-01-01T00%3A00%3A00.0000000Z'"`, "graph:1", store.ErrDuplicateEvent},
-		{"new event, stale etag", `W/"datetime'2000-01-01T00%3A00%3A00.0000000Z'"`, "graph:2", store.ErrConflict},
+		{"duplicate event", etag, "graph:1", ledger.ErrDuplicateEvent},
+		{"duplicate event and stale etag: duplicate wins", `W/"datetime'2000-01-01T00%3A00%3A00.0000000Z'"`, "graph:1", ledger.ErrDuplicateEvent},
+		{"new event, stale etag", `W/"datetime'2000-01-01T00%3A00%3A00.0000000Z'"`, "graph:2", ledger.ErrConflict},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := s.Commit(ctx, store.Commit{
-				Case:  store.CaseRecord{Key: keyA, Data: []byte(`{"v":2}`), ETag: tc.etag},
+			_, err := s.Commit(ctx, ledger.Commit{
+				Case:  ledger.CaseRecord{Key: keyA, Data: []byte(`{"v":2}`), ETag: tc.etag},
 				Audit: auditN(5, t0.Add(time.Hour)), EventID: tc.event,
 			})
 			if !errors.Is(err, tc.want) {
@@ -264,7 +265,7 @@ func TestDedupeAndAtomicity(t *testing.T) {
 		t.Fatalf("marker graph:1 present=%v err=%v", has, err)
 	}
 	// A new event with the current ETag goes through.
-	if _, err := s.Commit(ctx, store.Commit{Case: store.CaseRecord{Key: keyA, Data: []byte(`{"v":3}`), ETag: etag}, EventID: "graph:2"}); err != nil {
+	if _, err := s.Commit(ctx, ledger.Commit{Case: ledger.CaseRecord{Key: keyA, Data: []byte(`{"v":3}`), ETag: etag}, EventID: "graph:2"}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -273,7 +274,7 @@ func TestLimitsRejectedClientSide(t *testing.T) {
 	s, counter := open(t)
 	ctx := context.Background()
 	big := strings.Repeat("x", 32*1024)
-	fat := func(n int) []store.AuditRecord {
+	fat := func(n int) []ledger.AuditRecord {
 		a := auditN(n, t0)
 		for i := range a {
 			a[i].Detail, a[i].Actor, a[i].Action, a[i].Result = big, big, big, big
@@ -282,27 +283,27 @@ func TestLimitsRejectedClientSide(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name string
-		c    store.Commit
+		c    ledger.Commit
 		want error
 	}{
-		{"case data over 60 KiB", store.Commit{Case: store.CaseRecord{Key: keyA, Data: make([]byte, store.MaxCaseData+1)}}, store.ErrLimit},
-		{"string property over 64 KiB", store.Commit{Case: store.CaseRecord{Key: keyA, State: big + "y"}}, store.ErrLimit},
-		{"string over 64 KiB in UTF-16 (non-ASCII)", store.Commit{Case: store.CaseRecord{Key: keyA, UPN: strings.Repeat("😀", 16*1024+1)}}, store.ErrLimit},
-		{"101 operations", store.Commit{Case: store.CaseRecord{Key: keyA}, Audit: auditN(100, t0)}, store.ErrLimit},
-		{"102 operations with marker", store.Commit{Case: store.CaseRecord{Key: keyA}, Audit: auditN(100, t0), EventID: "e"}, store.ErrLimit},
-		{"audit row of another case", store.Commit{Case: store.CaseRecord{Key: keyA}, Audit: []store.AuditRecord{{CaseKey: "other", At: t0}}}, store.ErrLimit},
-		{"body over 4 MiB", store.Commit{Case: store.CaseRecord{Key: keyA}, Audit: fat(40)}, store.ErrLimit},
-		{"audit time before 1601", store.Commit{Case: store.CaseRecord{Key: keyA}, Audit: []store.AuditRecord{{At: time.Time{}}}}, store.ErrLimit},
-		{"empty key", store.Commit{Case: store.CaseRecord{Key: ""}}, store.ErrInvalidKey},
-		{"slash in key", store.Commit{Case: store.CaseRecord{Key: "a/b"}}, store.ErrInvalidKey},
-		{"backslash in key", store.Commit{Case: store.CaseRecord{Key: `a\b`}}, store.ErrInvalidKey},
-		{"hash in key", store.Commit{Case: store.CaseRecord{Key: "a#b"}}, store.ErrInvalidKey},
-		{"question mark in key", store.Commit{Case: store.CaseRecord{Key: "a?b"}}, store.ErrInvalidKey},
-		{"control char in key", store.Commit{Case: store.CaseRecord{Key: "a\tb"}}, store.ErrInvalidKey},
-		{"C1 control char in key", store.Commit{Case: store.CaseRecord{Key: "a\u0085b"}}, store.ErrInvalidKey},
-		{"key over 1 KiB", store.Commit{Case: store.CaseRecord{Key: strings.Repeat("k", 513)}}, store.ErrInvalidKey},
-		{"repeated audit row", store.Commit{Case: store.CaseRecord{Key: keyA}, Audit: []store.AuditRecord{{At: t0}, {At: t0}}}, store.ErrInvalidKey},
-		{"audit seq out of range", store.Commit{Case: store.CaseRecord{Key: keyA}, Audit: []store.AuditRecord{{At: t0, Seq: 10000}}}, store.ErrInvalidKey},
+		{"case data over 60 KiB", ledger.Commit{Case: ledger.CaseRecord{Key: keyA, Data: make([]byte, ledger.MaxCaseData+1)}}, ledger.ErrLimit},
+		{"string property over 64 KiB", ledger.Commit{Case: ledger.CaseRecord{Key: keyA, State: big + "y"}}, ledger.ErrLimit},
+		{"string over 64 KiB in UTF-16 (non-ASCII)", ledger.Commit{Case: ledger.CaseRecord{Key: keyA, UPN: strings.Repeat("😀", 16*1024+1)}}, ledger.ErrLimit},
+		{"101 operations", ledger.Commit{Case: ledger.CaseRecord{Key: keyA}, Audit: auditN(100, t0)}, ledger.ErrLimit},
+		{"102 operations with marker", ledger.Commit{Case: ledger.CaseRecord{Key: keyA}, Audit: auditN(100, t0), EventID: "e"}, ledger.ErrLimit},
+		{"audit row of another case", ledger.Commit{Case: ledger.CaseRecord{Key: keyA}, Audit: []ledger.AuditRecord{{CaseKey: "other", At: t0}}}, ledger.ErrLimit},
+		{"body over 4 MiB", ledger.Commit{Case: ledger.CaseRecord{Key: keyA}, Audit: fat(40)}, ledger.ErrLimit},
+		{"audit time before 1601", ledger.Commit{Case: ledger.CaseRecord{Key: keyA}, Audit: []ledger.AuditRecord{{At: time.Time{}}}}, ledger.ErrLimit},
+		{"empty key", ledger.Commit{Case: ledger.CaseRecord{Key: ""}}, ledger.ErrInvalidKey},
+		{"slash in key", ledger.Commit{Case: ledger.CaseRecord{Key: "a/b"}}, ledger.ErrInvalidKey},
+		{"backslash in key", ledger.Commit{Case: ledger.CaseRecord{Key: `a\b`}}, ledger.ErrInvalidKey},
+		{"hash in key", ledger.Commit{Case: ledger.CaseRecord{Key: "a#b"}}, ledger.ErrInvalidKey},
+		{"question mark in key", ledger.Commit{Case: ledger.CaseRecord{Key: "a?b"}}, ledger.ErrInvalidKey},
+		{"control char in key", ledger.Commit{Case: ledger.CaseRecord{Key: "a\tb"}}, ledger.ErrInvalidKey},
+		{"C1 control char in key", ledger.Commit{Case: ledger.CaseRecord{Key: "a\u0085b"}}, ledger.ErrInvalidKey},
+		{"key over 1 KiB", ledger.Commit{Case: ledger.CaseRecord{Key: strings.Repeat("k", 513)}}, ledger.ErrInvalidKey},
+		{"repeated audit row", ledger.Commit{Case: ledger.CaseRecord{Key: keyA}, Audit: []ledger.AuditRecord{{At: t0}, {At: t0}}}, ledger.ErrInvalidKey},
+		{"audit seq out of range", ledger.Commit{Case: ledger.CaseRecord{Key: keyA}, Audit: []ledger.AuditRecord{{At: t0, Seq: 10000}}}, ledger.ErrInvalidKey},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			counter.Reset()
@@ -316,7 +317,7 @@ func TestLimitsRejectedClientSide(t *testing.T) {
 		})
 	}
 	// The largest legal commit goes through: 100 operations, 60 KiB of data.
-	if _, err := s.Commit(ctx, store.Commit{Case: store.CaseRecord{Key: keyA, Data: make([]byte, store.MaxCaseData)}, Audit: auditN(98, t0), EventID: "e"}); err != nil {
+	if _, err := s.Commit(ctx, ledger.Commit{Case: ledger.CaseRecord{Key: keyA, Data: make([]byte, ledger.MaxCaseData)}, Audit: auditN(98, t0), EventID: "e"}); err != nil {
 		t.Fatalf("100-operation commit: %v", err)
 	}
 	if n := countAudit(t, s, keyA); n != 98 {
@@ -329,7 +330,7 @@ func TestKeysWithQuotesAndPercent(t *testing.T) {
 	ctx := context.Background()
 	for _, key := range []string{"o'brien_x", "a%20b_c", "ümlaut_日本", "a b'c''d_e"} {
 		t.Run(key, func(t *testing.T) {
-			if _, err := s.Commit(ctx, store.Commit{Case: store.CaseRecord{Key: key, Data: []byte(`{}`), UPN: key}, Audit: auditN(2, t0), EventID: "e1"}); err != nil {
+			if _, err := s.Commit(ctx, ledger.Commit{Case: ledger.CaseRecord{Key: key, Data: []byte(`{}`), UPN: key}, Audit: auditN(2, t0), EventID: "e1"}); err != nil {
 				t.Fatal(err)
 			}
 			got, err := s.LoadCase(ctx, key)
@@ -342,7 +343,7 @@ func TestKeysWithQuotesAndPercent(t *testing.T) {
 			if has, err := s.HasEvent(ctx, key, "e1"); err != nil || !has {
 				t.Fatalf("HasEvent %v %v", has, err)
 			}
-			if err := s.PutTimer(ctx, store.Timer{CaseKey: key, Kind: "wake", DueAt: t0}); err != nil {
+			if err := s.PutTimer(ctx, ledger.Timer{CaseKey: key, Kind: "wake", DueAt: t0}); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -356,12 +357,12 @@ func TestListCasesAndAudit(t *testing.T) {
 	for i, k := range keys {
 		a := auditN(3, t0.Add(time.Duration(i)*time.Nanosecond))
 		a[1].Detail, a[1].EventID = "détail", "ev"
-		if _, err := s.Commit(ctx, store.Commit{Case: store.CaseRecord{Key: k, Data: []byte(`{"k":"` + k + `"}`), State: "s" + k}, Audit: a, EventID: "x"}); err != nil {
+		if _, err := s.Commit(ctx, ledger.Commit{Case: ledger.CaseRecord{Key: k, Data: []byte(`{"k":"` + k + `"}`), State: "s" + k}, Audit: a, EventID: "x"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	got := map[string]store.CaseRecord{}
-	if err := s.ListCases(ctx, func(r store.CaseRecord) error { got[r.Key] = r; return nil }); err != nil {
+	got := map[string]ledger.CaseRecord{}
+	if err := s.ListCases(ctx, func(r ledger.CaseRecord) error { got[r.Key] = r; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != len(keys) {
@@ -372,8 +373,8 @@ func TestListCasesAndAudit(t *testing.T) {
 			t.Fatalf("case %s: %+v", k, r)
 		}
 	}
-	var audit []store.AuditRecord
-	if err := s.ListAudit(ctx, "t_a", func(a store.AuditRecord) error { audit = append(audit, a); return nil }); err != nil {
+	var audit []ledger.AuditRecord
+	if err := s.ListAudit(ctx, "t_a", func(a ledger.AuditRecord) error { audit = append(audit, a); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if len(audit) != 3 {
@@ -391,7 +392,7 @@ func TestListCasesAndAudit(t *testing.T) {
 	// Stop early: fn's error comes back.
 	stop := errors.New("stop")
 	n := 0
-	if err := s.ListCases(ctx, func(store.CaseRecord) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
+	if err := s.ListCases(ctx, func(ledger.CaseRecord) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
 		t.Fatalf("ListCases stop: %v after %d", err, n)
 	}
 }
@@ -421,16 +422,16 @@ func TestDueTimersRangeRead(t *testing.T) {
 	}
 	wantDue := map[string]time.Time{}
 	for i := range 40 { // background: timers far in the future must not be read
-		if err := s.PutTimer(ctx, store.Timer{CaseKey: fmt.Sprintf("t_future%02d", i), Kind: "wake", DueAt: now.Add(time.Duration(i+1) * time.Hour)}); err != nil {
+		if err := s.PutTimer(ctx, ledger.Timer{CaseKey: fmt.Sprintf("t_future%02d", i), Kind: "wake", DueAt: now.Add(time.Duration(i+1) * time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, tm := range timers {
-		if err := s.PutTimer(ctx, store.Timer{CaseKey: tm.key, Kind: tm.kind, DueAt: tm.due}); err != nil {
+		if err := s.PutTimer(ctx, ledger.Timer{CaseKey: tm.key, Kind: tm.kind, DueAt: tm.due}); err != nil {
 			t.Fatal(err)
 		}
 		// Twice: idempotent.
-		if err := s.PutTimer(ctx, store.Timer{CaseKey: tm.key, Kind: tm.kind, DueAt: tm.due}); err != nil {
+		if err := s.PutTimer(ctx, ledger.Timer{CaseKey: tm.key, Kind: tm.kind, DueAt: tm.due}); err != nil {
 			t.Fatal(err)
 		}
 		if tm.isDue {
@@ -444,8 +445,8 @@ func TestDueTimersRangeRead(t *testing.T) {
 	}{{"all", 0, len(wantDue)}, {"max 1000", 1000, len(wantDue)}, {"max 3", 3, 3}, {"max 1", 1, 1}} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := s.QueryStats()
-			var got []store.Timer
-			if err := s.DueTimers(ctx, now, tc.max, func(tm store.Timer) error { got = append(got, tm); return nil }); err != nil {
+			var got []ledger.Timer
+			if err := s.DueTimers(ctx, now, tc.max, func(tm ledger.Timer) error { got = append(got, tm); return nil }); err != nil {
 				t.Fatal(err)
 			}
 			after := s.QueryStats()
@@ -475,15 +476,15 @@ func TestDueTimersRangeRead(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name string
-		t    store.Timer
+		t    ledger.Timer
 	}{
-		{"no kind", store.Timer{CaseKey: "k", DueAt: now}},
-		{"no due time", store.Timer{CaseKey: "k", Kind: "wake"}},
-		{"bad case key", store.Timer{CaseKey: "a/b", Kind: "wake", DueAt: now}},
-		{"bad kind", store.Timer{CaseKey: "k", Kind: "w#", DueAt: now}},
+		{"no kind", ledger.Timer{CaseKey: "k", DueAt: now}},
+		{"no due time", ledger.Timer{CaseKey: "k", Kind: "wake"}},
+		{"bad case key", ledger.Timer{CaseKey: "a/b", Kind: "wake", DueAt: now}},
+		{"bad kind", ledger.Timer{CaseKey: "k", Kind: "w#", DueAt: now}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := s.PutTimer(ctx, tc.t); !errors.Is(err, store.ErrInvalidKey) {
+			if err := s.PutTimer(ctx, tc.t); !errors.Is(err, ledger.ErrInvalidKey) {
 				t.Fatalf("PutTimer: %v, want ErrInvalidKey", err)
 			}
 		})
@@ -494,14 +495,14 @@ func TestDeleteTimer(t *testing.T) {
 	s, _ := open(t)
 	ctx := context.Background()
 	due := t0
-	read := func() []store.Timer {
-		var out []store.Timer
-		if err := s.DueTimers(ctx, due, 0, func(tm store.Timer) error { out = append(out, tm); return nil }); err != nil {
+	read := func() []ledger.Timer {
+		var out []ledger.Timer
+		if err := s.DueTimers(ctx, due, 0, func(tm ledger.Timer) error { out = append(out, tm); return nil }); err != nil {
 			t.Fatal(err)
 		}
 		return out
 	}
-	if err := s.PutTimer(ctx, store.Timer{CaseKey: keyA, Kind: "wake", DueAt: due}); err != nil {
+	if err := s.PutTimer(ctx, ledger.Timer{CaseKey: keyA, Kind: "wake", DueAt: due}); err != nil {
 		t.Fatal(err)
 	}
 	old := read()
@@ -509,7 +510,7 @@ func TestDeleteTimer(t *testing.T) {
 		t.Fatalf("due %+v", old)
 	}
 	// Rewritten meanwhile (another instance rescheduled it): new ETag.
-	if err := s.PutTimer(ctx, store.Timer{CaseKey: keyA, Kind: "wake", DueAt: due}); err != nil {
+	if err := s.PutTimer(ctx, ledger.Timer{CaseKey: keyA, Kind: "wake", DueAt: due}); err != nil {
 		t.Fatal(err)
 	}
 	cur := read()
@@ -518,13 +519,13 @@ func TestDeleteTimer(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name string
-		t    store.Timer
+		t    ledger.Timer
 		want error
 	}{
-		{"stale etag", old[0], store.ErrConflict},
+		{"stale etag", old[0], ledger.ErrConflict},
 		{"current etag", cur[0], nil},
 		{"already gone", cur[0], nil},
-		{"gone, any version", store.Timer{CaseKey: keyA, Kind: "wake", DueAt: due}, nil},
+		{"gone, any version", ledger.Timer{CaseKey: keyA, Kind: "wake", DueAt: due}, nil},
 	} {
 		if err := s.DeleteTimer(ctx, tc.t); !errors.Is(err, tc.want) {
 			t.Fatalf("%s: %v, want %v", tc.name, err, tc.want)
@@ -546,14 +547,14 @@ func TestRejectedRoundTrip(t *testing.T) {
 	long := strings.Repeat("ab", 40000)
 	invalid := append([]byte{0xff, 0xfe, 0x00}, bytes.Repeat([]byte{0xc3}, 30000)...)
 	evs := []struct {
-		ev       store.RejectedEvent
+		ev       ledger.RejectedEvent
 		wantBody []byte
 	}{
-		{store.RejectedEvent{Queue: "graph", Code: "unknown", Reason: "unknown type", Field: "type", MessageID: "m1", ReceivedAt: day.AddDate(0, 0, -2), Body: []byte(`{"type":"x"}`)}, []byte(`{"type":"x"}`)},
-		{store.RejectedEvent{Queue: "hr", Code: "json", Reason: "not JSON", MessageID: "m2", ReceivedAt: day, Body: invalid}, invalid[:20000]},
-		{store.RejectedEvent{Queue: "hr", Code: "big", MessageID: "m3", ReceivedAt: day.Add(time.Nanosecond * 100), Body: []byte(long)}, []byte(long[:30000])},
-		{store.RejectedEvent{Queue: "hr", Code: "empty", MessageID: "m4", ReceivedAt: day.AddDate(0, 0, 1).Add(-time.Second)}, nil},
-		{store.RejectedEvent{Queue: "hr", Code: "long-fields", Reason: strings.Repeat("r", 100000), MessageID: "m5", ReceivedAt: day.AddDate(0, -1, 0), Body: []byte("x")}, []byte("x")},
+		{ledger.RejectedEvent{Queue: "graph", Code: "unknown", Reason: "unknown type", Field: "type", MessageID: "m1", ReceivedAt: day.AddDate(0, 0, -2), Body: []byte(`{"type":"x"}`)}, []byte(`{"type":"x"}`)},
+		{ledger.RejectedEvent{Queue: "hr", Code: "json", Reason: "not JSON", MessageID: "m2", ReceivedAt: day, Body: invalid}, invalid[:20000]},
+		{ledger.RejectedEvent{Queue: "hr", Code: "big", MessageID: "m3", ReceivedAt: day.Add(time.Nanosecond * 100), Body: []byte(long)}, []byte(long[:30000])},
+		{ledger.RejectedEvent{Queue: "hr", Code: "empty", MessageID: "m4", ReceivedAt: day.AddDate(0, 0, 1).Add(-time.Second)}, nil},
+		{ledger.RejectedEvent{Queue: "hr", Code: "long-fields", Reason: strings.Repeat("r", 100000), MessageID: "m5", ReceivedAt: day.AddDate(0, -1, 0), Body: []byte("x")}, []byte("x")},
 	}
 	for _, e := range evs {
 		if err := s.Reject(ctx, e.ev); err != nil {
@@ -564,11 +565,11 @@ func TestRejectedRoundTrip(t *testing.T) {
 	if err := s.Reject(ctx, evs[0].ev); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Reject(ctx, store.RejectedEvent{Queue: "q"}); err == nil {
+	if err := s.Reject(ctx, ledger.RejectedEvent{Queue: "q"}); err == nil {
 		t.Fatal("rejected event without ReceivedAt accepted")
 	}
-	var got []store.RejectedEvent
-	if err := s.ListRejected(ctx, 0, func(r store.RejectedEvent) error { got = append(got, r); return nil }); err != nil {
+	var got []ledger.RejectedEvent
+	if err := s.ListRejected(ctx, 0, func(r ledger.RejectedEvent) error { got = append(got, r); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	wantOrder := []string{"m4", "m3", "m2", "m1", "m5"} // newest first, across days
@@ -594,7 +595,7 @@ func TestRejectedRoundTrip(t *testing.T) {
 		t.Fatalf("long reason kept %d chars, want 4000", n)
 	}
 	var top []string
-	if err := s.ListRejected(ctx, 2, func(r store.RejectedEvent) error { top = append(top, r.MessageID); return nil }); err != nil {
+	if err := s.ListRejected(ctx, 2, func(r ledger.RejectedEvent) error { top = append(top, r.MessageID); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Join(top, ",") != "m4,m3" {
@@ -606,19 +607,19 @@ func TestCounterOneRequestPerCommit(t *testing.T) {
 	s, c := open(t)
 	ctx := context.Background()
 	c.Reset()
-	etag, err := s.Commit(ctx, store.Commit{Case: store.CaseRecord{Key: keyA, Data: []byte(`{}`)}, Audit: auditN(3, t0), EventID: "e1"})
+	etag, err := s.Commit(ctx, ledger.Commit{Case: ledger.CaseRecord{Key: keyA, Data: []byte(`{}`)}, Audit: auditN(3, t0), EventID: "e1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	const commits = 20
 	for i := range commits - 1 {
-		etag, err = s.Commit(ctx, store.Commit{Case: store.CaseRecord{Key: keyA, Data: []byte(`{}`), ETag: etag}, Audit: auditN(2, t0.Add(time.Duration(i+1)*time.Second)), EventID: fmt.Sprint("e", i+2)})
+		etag, err = s.Commit(ctx, ledger.Commit{Case: ledger.CaseRecord{Key: keyA, Data: []byte(`{}`), ETag: etag}, Audit: auditN(2, t0.Add(time.Duration(i+1)*time.Second)), EventID: fmt.Sprint("e", i+2)})
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
 	// A failed commit (stale ETag) is one request too.
-	if _, err := s.Commit(ctx, store.Commit{Case: store.CaseRecord{Key: keyA, Data: []byte(`{}`), ETag: `W/"stale"`}, EventID: "e99"}); !errors.Is(err, store.ErrConflict) {
+	if _, err := s.Commit(ctx, ledger.Commit{Case: ledger.CaseRecord{Key: keyA, Data: []byte(`{}`), ETag: `W/"stale"`}, EventID: "e99"}); !errors.Is(err, ledger.ErrConflict) {
 		t.Fatalf("stale commit: %v", err)
 	}
 	snap := c.Snapshot()
@@ -638,7 +639,7 @@ func TestCounterOneRequestPerCommit(t *testing.T) {
 // rows + marker per transaction) against Azurite.
 func BenchmarkCommit(b *testing.B) {
 	az := azurite.ForTest(b)
-	c := &store.Counter{}
+	c := &ledger.Counter{}
 	s, err := store.Open(context.Background(), store.Options{ConnectionString: az.ConnectionString, Counter: c})
 	if err != nil {
 		b.Fatal(err)
@@ -648,7 +649,7 @@ func BenchmarkCommit(b *testing.B) {
 	c.Reset()
 	b.ResetTimer()
 	for i := range b.N {
-		etag, err = s.Commit(ctx, store.Commit{Case: store.CaseRecord{Key: keyA, Data: []byte(`{"n":1}`), ETag: etag}, Audit: auditN(2, t0.Add(time.Duration(i)*time.Millisecond)), EventID: fmt.Sprint("e", i)})
+		etag, err = s.Commit(ctx, ledger.Commit{Case: ledger.CaseRecord{Key: keyA, Data: []byte(`{"n":1}`), ETag: etag}, Audit: auditN(2, t0.Add(time.Duration(i)*time.Millisecond)), EventID: fmt.Sprint("e", i)})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -665,7 +666,7 @@ func TestRecoversAfterAzuriteRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Commit(ctx, store.Commit{Case: store.CaseRecord{Key: keyA, Data: []byte(`{}`)}}); err != nil {
+	if _, err := s.Commit(ctx, ledger.Commit{Case: ledger.CaseRecord{Key: keyA, Data: []byte(`{}`)}}); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -673,19 +674,19 @@ func TestRecoversAfterAzuriteRestart(t *testing.T) {
 		op   func() error
 	}{
 		{"LoadCase: data lost", func() error {
-			if _, err := s.LoadCase(ctx, keyA); !errors.Is(err, store.ErrNotFound) {
+			if _, err := s.LoadCase(ctx, keyA); !errors.Is(err, ledger.ErrNotFound) {
 				return fmt.Errorf("LoadCase: %v, want ErrNotFound", err)
 			}
 			return nil
 		}},
 		{"Commit", func() error {
-			_, err := s.Commit(ctx, store.Commit{Case: store.CaseRecord{Key: keyA, Data: []byte(`{}`)}, Audit: auditN(1, t0), EventID: "e"})
+			_, err := s.Commit(ctx, ledger.Commit{Case: ledger.CaseRecord{Key: keyA, Data: []byte(`{}`)}, Audit: auditN(1, t0), EventID: "e"})
 			return err
 		}},
-		{"DueTimers", func() error { return s.DueTimers(ctx, t0, 10, func(store.Timer) error { return nil }) }},
-		{"PutTimer", func() error { return s.PutTimer(ctx, store.Timer{CaseKey: keyA, Kind: "wake", DueAt: t0}) }},
-		{"ListRejected", func() error { return s.ListRejected(ctx, 10, func(store.RejectedEvent) error { return nil }) }},
-		{"Reject", func() error { return s.Reject(ctx, store.RejectedEvent{Queue: "q", ReceivedAt: t0}) }},
+		{"DueTimers", func() error { return s.DueTimers(ctx, t0, 10, func(ledger.Timer) error { return nil }) }},
+		{"PutTimer", func() error { return s.PutTimer(ctx, ledger.Timer{CaseKey: keyA, Kind: "wake", DueAt: t0}) }},
+		{"ListRejected", func() error { return s.ListRejected(ctx, 10, func(ledger.RejectedEvent) error { return nil }) }},
+		{"Reject", func() error { return s.Reject(ctx, ledger.RejectedEvent{Queue: "q", ReceivedAt: t0}) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := az.Restart(ctx); err != nil {
@@ -719,7 +720,7 @@ func BenchmarkCommitParallel(b *testing.B) {
 		etag := ""
 		for i := 0; pb.Next(); i++ {
 			var err error
-			etag, err = s.Commit(ctx, store.Commit{Case: store.CaseRecord{Key: key, Data: []byte(`{"n":1}`), ETag: etag}, Audit: auditN(2, t0.Add(time.Duration(i)*time.Millisecond)), EventID: fmt.Sprint("e", i)})
+			etag, err = s.Commit(ctx, ledger.Commit{Case: ledger.CaseRecord{Key: key, Data: []byte(`{"n":1}`), ETag: etag}, Audit: auditN(2, t0.Add(time.Duration(i)*time.Millisecond)), EventID: fmt.Sprint("e", i)})
 			if err != nil {
 				b.Error(err)
 				return

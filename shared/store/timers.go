@@ -8,13 +8,15 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+
+	"github.com/holdfast/holdfast/shared/ledger"
 )
 
 const dayFmt = "20060102"
 
 // timerKeys returns the timer's PartitionKey (due day) and RowKey (due
 // time, case key, kind).
-func timerKeys(t Timer) (pk, rk string, err error) {
+func timerKeys(t ledger.Timer) (pk, rk string, err error) {
 	if err := validKey("case key", t.CaseKey); err != nil {
 		return "", "", err
 	}
@@ -23,7 +25,7 @@ func timerKeys(t Timer) (pk, rk string, err error) {
 	}
 	due := t.DueAt.UTC()
 	if t.DueAt.IsZero() || due.Year() < 1601 || due.Year() > 9999 {
-		return "", "", fmt.Errorf("timer %s/%s: due time %v out of range: %w", t.CaseKey, t.Kind, t.DueAt, ErrInvalidKey)
+		return "", "", fmt.Errorf("timer %s/%s: due time %v out of range: %w", t.CaseKey, t.Kind, t.DueAt, ledger.ErrInvalidKey)
 	}
 	pk = due.Format(dayFmt)
 	rk = due.Format(keyTimeFmt) + "_" + t.CaseKey + "_" + t.Kind
@@ -34,7 +36,7 @@ func timerKeys(t Timer) (pk, rk string, err error) {
 }
 
 // PutTimer writes the timer; writing the same timer again changes nothing.
-func (s *Store) PutTimer(ctx context.Context, t Timer) error {
+func (s *Store) PutTimer(ctx context.Context, t ledger.Timer) error {
 	pk, rk, err := timerKeys(t)
 	if err != nil {
 		return err
@@ -63,7 +65,7 @@ func (s *Store) PutTimer(ctx context.Context, t Timer) error {
 // DueTimers calls fn for up to max timers due at or before now (max ≤ 0:
 // all), earliest day first. It is an exact key-range read: the service
 // returns only due timers, so its cost is the number of due timers.
-func (s *Store) DueTimers(ctx context.Context, now time.Time, max int, fn func(Timer) error) error {
+func (s *Store) DueTimers(ctx context.Context, now time.Time, max int, fn func(ledger.Timer) error) error {
 	now = now.UTC()
 	today := now.Format(dayFmt)
 	// '~' sorts after the '_' that ends every fixed-width due time.
@@ -71,7 +73,7 @@ func (s *Store) DueTimers(ctx context.Context, now time.Time, max int, fn func(T
 	s.dueQueries.Add(1)
 	return s.query(withOp(ctx, "DueTimers"), s.timers, filter, max, func(r row) error {
 		rk := r.str("RowKey")
-		t := Timer{CaseKey: r.str("CaseKey"), Kind: r.str("Kind"), ETag: r.etag()}
+		t := ledger.Timer{CaseKey: r.str("CaseKey"), Kind: r.str("Kind"), ETag: r.etag()}
 		// The row key keeps the due time to the nanosecond.
 		due, err := time.Parse(keyTimeFmt, rk[:min(len(rk), keyTimeWidth)])
 		if err != nil {
@@ -95,8 +97,8 @@ func (s *Store) DueTimers(ctx context.Context, now time.Time, max int, fn func(T
 }
 
 // DeleteTimer deletes the timer if it is still the version read (its ETag;
-// "" deletes any version). Already gone: nil. Changed meanwhile: ErrConflict.
-func (s *Store) DeleteTimer(ctx context.Context, t Timer) error {
+// "" deletes any version). Already gone: nil. Changed meanwhile: ledger.ErrConflict.
+func (s *Store) DeleteTimer(ctx context.Context, t ledger.Timer) error {
 	pk, rk, err := timerKeys(t)
 	if err != nil {
 		return err
@@ -113,7 +115,7 @@ func (s *Store) DeleteTimer(ctx context.Context, t Timer) error {
 	case err == nil, isCode(err, aztables.ResourceNotFound):
 		return nil
 	case statusOf(err) == 412:
-		return fmt.Errorf("timer %s/%s: %w", t.CaseKey, t.Kind, ErrConflict)
+		return fmt.Errorf("timer %s/%s: %w", t.CaseKey, t.Kind, ledger.ErrConflict)
 	}
 	return fmt.Errorf("store: delete timer %s/%s: %w", t.CaseKey, t.Kind, err)
 }

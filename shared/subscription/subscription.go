@@ -18,10 +18,10 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/holdfast/holdfast/shared/alert"
 	"github.com/holdfast/holdfast/shared/engine"
 	"github.com/holdfast/holdfast/shared/events"
 	"github.com/holdfast/holdfast/shared/ledger"
-	"github.com/holdfast/holdfast/shared/notify"
 	"github.com/holdfast/holdfast/shared/tenant"
 )
 
@@ -53,9 +53,9 @@ const (
 
 // Alert kinds.
 const (
-	KindFailing  = "subscriptionFailing"      // creating or renewing failed
-	KindExpiring = "subscriptionExpiring"     // the live subscription expires within the margin
-	KindGap      = notify.KindNotificationGap // Reconcile found a leaver no notification announced (raised by the engine, per case)
+	KindFailing  = "subscriptionFailing"     // creating or renewing failed
+	KindExpiring = "subscriptionExpiring"    // the live subscription expires within the margin
+	KindGap      = alert.KindNotificationGap // Reconcile found a leaver no notification announced (raised by the engine, per case)
 )
 
 // Graph is the part of Microsoft Graph the manager uses.
@@ -81,7 +81,7 @@ type Reconciler interface {
 
 // Alerter delivers alerts.
 type Alerter interface {
-	Send(ctx context.Context, a notify.Alert) error
+	Send(ctx context.Context, a alert.Alert) error
 }
 
 // Options configure a Manager.
@@ -371,8 +371,8 @@ func (m *Manager) expiring(ctx context.Context, id string, now, exp time.Time) {
 	if exp.Sub(now) >= m.o.AlertMargin {
 		return
 	}
-	m.alert(ctx, notify.Alert{ID: "subscription:expiring:" + id + ":" + exp.UTC().Format(time.RFC3339),
-		Kind: KindExpiring, Severity: notify.SeverityWarning, At: now,
+	m.alert(ctx, alert.Alert{ID: "subscription:expiring:" + id + ":" + exp.UTC().Format(time.RFC3339),
+		Kind: KindExpiring, Severity: alert.SeverityWarning, At: now,
 		State:  fmt.Sprintf("the Graph subscription on users expires %s (in %s)", exp.UTC().Format(time.RFC3339), exp.Sub(now).Round(time.Minute)),
 		Action: "holdfast keeps trying to renew it; Reconcile covers any gap",
 		Remedy: "check holdfast status and the app's User.Read.All permission"})
@@ -385,15 +385,15 @@ func (m *Manager) failed(ctx context.Context, raw ledger.StateRecord, r Record, 
 	if _, err := m.save(ctx, raw, r); err != nil && !errors.Is(err, ledger.ErrConflict) {
 		m.d.Log.Error().Err(err).Msg("could not record the subscription failure")
 	}
-	m.alert(ctx, notify.Alert{ID: "subscription:failing:" + r.SubscriptionID + ":" + now.UTC().Format("2006-01-02"),
-		Kind: KindFailing, Severity: notify.SeverityCritical, At: now,
+	m.alert(ctx, alert.Alert{ID: "subscription:failing:" + r.SubscriptionID + ":" + now.UTC().Format("2006-01-02"),
+		Kind: KindFailing, Severity: alert.SeverityCritical, At: now,
 		State:  "could not " + what + ": " + cause.Error(),
 		Action: "holdfast retries on its next timer run; until then Reconcile is the only source of leavers",
 		Remedy: "check holdfast status, the app's Graph permissions and the Event Grid partner topic"})
 	return Report{Action: "failed"}, fmt.Errorf("subscription: %s: %w", what, cause)
 }
 
-func (m *Manager) alert(ctx context.Context, a notify.Alert) {
+func (m *Manager) alert(ctx context.Context, a alert.Alert) {
 	if m.d.Alerts == nil {
 		return
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/holdfast/holdfast/shared/app"
-	"github.com/holdfast/holdfast/shared/store"
+	"github.com/holdfast/holdfast/shared/ledger"
 	"github.com/holdfast/holdfast/shared/testbed/localstack"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
@@ -432,10 +432,10 @@ func (r *run) sweep(ctx context.Context) error {
 	st.Clock.Advance(st.App.Config.Policy.HoldPropagation + time.Minute)
 	now := st.Clock.Now()
 	var due, existing int
-	if err := st.App.Store.DueTimers(ctx, now, 0, func(store.Timer) error { due++; return nil }); err != nil {
+	if err := st.App.Store.DueTimers(ctx, now, 0, func(ledger.Timer) error { due++; return nil }); err != nil {
 		return err
 	}
-	if err := st.App.Store.DueTimers(ctx, now.AddDate(1, 0, 0), 0, func(store.Timer) error { existing++; return nil }); err != nil {
+	if err := st.App.Store.DueTimers(ctx, now.AddDate(1, 0, 0), 0, func(ledger.Timer) error { existing++; return nil }); err != nil {
 		return err
 	}
 	load := time.Now()

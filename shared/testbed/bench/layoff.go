@@ -16,7 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/holdfast/holdfast/shared/app"
-	"github.com/holdfast/holdfast/shared/store"
+	"github.com/holdfast/holdfast/shared/ledger"
 	"github.com/holdfast/holdfast/shared/testbed/localstack"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
 )
@@ -152,7 +152,7 @@ func (r *run) layoffRun(ctx context.Context, unpaced bool) (layoffFigures, error
 	sw0, sr0, cs0 := st.App.Pacers.Exchange.Stats(), st.Sim.Stats(), st.App.Counter.Snapshot()
 	for f.sweeps = 0; f.sweeps < f.n/1000+5; f.sweeps++ {
 		due := 0
-		if err := st.App.Store.DueTimers(ctx, st.Clock.Now(), 1, func(store.Timer) error { due++; return nil }); err != nil {
+		if err := st.App.Store.DueTimers(ctx, st.Clock.Now(), 1, func(ledger.Timer) error { due++; return nil }); err != nil {
 			return f, err
 		}
 		if due == 0 {

@@ -12,7 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/holdfast/holdfast/shared/app"
-	"github.com/holdfast/holdfast/shared/store"
+	"github.com/holdfast/holdfast/shared/ledger"
 	"github.com/holdfast/holdfast/shared/testbed/azurite"
 	"github.com/holdfast/holdfast/shared/testbed/localstack"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
@@ -87,7 +87,7 @@ func (p *twoInstances) advance(target time.Time) {
 	for {
 		var next time.Time
 		found := false
-		err := p.a.App.Store.DueTimers(ctx, target, 1, func(t store.Timer) error {
+		err := p.a.App.Store.DueTimers(ctx, target, 1, func(t ledger.Timer) error {
 			if !found || t.DueAt.Before(next) {
 				next, found = t.DueAt, true
 			}
@@ -178,8 +178,8 @@ func TestTwoInstances(t *testing.T) {
 		}
 	}
 	rescues := map[string]int{}
-	err = a.App.Store.ListCases(ctx, func(c store.CaseRecord) error {
-		return a.App.Store.ListAudit(ctx, c.Key, func(r store.AuditRecord) error {
+	err = a.App.Store.ListCases(ctx, func(c ledger.CaseRecord) error {
+		return a.App.Store.ListAudit(ctx, c.Key, func(r ledger.AuditRecord) error {
 			if r.Action == "rescue" && r.Result == "ok" {
 				rescues[strings.ToLower(c.UPN)]++
 			}

@@ -12,7 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/holdfast/holdfast/shared/app"
-	"github.com/holdfast/holdfast/shared/store"
+	"github.com/holdfast/holdfast/shared/ledger"
 	"github.com/holdfast/holdfast/shared/testbed/azurite"
 	"github.com/holdfast/holdfast/shared/testbed/localstack"
 	"github.com/holdfast/holdfast/shared/testbed/scenario"
@@ -105,13 +105,13 @@ func TestHostileCorpusEndToEnd(t *testing.T) {
 	}
 
 	// Every rejection is kept with a code and a reason.
-	kept := map[string]store.RejectedEvent{}
+	kept := map[string]ledger.RejectedEvent{}
 	matched := 0
 	want := map[string]string{}
 	for _, f := range files {
 		want["hostile-"+f.name] = f.code
 	}
-	err = st.App.Store.ListRejected(ctx, 0, func(r store.RejectedEvent) error {
+	err = st.App.Store.ListRejected(ctx, 0, func(r ledger.RejectedEvent) error {
 		kept[r.MessageID] = r
 		return nil
 	})
@@ -161,7 +161,7 @@ func TestHostileCorpusEndToEnd(t *testing.T) {
 		}
 	}
 	states := map[string]string{}
-	_ = st.App.Store.ListCases(ctx, func(c store.CaseRecord) error {
+	_ = st.App.Store.ListCases(ctx, func(c ledger.CaseRecord) error {
 		states[strings.ToLower(c.UPN)] = c.State
 		return nil
 	})

@@ -10,9 +10,9 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/holdfast/holdfast/shared/alert"
 	"github.com/holdfast/holdfast/shared/app"
 	"github.com/holdfast/holdfast/shared/deadletter"
-	"github.com/holdfast/holdfast/shared/notify"
 	"github.com/holdfast/holdfast/shared/redelivery"
 	"github.com/holdfast/holdfast/shared/testbed/azurite"
 	"github.com/holdfast/holdfast/shared/testbed/host"
@@ -170,7 +170,7 @@ func TestHourOutageDeadLettersNothing(t *testing.T) {
 		t.Errorf("%d messages still pending", n)
 	}
 	for _, a := range st.App.Recorder.Alerts() {
-		if a.Kind == notify.KindRetryBudgetSpent {
+		if a.Kind == alert.KindRetryBudgetSpent {
 			t.Errorf("budget alert within the budget: %+v", a)
 		}
 	}
@@ -202,9 +202,9 @@ func TestOutagePastBudgetDeadLettersAndReplays(t *testing.T) {
 	if s := dl[0].State(); s.OriginalID != "hr-late-1" || s.Retries == 0 || dl[0].Reason != "MaxDeliveryCountExceeded" {
 		t.Errorf("dead letter = %+v state %+v", dl[0], s)
 	}
-	var alerts []notify.Alert
+	var alerts []alert.Alert
 	for _, a := range st.App.Recorder.Alerts() {
-		if a.Kind == notify.KindRetryBudgetSpent {
+		if a.Kind == alert.KindRetryBudgetSpent {
 			alerts = append(alerts, a)
 		}
 	}

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast/shared/app"
-	"github.com/holdfast/holdfast/shared/store"
+	"github.com/holdfast/holdfast/shared/ledger"
 	"github.com/holdfast/holdfast/shared/testbed/localstack"
 	"github.com/holdfast/holdfast/shared/testbed/scenario"
 	"github.com/holdfast/holdfast/shared/testbed/sim"
@@ -313,7 +313,7 @@ func (r *Runner) nextTimer(ctx context.Context) (time.Time, bool, error) {
 	var next time.Time
 	found := false
 	far := r.Stack.Clock.Now().Add(5 * 365 * 24 * time.Hour)
-	err := r.Stack.App.Store.DueTimers(ctx, far, 1, func(t store.Timer) error {
+	err := r.Stack.App.Store.DueTimers(ctx, far, 1, func(t ledger.Timer) error {
 		if !found || t.DueAt.Before(next) {
 			next, found = t.DueAt, true
 		}
@@ -658,9 +658,9 @@ func describe(e *scenario.Expect, mb sim.MailboxReport, known bool) string {
 }
 
 // cases returns case records by UPN (lower case).
-func (r *Runner) cases(ctx context.Context) map[string]store.CaseRecord {
-	out := map[string]store.CaseRecord{}
-	_ = r.Stack.App.Store.ListCases(ctx, func(c store.CaseRecord) error {
+func (r *Runner) cases(ctx context.Context) map[string]ledger.CaseRecord {
+	out := map[string]ledger.CaseRecord{}
+	_ = r.Stack.App.Store.ListCases(ctx, func(c ledger.CaseRecord) error {
 		out[strings.ToLower(c.UPN)] = c
 		return nil
 	})
@@ -677,7 +677,7 @@ func (r *Runner) caseState(ctx context.Context, upn string) string {
 func (r *Runner) actions(ctx context.Context) []ActionRow {
 	var out []ActionRow
 	for upn, c := range r.cases(ctx) {
-		_ = r.Stack.App.Store.ListAudit(ctx, c.Key, func(a store.AuditRecord) error {
+		_ = r.Stack.App.Store.ListAudit(ctx, c.Key, func(a ledger.AuditRecord) error {
 			switch a.Action {
 			case "observe", "clock", "transition", "decide", "alertsDelivered", "sweep":
 				// Failures, and write-offs (checked against the
