@@ -143,13 +143,13 @@ func (e *Engine) Recover(ctx context.Context, ref, upn, actor string) (retention
 			if err != nil {
 				return fmt.Errorf("Undo-SoftDeletedMailbox: %w", err)
 			}
-			t.log("undoSoftDelete", "ok", idDetail("mailbox removed in Exchange brought back there", rid))
+			t.log("undoSoftDelete", "ok", retention.NameRequest("mailbox removed in Exchange brought back there", rid))
 		case c.DeletedAt != nil && c.UserPurgedAt == nil:
 			wctx, rid := writeID(ctx)
 			if _, err := e.d.Directory.RestoreDeletedUser(wctx, c.ObjectID); err != nil {
 				return fmt.Errorf("restore user: %w", err)
 			}
-			t.log("restoreUser", "ok", idDetail("user restored from the recycle bin", rid))
+			t.log("restoreUser", "ok", retention.NameRequest("user restored from the recycle bin", rid))
 		case c.MailboxInactive && c.MailboxPurgedAt == nil:
 			return e.recoverInactive(ctx, r, upn, t)
 		default:

@@ -320,14 +320,14 @@ func (e *Engine) rehire(ctx context.Context, r *record, ev events.Event, t *tx) 
 		if err != nil && !errors.Is(err, tenant.ErrNotFound) {
 			return fmt.Errorf("rehire: Undo-SoftDeletedMailbox: %w", err)
 		}
-		t.log("undoSoftDelete", "ok", idDetail("rehire: mailbox removed in Exchange brought back there (Undo-SoftDeletedMailbox)", rid))
+		t.log("undoSoftDelete", "ok", retention.NameRequest("rehire: mailbox removed in Exchange brought back there (Undo-SoftDeletedMailbox)", rid))
 		return e.rehired(ctx, r, t)
 	case retention.RehireRestoreUser:
 		wctx, rid := writeID(ctx)
 		if _, err := e.d.Directory.RestoreDeletedUser(wctx, c.ObjectID); err != nil && !errors.Is(err, tenant.ErrNotFound) {
 			return fmt.Errorf("restore rehired user: %w", err)
 		}
-		t.log("restoreUser", "ok", idDetail("rehire: user restored from the recycle bin", rid))
+		t.log("restoreUser", "ok", retention.NameRequest("rehire: user restored from the recycle bin", rid))
 		return e.rehired(ctx, r, t)
 	case retention.RehireRecoverInactive:
 		upn := ev.User.UPN

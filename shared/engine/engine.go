@@ -218,16 +218,12 @@ const maxDetail = 4000
 
 // writeID returns ctx carrying a new client-request-id for one tenant
 // write, and the id. The audit row that records the write names it
-// (idDetail), so the evidence can be matched with Microsoft's own logs;
+// (retention.NameRequest), so the evidence can be matched with Microsoft's own logs;
 // the adapters send it on every attempt (tenant.WithRequestID).
 func writeID(ctx context.Context) (context.Context, string) {
 	id := uuid.NewString()
 	return tenant.WithRequestID(ctx, id), id
 }
-
-// idDetail ends an audit row's detail with the write's client-request-id,
-// in the form of the placeHold row.
-func idDetail(detail, id string) string { return detail + " client-request-id=" + id }
 
 func (t *tx) log(action, result, detail string) {
 	if len(detail) > maxDetail {

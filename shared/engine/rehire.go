@@ -63,7 +63,7 @@ func (e *Engine) recoverInactive(ctx context.Context, r *record, upn string, t *
 	if err := e.pointAt(ctx, newID, c.Key); err != nil {
 		return err
 	}
-	t.log("recoverMailbox", "ok", idDetail(fmt.Sprintf("New-Mailbox -InactiveMailbox %s -Name %s -MicrosoftOnlineServicesID %s: new account %s", id, name, upn, newID), rid))
+	t.log("recoverMailbox", "ok", retention.NameRequest(fmt.Sprintf("New-Mailbox -InactiveMailbox %s -Name %s -MicrosoftOnlineServicesID %s: new account %s", id, name, upn, newID), rid))
 	e.step(r, t, retention.Fact{Kind: retention.FactRecovered, Recovery: retention.Recovery{ObjectID: newID, UPN: upn,
 		ExchangeGUID: mb.ExchangeGUID, DistinguishedName: mb.DistinguishedName, LegacyExchangeDN: mb.LegacyExchangeDN}})
 	return nil

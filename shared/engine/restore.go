@@ -95,7 +95,7 @@ func (e *Engine) legacyDNOnTarget(ctx context.Context, t *tx, c *retention.Case,
 	err := e.d.Exchange.AddX500Address(wctx, target.ExchangeGUID, c.LegacyExchangeDN)
 	switch {
 	case err == nil:
-		t.log("addX500", "ok", idDetail("Set-Mailbox -Identity "+target.ExchangeGUID+" -EmailAddresses @{Add=\"X500:"+c.LegacyExchangeDN+"\"}", rid))
+		t.log("addX500", "ok", retention.NameRequest("Set-Mailbox -Identity "+target.ExchangeGUID+" -EmailAddresses @{Add=\"X500:"+c.LegacyExchangeDN+"\"}", rid))
 		return false, nil
 	case errors.Is(err, tenant.ErrConflict), errors.Is(err, tenant.ErrRefused):
 		t.log("addX500", "fallback", "cannot add the X500 address ("+err.Error()+"): New-MailboxRestoreRequest -AllowLegacyDNMismatch")
@@ -138,7 +138,7 @@ func (e *Engine) prepareTarget(ctx context.Context, r *record, t *tx, target str
 	if !mb.LitigationHoldEnabled {
 		return mb, false, errors.New("verify archive target hold: Get-Mailbox reports LitigationHoldEnabled=false after Set-Mailbox")
 	}
-	t.log("placeTargetHold", "ok", idDetail("Litigation Hold placed on archive target "+target, rid))
+	t.log("placeTargetHold", "ok", retention.NameRequest("Litigation Hold placed on archive target "+target, rid))
 	return mb, true, nil
 }
 
@@ -184,7 +184,7 @@ func (e *Engine) submitRestore(ctx context.Context, r *record, t *tx, j *retenti
 		return fmt.Errorf("New-MailboxRestoreRequest %s: %w", j.Name, err)
 	}
 	e.adoptRequest(j, st)
-	t.log("restoreRequest", "ok", idDetail(fmt.Sprintf("New-MailboxRestoreRequest -Name %s -SourceMailbox %s -TargetMailbox %s -TargetRootFolder %q SourceIsArchive=%v TargetIsArchive=%v AllowLegacyDNMismatch=%v",
+	t.log("restoreRequest", "ok", retention.NameRequest(fmt.Sprintf("New-MailboxRestoreRequest -Name %s -SourceMailbox %s -TargetMailbox %s -TargetRootFolder %q SourceIsArchive=%v TargetIsArchive=%v AllowLegacyDNMismatch=%v",
 		j.Name, j.Source, j.Target, j.TargetRootFolder, j.SourceIsArchive, j.TargetIsArchive, j.AllowLegacyDN), rid))
 	return nil
 }
@@ -268,7 +268,7 @@ func (e *Engine) monitorRestore(ctx context.Context, r *record, t *tx) error {
 			if err := e.d.Exchange.ResumeRestoreRequest(wctx, id); err != nil && !errors.Is(err, tenant.ErrNotFound) {
 				return fmt.Errorf("Resume-MailboxRestoreRequest %s: %w", j.Name, err)
 			}
-			t.log("restoreResume", "ok", idDetail(fmt.Sprintf("Resume-MailboxRestoreRequest -Identity %s (%s, resume %d of %d)", id, j.StatusDetail, j.Resumes, retention.MaxRestoreResumes), rid))
+			t.log("restoreResume", "ok", retention.NameRequest(fmt.Sprintf("Resume-MailboxRestoreRequest -Identity %s (%s, resume %d of %d)", id, j.StatusDetail, j.Resumes, retention.MaxRestoreResumes), rid))
 		case retention.VerdictSuspended, retention.VerdictUnknown:
 			if j.Reported != j.Status {
 				j.Reported = j.Status

@@ -348,18 +348,18 @@ func (e *Engine) rescue(ctx context.Context, r *record, t *tx) error {
 		if err != nil {
 			return fmt.Errorf("rescue: Undo-SoftDeletedMailbox: %w", err)
 		}
-		t.log("undoSoftDelete", "ok", idDetail("Undo-SoftDeletedMailbox: mailbox removed in Exchange brought back there", rid))
+		t.log("undoSoftDelete", "ok", retention.NameRequest("Undo-SoftDeletedMailbox: mailbox removed in Exchange brought back there", rid))
 	case c.DeletedAt != nil && c.UserPurgedAt == nil:
 		wctx, rid := writeID(ctx)
 		if _, err := e.d.Directory.RestoreDeletedUser(wctx, c.ObjectID); err != nil && !errors.Is(err, tenant.ErrNotFound) {
 			return fmt.Errorf("rescue: restore user: %w", err)
 		}
-		t.log("restoreUser", "ok", idDetail("user restored from the recycle bin", rid))
+		t.log("restoreUser", "ok", retention.NameRequest("user restored from the recycle bin", rid))
 		wctx, rid = writeID(ctx)
 		if err := e.d.Directory.SetAccountEnabled(wctx, c.ObjectID, false); err != nil {
 			return fmt.Errorf("rescue: keep account disabled: %w", err)
 		}
-		t.log("disableAccount", "ok", idDetail("restored account kept disabled", rid))
+		t.log("disableAccount", "ok", retention.NameRequest("restored account kept disabled", rid))
 	case c.DeletedAt == nil && c.LicenceRemovedAt != nil:
 		// Licence grace: handled below.
 	default:
@@ -391,7 +391,7 @@ func (e *Engine) rescue(ctx context.Context, r *record, t *tx) error {
 			}
 			return fmt.Errorf("rescue: re-assign licence: %w", err)
 		}
-		t.log("assignLicence", "ok", idDetail(fmt.Sprintf("re-assigned %d licence(s)", len(skus)), rid))
+		t.log("assignLicence", "ok", retention.NameRequest(fmt.Sprintf("re-assigned %d licence(s)", len(skus)), rid))
 		e.step(r, t, retention.Fact{Kind: retention.FactLicenceAssigned})
 		if err := e.refresh(ctx, r, t); err != nil {
 			return err

@@ -381,7 +381,7 @@ func Step(c *Case, f Fact, p Policy, now time.Time) Outcome {
 		c.HoldRequestedAt, c.HoldResendAt = &at, nil
 		detail := fmt.Sprintf("Set-Mailbox -LitigationHoldEnabled $true duration=%s comment=%q", DurationLabel(c.HoldDurationDays), c.RetentionComment())
 		if f.RequestID != "" {
-			detail += " client-request-id=" + f.RequestID
+			detail = NameRequest(detail, f.RequestID)
 		}
 		o.log("placeHold", "ok", detail)
 	case FactHoldNotShown:
@@ -781,4 +781,11 @@ func warnSeverity(d time.Duration) Severity {
 		return SeverityCritical
 	}
 	return SeverityWarning
+}
+
+// NameRequest ends the detail of an audit row that records a tenant write
+// with the client-request-id the write was sent with, the one form every
+// such row uses, so an admin (or Microsoft support) can search for it.
+func NameRequest(detail, requestID string) string {
+	return detail + " client-request-id=" + requestID
 }
