@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Server is an httptest.Server that counts accepted connections.
@@ -33,6 +34,23 @@ func NewServer(h http.Handler) *Server {
 // Conns returns how many connections the server has accepted.
 func (s *Server) Conns() int64 { return s.conns.Load() }
 
+// settle is the pause between rounds. net/http hands a connection back
+// to its pool from the connection's own goroutine after the caller has
+// closed the body, so a round started the instant the last one returned
+// can dial beside a connection still on its way back. A host's invocations
+// are never that tightly packed; the pause keeps the count about reuse.
+const settle = 5 * time.Millisecond
+
+// Stragglers is how many dials beyond one per concurrent call a client
+// that keeps its connections may still make: on a starved machine the
+// pause can be too short for a connection's goroutine to run. A client
+// that does not keep them dials several times every round.
+const Stragglers = 2
+
+// Allowed is how many connections c concurrent calls may make, however
+// many rounds, from a client that keeps its connections.
+func Allowed(c int) int64 { return int64(c) + Stragglers }
+
 // Rounds runs call c times concurrently, rounds times over, waiting for
 // each round to finish; it returns the first error.
 func Rounds(ctx context.Context, c, rounds int, call func(context.Context) error) error {
@@ -52,6 +70,7 @@ func Rounds(ctx context.Context, c, rounds int, call func(context.Context) error
 				return err
 			}
 		}
+		time.Sleep(settle)
 	}
 	return nil
 }
