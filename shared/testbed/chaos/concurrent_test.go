@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/holdfast/holdfast/shared/app"
 	"github.com/holdfast/holdfast/shared/ledger"
@@ -28,20 +28,12 @@ type twoInstances struct {
 
 func (p *twoInstances) both(fn func(s *localstack.Stack) error) {
 	p.t.Helper()
-	var wg sync.WaitGroup
-	errs := make([]error, 2)
-	for i, s := range []*localstack.Stack{p.a, p.b} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = fn(s)
-		}()
+	var g errgroup.Group
+	for _, s := range []*localstack.Stack{p.a, p.b} {
+		g.Go(func() error { return fn(s) })
 	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			p.t.Fatal(err)
-		}
+	if err := g.Wait(); err != nil {
+		p.t.Fatal(err)
 	}
 }
 

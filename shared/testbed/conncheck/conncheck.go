@@ -8,9 +8,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // Server is an httptest.Server that counts accepted connections.
@@ -55,20 +56,12 @@ func Allowed(c int) int64 { return int64(c) + Stragglers }
 // each round to finish; it returns the first error.
 func Rounds(ctx context.Context, c, rounds int, call func(context.Context) error) error {
 	for range rounds {
-		errs := make([]error, c)
-		var wg sync.WaitGroup
-		for i := range c {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[i] = call(ctx)
-			}()
+		var g errgroup.Group
+		for range c {
+			g.Go(func() error { return call(ctx) })
 		}
-		wg.Wait()
-		for _, err := range errs {
-			if err != nil {
-				return err
-			}
+		if err := g.Wait(); err != nil {
+			return err
 		}
 		time.Sleep(settle)
 	}
